@@ -1,0 +1,165 @@
+// Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
+// that need them answer 503 naming the setting, and /healthz lists them.
+import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN } from "./constants";
+import { parseCallers, type CallerEntry } from "./auth/caller-config";
+import { ApiError } from "./http/errors";
+
+export interface Config {
+  accountId: string;
+  apiToken: string;
+  apiBaseUrl: string;
+  rtcBaseUrl: string;
+  cacheFreshSeconds: number;
+  cacheMaxStaleSeconds: number;
+  keyEncryptionKeys: string;
+  callers: CallerEntry[];
+  subjectHashKey: string;
+  ttlDefaultSeconds: number;
+  ttlMaxSeconds: number;
+  allowedOrigins: ReadonlySet<string>;
+  jwt: { issuer: string; audience: string; jwksUrl?: string; hs256Secret?: string } | undefined;
+  pinnedKeyId: string | undefined;
+  auditRetentionDays: number;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Published local-development values. They only work against a loopback upstream (the emulator). */
+const DEV_ONLY_VALUES: Record<string, string> = {
+  CLOUDFLARE_API_TOKEN: "dev-account-token",
+  JWT_HS256_SECRET: "dev-jwt-secret",
+  SUBJECT_HASH_KEY: "dev-subject-hash-key",
+};
+/** SHA-256 of the dev caller token `dev-admin-token`, refused outside local development. */
+const DEV_CALLER_TOKEN_SHA256 = "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd";
+
+// Parsing is pure and cheap but runs on every request; the env object is stable within an isolate.
+const cache = new WeakMap<object, ConfigResult>();
+
+export function readConfig(env: Env): ConfigResult {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const result = parse(env);
+  cache.set(env, result);
+  return result;
+}
+
+/** The configuration, or the 503 that names what is missing. */
+export function requireConfig(env: Env): Config {
+  const result = readConfig(env);
+  if (result.ok) return result.config;
+  throw new ApiError("not_configured", `turnvend is not configured: ${result.problems.join("; ")}`);
+}
+
+function parse(env: Env): ConfigResult {
+  const problems: string[] = [];
+  const str = (name: keyof Env): string => {
+    const value = env[name];
+    return typeof value === "string" ? value.trim() : "";
+  };
+  const required = (name: keyof Env): string => {
+    const value = str(name);
+    if (!value) problems.push(`${String(name)} is missing`);
+    return value;
+  };
+  const int = (name: keyof Env, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${String(name)} must be an integer in [${min}, ${max}]`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const accountId = required("CLOUDFLARE_ACCOUNT_ID");
+  if (accountId && !ACCOUNT_ID_PATTERN.test(accountId)) problems.push("CLOUDFLARE_ACCOUNT_ID must be 32 lowercase hex characters");
+  const apiToken = required("CLOUDFLARE_API_TOKEN");
+  const keyEncryptionKeys = required("KEY_ENCRYPTION_KEY");
+  const subjectHashKey = required("SUBJECT_HASH_KEY");
+  if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
+
+  const apiBaseUrl = urlSetting("CF_API_BASE_URL", str("CF_API_BASE_URL") || "https://api.cloudflare.com/client/v4", problems);
+  const rtcBaseUrl = urlSetting("RTC_API_BASE_URL", str("RTC_API_BASE_URL") || "https://rtc.live.cloudflare.com/v1", problems);
+
+  let callers: CallerEntry[] = [];
+  const callersRaw = required("CALLERS");
+  if (callersRaw) {
+    const parsed = parseCallers(callersRaw);
+    if (parsed.ok) callers = parsed.callers;
+    else problems.push(`CALLERS is invalid: ${parsed.problem}`);
+  }
+
+  const ttlMaxSeconds = int("CREDENTIAL_TTL_MAX_SECONDS", CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
+  const ttlDefaultSeconds = int("CREDENTIAL_TTL_DEFAULT_SECONDS", 3600, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
+  if (ttlDefaultSeconds > ttlMaxSeconds) problems.push("CREDENTIAL_TTL_DEFAULT_SECONDS must not exceed CREDENTIAL_TTL_MAX_SECONDS");
+
+  const pinnedKeyId = str("TURN_KEY_ID") || undefined;
+  if (pinnedKeyId && !KEY_ID_PATTERN.test(pinnedKeyId)) problems.push("TURN_KEY_ID must be 32 lowercase hex characters");
+
+  const issuer = str("JWT_ISSUER");
+  const audience = str("JWT_AUDIENCE");
+  const jwksUrl = str("JWT_JWKS_URL") || undefined;
+  const hs256Secret = str("JWT_HS256_SECRET") || undefined;
+  let jwt: Config["jwt"];
+  if (jwksUrl || hs256Secret) {
+    if (!issuer) problems.push("JWT_ISSUER is missing (needed to verify end-user JWTs)");
+    if (!audience) problems.push("JWT_AUDIENCE is missing (needed to verify end-user JWTs)");
+    if (jwksUrl) urlSetting("JWT_JWKS_URL", jwksUrl, problems);
+    jwt = { issuer, audience, jwksUrl, hs256Secret };
+  }
+
+  // A deployed Worker must never run on the published dev defaults: they are honoured only when the
+  // upstream is the loopback emulator, which a deployed Worker cannot reach.
+  if (!isLoopback(apiBaseUrl)) {
+    for (const [name, devValue] of Object.entries(DEV_ONLY_VALUES)) {
+      if (str(name as keyof Env) === devValue) problems.push(`${name} holds the local development default`);
+    }
+    if (callers.some((c) => c.tokenSha256 === DEV_CALLER_TOKEN_SHA256)) problems.push("CALLERS holds the local development caller");
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    config: {
+      accountId,
+      apiToken,
+      apiBaseUrl,
+      rtcBaseUrl,
+      cacheFreshSeconds: int("CACHE_FRESH_SECONDS", 60, 0, 86_400),
+      cacheMaxStaleSeconds: int("CACHE_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400),
+      keyEncryptionKeys,
+      callers,
+      subjectHashKey,
+      ttlDefaultSeconds,
+      ttlMaxSeconds,
+      allowedOrigins: new Set(str("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean)),
+      jwt,
+      pinnedKeyId,
+      auditRetentionDays: int("AUDIT_RETENTION_DAYS", 30, 1, 365),
+    },
+  };
+}
+
+function urlSetting(name: string, value: string, problems: string[]): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(value))) {
+      problems.push(`${name} must be an https URL`);
+    }
+    return value.replace(/\/+$/, "");
+  } catch {
+    problems.push(`${name} is not a URL`);
+    return value;
+  }
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === "127.0.0.1" || host === "localhost" || host === "[::1]";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,56 @@
+// A thin typed client for the v4 TURN key routes (reference §1), authenticated with the account token.
+import * as v from "valibot";
+import { KEY_ID_PATTERN } from "../constants";
+import type { Config } from "../config";
+import { ApiError } from "../http/errors";
+import { envelopeOf, UpstreamCreatedKey, UpstreamKey, UpstreamKeyList } from "./schemas";
+import { expectShape, sendUpstream, upstreamFailure, type UpstreamRequest } from "./request";
+
+export type KeyRecord = v.InferOutput<typeof UpstreamKey>;
+export type CreatedKey = v.InferOutput<typeof UpstreamCreatedKey>;
+
+export class CloudflareApi {
+  constructor(private readonly config: Pick<Config, "apiBaseUrl" | "apiToken" | "accountId">) {}
+
+  listKeys(): Promise<KeyRecord[]> {
+    return this.call({ route: "turn_keys.list", method: "GET", path: "" }, UpstreamKeyList);
+  }
+
+  createKey(name: string | undefined): Promise<CreatedKey> {
+    return this.call({ route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name } }, UpstreamCreatedKey);
+  }
+
+  getKey(keyId: string): Promise<KeyRecord> {
+    return this.call({ route: "turn_keys.get", method: "GET", path: this.keyPath(keyId) }, UpstreamKey);
+  }
+
+  updateKey(keyId: string, name: string | undefined): Promise<KeyRecord> {
+    return this.call({ route: "turn_keys.update", method: "PUT", path: this.keyPath(keyId), body: name === undefined ? {} : { name } }, UpstreamKey);
+  }
+
+  deleteKey(keyId: string): Promise<KeyRecord> {
+    return this.call({ route: "turn_keys.delete", method: "DELETE", path: this.keyPath(keyId) }, UpstreamKey);
+  }
+
+  // Defence in depth: routes validate ids already, but no path segment reaches a URL unchecked.
+  private keyPath(keyId: string): string {
+    if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+    return `/${keyId}`;
+  }
+
+  private async call<S extends v.GenericSchema>(
+    req: { route: string; method: UpstreamRequest["method"]; path: string; body?: unknown },
+    result: S,
+  ): Promise<v.InferOutput<S>> {
+    const res = await sendUpstream({
+      route: req.route,
+      method: req.method,
+      url: `${this.config.apiBaseUrl}/accounts/${this.config.accountId}/calls/turn_keys${req.path}`,
+      bearer: this.config.apiToken,
+      body: req.body,
+    });
+    // Cloudflare uses 200 for most successes; accept any 2xx but validate the body either way.
+    if (res.status < 200 || res.status >= 300) throw upstreamFailure(req.route, res);
+    return expectShape(req.route, envelopeOf(result), res.data).result;
+  }
+}

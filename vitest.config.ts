@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { ACCOUNT_ID, ACCOUNT_TOKEN, CALLERS, JWT_SECRET, KEY_ENCRYPTION_KEY, SUBJECT_HASH_KEY } from "./test/support/fixtures";
+
+const callers = Object.entries(CALLERS).map(([id, c]) => ({
+  id,
+  token_sha256: createHash("sha256").update(c.token).digest("hex"),
+  scopes: c.scopes,
+}));
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => {
+      const emulatorUrl = inject("emulatorUrl");
+      return {
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            EMULATOR_URL: emulatorUrl,
+            CF_API_BASE_URL: `${emulatorUrl}/client/v4`,
+            RTC_API_BASE_URL: `${emulatorUrl}/v1`,
+            CLOUDFLARE_ACCOUNT_ID: ACCOUNT_ID,
+            CLOUDFLARE_API_TOKEN: ACCOUNT_TOKEN,
+            KEY_ENCRYPTION_KEY,
+            SUBJECT_HASH_KEY,
+            JWT_HS256_SECRET: JWT_SECRET,
+            JWT_ISSUER: "turnvend-test",
+            JWT_AUDIENCE: "turnvend",
+            ALLOWED_ORIGINS: "https://app.example.com,http://127.0.0.1:8787",
+            CALLERS: JSON.stringify(callers),
+          },
+        },
+      };
+    }),
+  ],
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+    // One emulator serves every file; files run one at a time so upstream call counts stay exact.
+    fileParallelism: false,
+  },
+});
