@@ -27,6 +27,7 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 /** Published local-development values. They only work against a loopback upstream (the emulator). */
 const DEV_ONLY_VALUES: Record<string, string> = {
   CLOUDFLARE_API_TOKEN: "dev-account-token",
+  KEY_ENCRYPTION_KEY: "dev:dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=",
   JWT_HS256_SECRET: "dev-jwt-secret",
   SUBJECT_HASH_KEY: "dev-subject-hash-key",
 };
