@@ -22,3 +22,39 @@ export const UPSTREAM_TIMEOUT_MS = 10_000;
 
 /** Caller tokens minted by `npm run caller:new`: 32 random bytes, base64url. */
 export const CALLER_TOKEN_BYTES = 32;
+
+// --- Credential vending (issue 3) ---
+
+/** Leeway for exp/nbf on end-user JWTs: absorbs clock skew between the app's auth server and the edge. */
+export const JWT_CLOCK_TOLERANCE_SECONDS = 30;
+/** Give up on the app's JWKS endpoint after this long; a slow identity provider must not hang vending. */
+export const JWKS_TIMEOUT_MS = 5_000;
+/** How long a fetched JWKS is trusted per isolate before it is fetched again (10 minutes, jose's default). */
+export const JWKS_CACHE_MAX_AGE_MS = 600_000;
+/** An unknown `kid` refetches the JWKS at most this often, so forged kids cannot hammer the provider. */
+export const JWKS_COOLDOWN_MS = 30_000;
+
+/** Longest subject accepted (JWT `sub` or an internal caller's `subject`); real ids are far shorter. */
+export const SUBJECT_MAX_LENGTH = 256;
+/** customIdentifier is the HMAC-SHA256 of the subject cut to 128 bits: unlinkable to the person, collision-free in practice. */
+export const SUBJECT_HASH_HEX_LENGTH = 32;
+/** Longest upstream credential username turnvend records: it becomes part of a KV key (512-byte limit). */
+export const CREDENTIAL_USERNAME_MAX_LENGTH = 256;
+
+/** Cloudflare KV refuses an expirationTtl below 60 s. */
+export const KV_MIN_EXPIRATION_TTL_SECONDS = 60;
+
+/** The `period` of both [[ratelimits]] bindings in wrangler.toml; a 429 asks the client to wait this long. */
+export const VEND_RATE_LIMIT_PERIOD_SECONDS = 60;
+
+/** How long browsers may cache a preflight answer. Chrome caps it at 7,200 s; 10 minutes keeps config changes quick to apply. */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/** Revocation calls upstream at most this many at once: a Worker may hold six outgoing connections. */
+export const REVOKE_CONCURRENCY = 6;
+/** Most credentials one revoke request handles: stays far below the Workers limit of 1,000 subrequests. */
+export const REVOKE_MAX_PER_REQUEST = 500;
+
+/** Lifetime of a dev JWT minted by GET /v1/dev/jwt when none is asked for (10 minutes), and the most allowed (1 hour). */
+export const DEV_JWT_TTL_DEFAULT_SECONDS = 600;
+export const DEV_JWT_TTL_MAX_SECONDS = 3_600;
