@@ -1,0 +1,83 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { isPlainObject, readJsonBody } from "./body.ts";
+import { callsSnapshot } from "./calls.ts";
+import { enqueueFault, faultsSnapshot, parseFaultRequest } from "./faults.ts";
+import type { FaultTarget, QueuedFault } from "./faults.ts";
+import { MAX_TURN_KEYS_PER_ACCOUNT, createKey, resetState, toCreatedKey, toPublicKey } from "./state.ts";
+import type { EmulatorState } from "./state.ts";
+
+/** Where the test/bench control routes live. No auth: the emulator only ever listens on loopback. */
+export const CONTROL_PATH = "/__emulator";
+
+const badRequest = (c: Context, error: string): Response => c.json({ error }, 400);
+
+/** Fault injection, call counters, reset/seed and state inspection, for tests and benchmarks only. */
+export function controlRoutes(state: EmulatorState): Hono {
+  const app = new Hono();
+
+  // One fault object or an array of them; all are validated before any is queued, so a bad batch changes nothing.
+  app.post("/faults", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok) return badRequest(c, "request body is not valid JSON");
+    const items = Array.isArray(body.value) ? body.value : [body.value];
+    const parsed: { route: FaultTarget; fault: QueuedFault }[] = [];
+    for (const item of items) {
+      const result = parseFaultRequest(item);
+      if (!result.ok) return badRequest(c, result.error);
+      parsed.push({ route: result.route, fault: result.fault });
+    }
+    for (const { route, fault } of parsed) enqueueFault(state.faults, route, fault);
+    return c.json({ ok: true, faults: faultsSnapshot(state.faults) }, 200);
+  });
+
+  app.get("/faults", (c) => c.json({ faults: faultsSnapshot(state.faults) }, 200));
+
+  // Clears faults only, so a benchmark can drop a standing delay without losing its seeded keys.
+  app.delete("/faults", (c) => {
+    state.faults.clear();
+    return c.json({ ok: true }, 200);
+  });
+
+  app.get("/calls", (c) => c.json(callsSnapshot(state.calls), 200));
+
+  app.post("/reset", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok || !isPlainObject(body.value)) return badRequest(c, "body must be a JSON object or empty");
+    const seedKeys = body.value["seedKeys"] ?? 0;
+    if (!Number.isInteger(seedKeys) || (seedKeys as number) < 0 || (seedKeys as number) > MAX_TURN_KEYS_PER_ACCOUNT) {
+      return badRequest(c, `seedKeys must be an integer in [0, ${MAX_TURN_KEYS_PER_ACCOUNT}]`);
+    }
+    resetState(state);
+    const seeded = [];
+    for (let i = 0; i < (seedKeys as number); i++) {
+      const record = createKey(state, `seed-${String(i + 1).padStart(4, "0")}`);
+      if (record) seeded.push(toCreatedKey(record));
+    }
+    // Secrets included: a benchmark needs them to mint credentials against the seeded keys.
+    return c.json({ ok: true, seeded }, 200);
+  });
+
+  app.get("/keys", (c) =>
+    c.json(
+      {
+        keys: [...state.keys.values()].map(toPublicKey),
+        credentials: [...state.credentials.values()],
+      },
+      200,
+    ),
+  );
+
+  // A key made "in the dashboard": not counted as an upstream call, returned with its secret so a test can adopt it.
+  app.post("/keys", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok || !isPlainObject(body.value)) return badRequest(c, "body must be a JSON object or empty");
+    const name = body.value["name"] ?? "";
+    if (typeof name !== "string") return badRequest(c, "name must be a string");
+    const record = createKey(state, name);
+    if (!record) return badRequest(c, `TURN key limit reached (${MAX_TURN_KEYS_PER_ACCOUNT} per account)`);
+    return c.json(toCreatedKey(record), 201);
+  });
+
+  return app;
+}
