@@ -29,6 +29,8 @@ export default defineConfig({
             JWT_AUDIENCE: "turnvend",
             ALLOWED_ORIGINS: "https://app.example.com,http://127.0.0.1:8787",
             CALLERS: JSON.stringify(callers),
+            // Short, so timeout tests finish quickly; production keeps 10 s.
+            UPSTREAM_TIMEOUT_MS: "1000",
           },
         },
       };

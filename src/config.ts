@@ -1,6 +1,6 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
-import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN } from "./constants";
+import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS } from "./constants";
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
 import { ApiError } from "./http/errors";
 
@@ -11,6 +11,7 @@ export interface Config {
   rtcBaseUrl: string;
   cacheFreshSeconds: number;
   cacheMaxStaleSeconds: number;
+  upstreamTimeoutMs: number;
   keyEncryptionKeys: string;
   callers: CallerEntry[];
   subjectHashKey: string;
@@ -130,6 +131,7 @@ function parse(env: Env): ConfigResult {
       rtcBaseUrl,
       cacheFreshSeconds: int("CACHE_FRESH_SECONDS", 60, 0, 86_400),
       cacheMaxStaleSeconds: int("CACHE_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400),
+      upstreamTimeoutMs: int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000),
       keyEncryptionKeys,
       callers,
       subjectHashKey,

@@ -41,9 +41,6 @@ export const SUBJECT_HASH_HEX_LENGTH = 32;
 /** Longest upstream credential username turnvend records: it becomes part of a KV key (512-byte limit). */
 export const CREDENTIAL_USERNAME_MAX_LENGTH = 256;
 
-/** Cloudflare KV refuses an expirationTtl below 60 s. */
-export const KV_MIN_EXPIRATION_TTL_SECONDS = 60;
-
 /** The `period` of both [[ratelimits]] bindings in wrangler.toml; a 429 asks the client to wait this long. */
 export const VEND_RATE_LIMIT_PERIOD_SECONDS = 60;
 
@@ -52,9 +49,34 @@ export const CORS_MAX_AGE_SECONDS = 600;
 
 /** Revocation calls upstream at most this many at once: a Worker may hold six outgoing connections. */
 export const REVOKE_CONCURRENCY = 6;
-/** Most credentials one revoke request handles: stays far below the Workers limit of 1,000 subrequests. */
-export const REVOKE_MAX_PER_REQUEST = 500;
+/** Most credentials one revoke request handles: with retries it stays well below the Workers limit of 1,000 subrequests. */
+export const REVOKE_MAX_PER_REQUEST = 200;
+/** Upstream attempts a revoke request may make: one per credential plus one retry each. */
+export const REVOKE_ATTEMPT_BUDGET = 2 * REVOKE_MAX_PER_REQUEST;
+/** Time a revoke request may spend upstream: 200 credentials, six at a time, fit easily. */
+export const REVOKE_DEADLINE_MS = 25_000;
 
 /** Lifetime of a dev JWT minted by GET /v1/dev/jwt when none is asked for (10 minutes), and the most allowed (1 hour). */
 export const DEV_JWT_TTL_DEFAULT_SECONDS = 600;
 export const DEV_JWT_TTL_MAX_SECONDS = 3_600;
+
+/** Most upstream attempts one incoming request may make, retries included (Workers cap subrequests). */
+export const UPSTREAM_ATTEMPT_BUDGET = 6;
+/** Total time one incoming request may spend on upstream calls, retries and backoff included. */
+export const UPSTREAM_DEADLINE_MS = 20_000;
+/** Attempts for an idempotent upstream call (GET, credential generation): one try plus two retries. */
+export const UPSTREAM_IDEMPOTENT_ATTEMPTS = 3;
+/** First retry waits about this long; each further retry doubles it, with ±50 % jitter. */
+export const UPSTREAM_BACKOFF_BASE_MS = 100;
+
+/** Cloudflare blocks every call for 5 minutes after a 429 (reference §1); used when Retry-After is absent. */
+export const RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS = 300;
+/** KV's smallest expirationTtl. */
+export const KV_MIN_TTL_SECONDS = 60;
+
+/** How long an Idempotency-Key is remembered per caller. */
+export const IDEMPOTENCY_TTL_SECONDS = 86_400;
+/** A create still "in flight" after this long is treated as having an unknown outcome. */
+export const IDEMPOTENCY_IN_FLIGHT_SECONDS = 60;
+/** Attempts to store a fresh key's secret before giving the key up (compensation). */
+export const SECRET_STORE_ATTEMPTS = 3;

@@ -1,15 +1,18 @@
 import type { Config } from "../config";
 import { CloudflareApi } from "../upstream/cloudflare-api";
+import { Breaker } from "../upstream/breaker";
+import { UpstreamBudget } from "../upstream/budget";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
 import type { KeyDeps } from "./service";
 
-/** Wires the key service to this request's bindings and configuration. */
+/** Wires the key service to this request's bindings and configuration, with a fresh upstream budget. */
 export function keyDeps(env: Env, config: Config): KeyDeps {
   return {
-    api: new CloudflareApi(config),
+    api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), new UpstreamBudget(config.upstreamTimeoutMs)),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
     freshSeconds: config.cacheFreshSeconds,
+    maxStaleSeconds: config.cacheMaxStaleSeconds,
   };
 }

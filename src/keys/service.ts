@@ -5,12 +5,15 @@ import type { CachedKey, KeyIndex, KeyIndexDoc } from "../storage/key-index";
 import type { KeySecrets } from "../storage/key-secrets";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
+import { untagName } from "./name-tag";
 
 export interface KeyDeps {
   api: CloudflareApi;
   index: KeyIndex;
   secrets: KeySecrets;
   freshSeconds: number;
+  /** How old a cached answer may be when upstream fails and turnvend serves it anyway. */
+  maxStaleSeconds: number;
   now?: () => number;
 }
 
@@ -22,14 +25,14 @@ export interface PublicKey {
   modified: string;
 }
 
-export type CacheState = "HIT" | "MISS" | "BYPASS";
+export type CacheState = "HIT" | "MISS" | "BYPASS" | "STALE";
 
 export interface Cached<T> {
   value: T;
   cache: CacheState;
+  /** Seconds since upstream confirmed the value; set on stale answers. */
+  ageSeconds?: number;
 }
-
-const SECRET_STORE_ATTEMPTS = 3;
 
 export async function listKeys(deps: KeyDeps, opts: { bypass: boolean }): Promise<Cached<PublicKey[]>> {
   const now = clock(deps);
@@ -39,8 +42,13 @@ export async function listKeys(deps: KeyDeps, opts: { bypass: boolean }): Promis
       return { value: sortKeys(doc.keys).map(toPublic), cache: "HIT" };
     }
   }
-  const doc = await refresh(deps);
-  return { value: sortKeys(doc.keys).map(toPublic), cache: opts.bypass ? "BYPASS" : "MISS" };
+  try {
+    const doc = await refresh(deps);
+    return { value: sortKeys(doc.keys).map(toPublic), cache: opts.bypass ? "BYPASS" : "MISS" };
+  } catch (err) {
+    const doc = await deps.index.read();
+    return staleOr(deps, err, doc && doc.synced_at > 0 ? { value: sortKeys(doc.keys).map(toPublic), confirmedAt: doc.synced_at } : undefined);
+  }
 }
 
 export async function getKey(deps: KeyDeps, keyId: string, opts: { bypass: boolean }): Promise<Cached<PublicKey>> {
@@ -56,43 +64,18 @@ export async function getKey(deps: KeyDeps, keyId: string, opts: { bypass: boole
   } catch (err) {
     // Deleted out of band: drop it from the cache so lists stop showing it.
     if (err instanceof ApiError && err.kind === "key_not_found" && entry) await deps.index.apply({ remove: keyId });
-    throw err;
+    const known = entry ?? (await deps.index.read())?.keys.find((k) => k.uid === keyId);
+    const confirmedAt = known ? Math.max(known.cached_at, doc?.synced_at ?? 0) : 0;
+    return staleOr(deps, err, known ? { value: toPublic(known), confirmedAt } : undefined);
   }
-  const fresh = await mergeOne(deps, record, doc ?? (await deps.index.read()));
+  const fresh = mergeOne(deps, record, doc ?? (await deps.index.read()));
   await deps.index.apply({ upsert: fresh });
   return { value: toPublic(fresh), cache: opts.bypass ? "BYPASS" : "MISS" };
 }
 
-/**
- * Creates a key upstream and takes custody of its one-time secret. If the secret cannot be stored, the
- * upstream key is deleted again (compensation): turnvend never leaves behind a key it cannot vend with.
- */
-export async function createKey(
-  deps: KeyDeps,
-  input: { name: string | undefined; callerId: string },
-): Promise<PublicKey & { key: string }> {
-  const created = await deps.api.createKey(input.name);
-  try {
-    await withRetries(SECRET_STORE_ATTEMPTS, () => deps.secrets.store(created.uid, created.key, input.callerId));
-  } catch {
-    log("turn_key.custody_failed", { key_id: created.uid, caller: input.callerId });
-    await deps.api.deleteKey(created.uid).then(
-      () => log("turn_key.compensated", { key_id: created.uid }),
-      () => log("turn_key.compensation_failed", { key_id: created.uid }),
-    );
-    throw new ApiError("custody_failure", "turnvend could not store the new key's secret, so the key was not kept; try again", {
-      retryAfterSeconds: 5,
-    });
-  }
-  const entry: CachedKey = { ...toPublic(created), created_by: input.callerId, has_secret: true, cached_at: clock(deps) };
-  await deps.index.apply({ upsert: entry });
-  log("turn_key.created", { key_id: created.uid, caller: input.callerId });
-  return { ...toPublic(created), key: created.key };
-}
-
 export async function updateKey(deps: KeyDeps, keyId: string, input: { name: string | undefined; callerId: string }): Promise<PublicKey> {
   const record = await deps.api.updateKey(keyId, input.name);
-  const entry = await mergeOne(deps, record, await deps.index.read());
+  const entry = mergeOne(deps, record, await deps.index.read());
   await deps.index.apply({ upsert: entry });
   log("turn_key.updated", { key_id: keyId, caller: input.callerId });
   return toPublic(entry);
@@ -134,7 +117,7 @@ export async function refresh(deps: KeyDeps): Promise<KeyIndexDoc> {
   return doc;
 }
 
-async function mergeOne(deps: KeyDeps, record: KeyRecord, doc: KeyIndexDoc | undefined): Promise<CachedKey> {
+function mergeOne(deps: KeyDeps, record: KeyRecord, doc: KeyIndexDoc | undefined): CachedKey {
   const known = doc?.keys.find((k) => k.uid === record.uid);
   return {
     ...toPublic(record),
@@ -144,24 +127,28 @@ async function mergeOne(deps: KeyDeps, record: KeyRecord, doc: KeyIndexDoc | und
   };
 }
 
-function toPublic(k: { uid: string; name?: string | null; created: string; modified: string }): PublicKey {
-  return { uid: k.uid, name: k.name ?? "", created: k.created, modified: k.modified };
+/**
+ * Stale-if-error: when upstream is down, slow or rate limiting, a cached answer no older than
+ * maxStaleSeconds is better than none. Other failures (404, bad input) are rethrown as they are.
+ */
+function staleOr<T>(deps: KeyDeps, err: unknown, cached: { value: T; confirmedAt: number } | undefined): Cached<T> {
+  const transient = err instanceof ApiError && (err.kind === "upstream_unavailable" || err.kind === "upstream_error");
+  if (!transient || !cached) throw err;
+  const ageSeconds = Math.max(0, Math.floor((clock(deps) - cached.confirmedAt) / 1000));
+  if (ageSeconds > deps.maxStaleSeconds) throw err;
+  log("turn_key.served_stale", { age_s: ageSeconds, reason: err.detail ?? err.kind });
+  return { value: cached.value, cache: "STALE", ageSeconds };
+}
+
+export function toPublic(k: { uid: string; name?: string | null; created: string; modified: string }): PublicKey {
+  return { uid: k.uid, name: untagName(k.name ?? ""), created: k.created, modified: k.modified };
 }
 
 function sortKeys(keys: CachedKey[]): CachedKey[] {
   return [...keys].sort((a, b) => a.created.localeCompare(b.created) || a.uid.localeCompare(b.uid));
 }
 
-function clock(deps: KeyDeps): number {
+export function clock(deps: KeyDeps): number {
   return deps.now?.() ?? Date.now();
 }
 
-async function withRetries(attempts: number, fn: () => Promise<void>): Promise<void> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts) throw err;
-    }
-  }
-}

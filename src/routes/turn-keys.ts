@@ -6,7 +6,10 @@ import { methodNotAllowed } from "../http/method-not-allowed";
 import { readJsonBody } from "../http/json-body";
 import { requireCaller } from "../auth/require-caller";
 import { keyDeps } from "../keys/deps";
-import { createKey, deleteKey, getKey, listKeys, updateKey, type CacheState } from "../keys/service";
+import { createKey } from "../keys/create";
+import { deleteKey, getKey, listKeys, updateKey, type Cached } from "../keys/service";
+import { IdempotencyStore } from "../storage/idempotency";
+import { ApiError } from "../http/errors";
 import { checkAccount, keyIdParam } from "./params";
 import { KeyNameBody } from "./schemas";
 
@@ -14,24 +17,31 @@ export const turnKeys = new Hono<AppEnv>();
 
 turnKeys.get("/", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const { value, cache } = await listKeys(keyDeps(c.env, c.get("config")), { bypass: wantsBypass(c) });
-  return cached(c, cache).json(successEnvelope(value));
+  const answer = await listKeys(keyDeps(c.env, c.get("config")), { bypass: wantsBypass(c) });
+  return cached(c, answer).json(successEnvelope(answer.value));
 });
 
 turnKeys.post("/", requireCaller("keys:write"), async (c) => {
   checkAccount(c);
+  const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
   const caller = c.get("caller")!;
-  const created = await createKey(keyDeps(c.env, c.get("config")), { name: body.name, callerId: caller.id });
+  const deps = {
+    ...keyDeps(c.env, c.get("config")),
+    idempotency: new IdempotencyStore(c.env.TURNVEND_KV),
+    waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
+  };
+  const outcome = await createKey(deps, { name: body.name, callerId: caller.id, idempotencyKey });
+  if (outcome.replayed) c.header("Idempotent-Replayed", "true");
   // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.
-  const { key, ...rest } = created;
-  return c.json(successEnvelope(caller.scopes.has("keys:reveal") ? created : rest), 201);
+  const result = caller.scopes.has("keys:reveal") ? { ...outcome.key, key: outcome.secret } : outcome.key;
+  return c.json(successEnvelope(result), outcome.status as 201);
 });
 
 turnKeys.get("/:key_id", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const { value, cache } = await getKey(keyDeps(c.env, c.get("config")), keyIdParam(c), { bypass: wantsBypass(c) });
-  return cached(c, cache).json(successEnvelope(value));
+  const answer = await getKey(keyDeps(c.env, c.get("config")), keyIdParam(c), { bypass: wantsBypass(c) });
+  return cached(c, answer).json(successEnvelope(answer.value));
 });
 
 turnKeys.put("/:key_id", requireCaller("keys:write"), async (c) => {
@@ -57,8 +67,19 @@ function wantsBypass(c: Context<AppEnv>): boolean {
   return /(^|,)\s*no-cache\s*(,|$)/i.test(cc) || /no-cache/i.test(c.req.header("pragma") ?? "");
 }
 
-function cached(c: Context<AppEnv>, state: CacheState): Context<AppEnv> {
-  c.header("X-Cache", state);
+function cached<T>(c: Context<AppEnv>, answer: Cached<T>): Context<AppEnv> {
+  c.header("X-Cache", answer.cache);
+  if (answer.ageSeconds !== undefined) c.header("Age", String(answer.ageSeconds));
   c.header("Cache-Control", "private, no-store");
   return c;
+}
+
+/** Optional `Idempotency-Key`: 1 to 255 visible ASCII characters. */
+function idempotencyKeyHeader(c: Context<AppEnv>): string | undefined {
+  const value = c.req.header("idempotency-key");
+  if (value === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
+    throw new ApiError("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters");
+  }
+  return value;
 }

@@ -1,16 +1,23 @@
 // A thin typed client for the v4 TURN key routes (reference §1), authenticated with the account token.
+// Every call passes the rate-limit breaker first; a 429 trips it.
 import * as v from "valibot";
 import { KEY_ID_PATTERN } from "../constants";
 import type { Config } from "../config";
 import { ApiError } from "../http/errors";
+import type { Breaker } from "./breaker";
+import type { UpstreamBudget } from "./budget";
 import { envelopeOf, UpstreamCreatedKey, UpstreamKey, UpstreamKeyList } from "./schemas";
-import { expectShape, sendUpstream, upstreamFailure, type UpstreamRequest } from "./request";
+import { expectShape, retryAfterSeconds, sendUpstream, upstreamFailure, type UpstreamRequest } from "./request";
 
 export type KeyRecord = v.InferOutput<typeof UpstreamKey>;
 export type CreatedKey = v.InferOutput<typeof UpstreamCreatedKey>;
 
 export class CloudflareApi {
-  constructor(private readonly config: Pick<Config, "apiBaseUrl" | "apiToken" | "accountId">) {}
+  constructor(
+    private readonly config: Pick<Config, "apiBaseUrl" | "apiToken" | "accountId">,
+    private readonly breaker: Breaker,
+    private readonly budget: UpstreamBudget,
+  ) {}
 
   listKeys(): Promise<KeyRecord[]> {
     return this.call({ route: "turn_keys.list", method: "GET", path: "" }, UpstreamKeyList);
@@ -42,14 +49,17 @@ export class CloudflareApi {
     req: { route: string; method: UpstreamRequest["method"]; path: string; body?: unknown },
     result: S,
   ): Promise<v.InferOutput<S>> {
+    await this.breaker.assertClosed();
     const res = await sendUpstream({
       route: req.route,
       method: req.method,
       url: `${this.config.apiBaseUrl}/accounts/${this.config.accountId}/calls/turn_keys${req.path}`,
       bearer: this.config.apiToken,
       body: req.body,
+      idempotent: req.method === "GET",
+      budget: this.budget,
     });
-    // Cloudflare uses 200 for most successes; accept any 2xx but validate the body either way.
+    if (res.status === 429) await this.breaker.trip(retryAfterSeconds(res));
     if (res.status < 200 || res.status >= 300) throw upstreamFailure(req.route, res);
     return expectShape(req.route, envelopeOf(result), res.data).result;
   }

@@ -1,9 +1,15 @@
-// The one way turnvend talks to Cloudflare: a timeout on every call, no redirects followed, the
-// response validated, and failures mapped on purpose. Upstream bodies never reach a client.
+// The one way turnvend talks to Cloudflare: a timeout on every call, no redirects followed, bounded
+// retries for idempotent calls only, the response validated, and failures mapped on purpose.
+// Upstream bodies never reach a client.
 import * as v from "valibot";
-import { UPSTREAM_TIMEOUT_MS } from "../constants";
+import {
+  RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS,
+  UPSTREAM_BACKOFF_BASE_MS,
+  UPSTREAM_IDEMPOTENT_ATTEMPTS,
+} from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
+import type { UpstreamBudget } from "./budget";
 
 export interface UpstreamRequest {
   /** Stable name for logs and errors, e.g. "turn_keys.get". */
@@ -12,7 +18,12 @@ export interface UpstreamRequest {
   url: string;
   bearer: string;
   body?: unknown;
-  timeoutMs?: number;
+  /**
+   * Safe to repeat: GETs and credential generation. Create, update and delete are never retried
+   * blindly, since a lost answer does not mean the change did not happen.
+   */
+  idempotent: boolean;
+  budget: UpstreamBudget;
 }
 
 export interface UpstreamResponse {
@@ -21,8 +32,30 @@ export interface UpstreamResponse {
   headers: Headers;
 }
 
-/** Sends one request. Network failures and timeouts become 503; non-JSON bodies become 502. */
+/** Sends a request, retrying idempotent ones on timeouts, network errors and 5xx within the budget. */
 export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
+  const attempts = req.idempotent ? UPSTREAM_IDEMPOTENT_ATTEMPTS : 1;
+  for (let attempt = 1; ; attempt++) {
+    if (!req.budget.take()) {
+      throw new ApiError("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
+        retryAfterSeconds: 5,
+        detail: "budget_exhausted",
+      });
+    }
+    const outcome = await attemptOnce(req);
+    const retryable = outcome instanceof ApiError || outcome.status >= 500;
+    const backoff = UPSTREAM_BACKOFF_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+    if (!retryable || attempt >= attempts || req.budget.remainingMs() < backoff + req.budget.attemptTimeoutMs / 2) {
+      if (outcome instanceof ApiError) throw outcome;
+      return outcome;
+    }
+    log("upstream.retry", { route: req.route, attempt, status: outcome instanceof ApiError ? 0 : outcome.status });
+    await new Promise((r) => setTimeout(r, backoff));
+  }
+}
+
+/** One attempt. A timeout or network failure comes back as the 503 to throw, not as an exception. */
+async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | ApiError> {
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -34,12 +67,12 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
       },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       redirect: "manual",
-      signal: AbortSignal.timeout(req.timeoutMs ?? UPSTREAM_TIMEOUT_MS),
+      signal: AbortSignal.timeout(Math.max(1, Math.min(req.budget.attemptTimeoutMs, req.budget.remainingMs()))),
     });
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
     log("upstream.unreachable", { route: req.route, reason: timedOut ? "timeout" : "network" });
-    throw new ApiError("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
+    return new ApiError("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
       retryAfterSeconds: 5,
       detail: timedOut ? "timeout" : "network",
     });
@@ -57,12 +90,23 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
   return { status: res.status, data, headers: res.headers };
 }
 
+/** True when the call may have reached Cloudflare but its answer was lost. */
+export function outcomeUnknown(err: unknown): boolean {
+  return err instanceof ApiError && err.kind === "upstream_unavailable" && (err.detail === "timeout" || err.detail === "network");
+}
+
 /** Validates a successful response body, or throws the 502 for an invalid one. */
 export function expectShape<S extends v.GenericSchema>(route: string, schema: S, data: unknown): v.InferOutput<S> {
   const parsed = v.safeParse(schema, data);
   if (parsed.success) return parsed.output;
   log("upstream.invalid_response", { route });
-  throw new ApiError("upstream_error", "Cloudflare returned a response turnvend could not understand");
+  throw new ApiError("upstream_error", "Cloudflare returned a response turnvend could not understand", { retryAfterSeconds: 5 });
+}
+
+/** Seconds to wait from a 429's Retry-After, or Cloudflare's documented 5-minute block. */
+export function retryAfterSeconds(res: UpstreamResponse): number {
+  const value = Number(res.headers.get("retry-after"));
+  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS;
 }
 
 /**
@@ -75,13 +119,15 @@ export function upstreamFailure(route: string, res: UpstreamResponse): ApiError 
   log("upstream.failed", { route, status });
   if (status === 404) return new ApiError("key_not_found", "no TURN key with that id exists in this account");
   if (status === 429) {
-    const retryAfter = Number(res.headers.get("retry-after"));
     return new ApiError("upstream_unavailable", "Cloudflare is rate limiting this account; try again later", {
-      retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : 300,
+      retryAfterSeconds: retryAfterSeconds(res),
+      detail: "rate_limited",
     });
   }
   if (status === 401 || status === 403) {
-    return new ApiError("upstream_error", "Cloudflare refused turnvend's account credentials; the operator must check them");
+    return new ApiError("upstream_error", "Cloudflare refused turnvend's account credentials; the operator must check them", {
+      detail: `status_${status}`,
+    });
   }
   if (status === 400 || status === 409 || status === 422) {
     return new ApiError("upstream_rejected", "Cloudflare rejected the request", { status });

@@ -1,0 +1,43 @@
+// Idempotency records for key creation, per caller, kept 24 hours. Schema: docs/storage-schema.md.
+import { IDEMPOTENCY_TTL_SECONDS } from "../constants";
+import type { PublicKey } from "../keys/service";
+
+export interface IdempotencyRecord {
+  v: 1;
+  /** in_flight: a create is running; unknown: it timed out and may have happened; done: result stored. */
+  state: "in_flight" | "unknown" | "done";
+  /** SHA-256 of the request body, so a different body under the same key is refused. */
+  body_hash: string;
+  started_at: number;
+  /** The marker put in the upstream key's name, to find the key if the answer is lost. */
+  tag: string;
+  /** The replayable answer; never the secret, which stays sealed in custody. */
+  result?: { status: number; key: PublicKey };
+}
+
+export class IdempotencyStore {
+  constructor(private readonly kv: KVNamespace) {}
+
+  async get(callerId: string, idempotencyKey: string): Promise<IdempotencyRecord | undefined> {
+    const rec = await this.kv.get<IdempotencyRecord>(await this.key(callerId, idempotencyKey), "json");
+    return rec?.v === 1 ? rec : undefined;
+  }
+
+  async put(callerId: string, idempotencyKey: string, rec: IdempotencyRecord): Promise<void> {
+    await this.kv.put(await this.key(callerId, idempotencyKey), JSON.stringify(rec), { expirationTtl: IDEMPOTENCY_TTL_SECONDS });
+  }
+
+  async delete(callerId: string, idempotencyKey: string): Promise<void> {
+    await this.kv.delete(await this.key(callerId, idempotencyKey));
+  }
+
+  // The client's key is hashed so arbitrary header bytes never become part of a KV key.
+  private async key(callerId: string, idempotencyKey: string): Promise<string> {
+    return `idem:v1:${callerId}:${await sha256Hex(idempotencyKey)}`;
+  }
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
