@@ -11,6 +11,8 @@ export type FaultEffect = {
   delayMs?: number;
   /** Never answer; the request stays open until the client aborts it. */
   hang?: boolean;
+  /** Do the work (e.g. really create the key), then never answer: an outcome the client cannot know. */
+  loseReply?: boolean;
   /** Answer with the route's success status but a body that is not JSON (`true`/"json") or not the expected shape. */
   malformed?: boolean | "json" | "shape";
   /** Overrides the v4 error code / message (or the rtc `error` text) of a `status` fault. */
@@ -82,6 +84,11 @@ export function parseFaultRequest(input: unknown): Parsed {
     }
     fault.delayMs = delayMs;
   }
+  const loseReply = o["loseReply"];
+  if (loseReply !== undefined) {
+    if (typeof loseReply !== "boolean") return { ok: false, error: "loseReply must be a boolean" };
+    fault.loseReply = loseReply;
+  }
   const hang = o["hang"];
   if (hang !== undefined) {
     if (typeof hang !== "boolean") return { ok: false, error: "hang must be a boolean" };
@@ -104,8 +111,8 @@ export function parseFaultRequest(input: unknown): Parsed {
     if (typeof message !== "string") return { ok: false, error: "message must be a string" };
     fault.message = message;
   }
-  if (!fault.status && !fault.delayMs && !fault.hang && !fault.malformed && fault.retryAfter === undefined) {
-    return { ok: false, error: "a fault needs at least one of status, delayMs, hang, malformed, retryAfter" };
+  if (!fault.status && !fault.delayMs && !fault.hang && !fault.loseReply && !fault.malformed && fault.retryAfter === undefined) {
+    return { ok: false, error: "a fault needs at least one of status, delayMs, hang, loseReply, malformed, retryAfter" };
   }
   return { ok: true, route, fault };
 }

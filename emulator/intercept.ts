@@ -36,6 +36,11 @@ export function intercept(state: EmulatorState, route: RouteName, upstream: Upst
       // Nobody reads this: the client is gone. Hono still needs a Response.
       return new Response(null, { status: 503 });
     }
+    if (fault.loseReply) {
+      await next();
+      await untilAborted(signal);
+      return new Response(null, { status: 503 });
+    }
     if (fault.delayMs) {
       const aborted = await sleep(fault.delayMs, signal);
       if (aborted) return new Response(null, { status: 503 });

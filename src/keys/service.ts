@@ -135,7 +135,12 @@ function staleOr<T>(deps: KeyDeps, err: unknown, cached: { value: T; confirmedAt
   const transient = err instanceof ApiError && (err.kind === "upstream_unavailable" || err.kind === "upstream_error");
   if (!transient || !cached) throw err;
   const ageSeconds = Math.max(0, Math.floor((clock(deps) - cached.confirmedAt) / 1000));
-  if (ageSeconds > deps.maxStaleSeconds) throw err;
+  if (ageSeconds > deps.maxStaleSeconds) {
+    throw new ApiError("upstream_unavailable", "Cloudflare is unavailable and turnvend's cached copy is too old to serve; try again shortly", {
+      retryAfterSeconds: err.retryAfterSeconds ?? 5,
+      detail: "stale_too_old",
+    });
+  }
   log("turn_key.served_stale", { age_s: ageSeconds, reason: err.detail ?? err.kind });
   return { value: cached.value, cache: "STALE", ageSeconds };
 }

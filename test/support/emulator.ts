@@ -20,6 +20,8 @@ export interface Fault {
   retryAfter?: number;
   delayMs?: number;
   hang?: boolean;
+  /** The emulator does the work, then never answers. */
+  loseReply?: boolean;
   malformed?: boolean;
 }
 

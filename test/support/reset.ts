@@ -1,0 +1,15 @@
+// A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory.
+import { env } from "cloudflare:test";
+import { resetBreakerMemo } from "../../src/upstream/breaker";
+import { emulator } from "./emulator";
+
+export async function resetWorld(seedKeys?: number): Promise<void> {
+  await emulator.reset(seedKeys);
+  let cursor: string | undefined;
+  do {
+    const page: KVNamespaceListResult<unknown> = await env.TURNVEND_KV.list({ cursor });
+    await Promise.all(page.keys.map((k) => env.TURNVEND_KV.delete(k.name)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  resetBreakerMemo();
+}
