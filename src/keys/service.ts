@@ -2,7 +2,7 @@
 // so tests can call these without HTTP.
 import type { CloudflareApi, KeyRecord } from "../upstream/cloudflare-api";
 import type { CachedKey, KeyIndex, KeyIndexDoc } from "../storage/key-index";
-import type { KeySecrets } from "../storage/key-secrets";
+import type { KeySecrets, SecretMetadata } from "../storage/key-secrets";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import { untagName } from "./name-tag";
@@ -102,8 +102,14 @@ export async function adoptKeySecret(deps: KeyDeps, keyId: string, input: { secr
 /** Rebuilds the whole index from upstream: one upstream list and one KV list of stored secrets. */
 export async function refresh(deps: KeyDeps): Promise<KeyIndexDoc> {
   const [records, owners] = await Promise.all([deps.api.listKeys(), deps.secrets.owners()]);
-  const now = clock(deps);
-  const doc: KeyIndexDoc = {
+  const doc = buildIndex(records, owners, clock(deps));
+  await deps.index.write(doc);
+  return doc;
+}
+
+/** The index for an upstream key list, with who holds a secret for which key. */
+export function buildIndex(records: KeyRecord[], owners: Map<string, SecretMetadata>, now: number): KeyIndexDoc {
+  return {
     v: 1,
     synced_at: now,
     keys: records.map((r) => ({
@@ -113,8 +119,6 @@ export async function refresh(deps: KeyDeps): Promise<KeyIndexDoc> {
       cached_at: now,
     })),
   };
-  await deps.index.write(doc);
-  return doc;
 }
 
 function mergeOne(deps: KeyDeps, record: KeyRecord, doc: KeyIndexDoc | undefined): CachedKey {
