@@ -80,3 +80,10 @@ export const IDEMPOTENCY_TTL_SECONDS = 86_400;
 export const IDEMPOTENCY_IN_FLIGHT_SECONDS = 60;
 /** Attempts to store a fresh key's secret before giving the key up (compensation). */
 export const SECRET_STORE_ATTEMPTS = 3;
+
+/** Reconciliation leaves a secret without an upstream key alone this long: its create may be in flight. */
+export const ORPHAN_SECRET_GRACE_SECONDS = 600;
+
+/** Audit events per page of GET /v1/audit: default and most. */
+export const AUDIT_PAGE_DEFAULT = 50;
+export const AUDIT_PAGE_MAX = 100;
