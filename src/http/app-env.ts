@@ -10,5 +10,7 @@ export interface AppEnv {
     caller?: Caller;
     /** Set by a handler that knows the route's name, for the access log. */
     route?: string;
+    /** The key an audited request acted on, when it is not in the path (e.g. a created key). */
+    auditKeyId?: string;
   };
 }

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
+import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { readJsonBody } from "../http/json-body";
 import { requireCaller } from "../auth/require-caller";
@@ -12,7 +13,7 @@ import { AdoptSecretBody } from "./schemas";
 
 export const keySecrets = new Hono<AppEnv>();
 
-keySecrets.put("/:key_id/secret", requireCaller("keys:write"), async (c) => {
+keySecrets.put("/:key_id/secret", audited("turn_key.adopt"), requireCaller("keys:write"), async (c) => {
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, AdoptSecretBody);
   const key = await adoptKeySecret(keyDeps(c.env, c.get("config")), keyId, { secret: body.key, callerId: c.get("caller")!.id });

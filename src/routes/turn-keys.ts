@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
+import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { readJsonBody } from "../http/json-body";
 import { requireCaller } from "../auth/require-caller";
@@ -21,7 +22,7 @@ turnKeys.get("/", requireCaller("keys:read"), async (c) => {
   return cached(c, answer).json(successEnvelope(answer.value));
 });
 
-turnKeys.post("/", requireCaller("keys:write"), async (c) => {
+turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), async (c) => {
   checkAccount(c);
   const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
@@ -32,6 +33,7 @@ turnKeys.post("/", requireCaller("keys:write"), async (c) => {
     waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
   };
   const outcome = await createKey(deps, { name: body.name, callerId: caller.id, idempotencyKey });
+  c.set("auditKeyId", outcome.key.uid);
   if (outcome.replayed) c.header("Idempotent-Replayed", "true");
   // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.
   const result = caller.scopes.has("keys:reveal") ? { ...outcome.key, key: outcome.secret } : outcome.key;
@@ -44,7 +46,7 @@ turnKeys.get("/:key_id", requireCaller("keys:read"), async (c) => {
   return cached(c, answer).json(successEnvelope(answer.value));
 });
 
-turnKeys.put("/:key_id", requireCaller("keys:write"), async (c) => {
+turnKeys.put("/:key_id", audited("turn_key.update"), requireCaller("keys:write"), async (c) => {
   checkAccount(c);
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, KeyNameBody);
@@ -52,7 +54,7 @@ turnKeys.put("/:key_id", requireCaller("keys:write"), async (c) => {
   return c.json(successEnvelope(updated));
 });
 
-turnKeys.delete("/:key_id", requireCaller("keys:write"), async (c) => {
+turnKeys.delete("/:key_id", audited("turn_key.delete"), requireCaller("keys:write"), async (c) => {
   checkAccount(c);
   const deleted = await deleteKey(keyDeps(c.env, c.get("config")), keyIdParam(c), { callerId: c.get("caller")!.id });
   return c.json(successEnvelope(deleted));

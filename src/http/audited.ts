@@ -1,0 +1,32 @@
+// Middleware for routes that change something: after the handler (or the error path) has answered,
+// one audit event records who did what to which key and how it ended. It never holds a secret.
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "./app-env";
+import { ApiError } from "./errors";
+import { AuditLog } from "../storage/audit-log";
+import { log } from "../observability/log";
+import { readConfig } from "../config";
+
+export function audited(action: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    await next();
+    const caller = c.get("caller");
+    const config = readConfig(c.env);
+    // Refused before authentication: nobody to attribute it to, and the access log has it.
+    if (!caller || !config.ok) return;
+    const err = c.error;
+    const outcome = c.res.status < 400 ? "success" : `failure:${c.res.status}${err instanceof ApiError ? ` ${err.kind}` : ""}`;
+    const event = {
+      time: new Date().toISOString(),
+      request_id: c.get("requestId"),
+      caller: caller.id,
+      action,
+      key_id: c.get("auditKeyId") ?? c.req.param("key_id") ?? null,
+      outcome,
+    };
+    log("audit", { ...event });
+    await new AuditLog(c.env.TURNVEND_KV, config.config.auditRetentionDays)
+      .record(event)
+      .catch(() => log("audit.write_failed", { request_id: event.request_id, action }));
+  });
+}

@@ -1,0 +1,34 @@
+// The audit trail, newest first, for callers holding audit:read.
+import { Hono } from "hono";
+import * as v from "valibot";
+import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from "../constants";
+import type { AppEnv } from "../http/app-env";
+import { ApiError, successEnvelope } from "../http/errors";
+import { methodNotAllowed } from "../http/method-not-allowed";
+import { requireCaller } from "../auth/require-caller";
+import { AuditLog } from "../storage/audit-log";
+
+export const audit = new Hono<AppEnv>();
+
+const Query = v.object({
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(AUDIT_PAGE_MAX))),
+  // KV cursors are opaque base64-ish strings; anything else cannot be one.
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/=_-]{1,1024}$/))),
+});
+
+audit.get("/", requireCaller("audit:read"), async (c) => {
+  const query = v.safeParse(Query, { limit: c.req.query("limit"), cursor: c.req.query("cursor") });
+  if (!query.success) {
+    throw new ApiError("invalid_request", `limit must be 1 to ${AUDIT_PAGE_MAX}, and cursor must be one this route returned`);
+  }
+  const log = new AuditLog(c.env.TURNVEND_KV, c.get("config").auditRetentionDays);
+  const page = await log.page(query.output.limit ?? AUDIT_PAGE_DEFAULT, query.output.cursor).catch((err: unknown) => {
+    // KV rejects a cursor it did not issue; that is the caller's mistake, not an outage.
+    if (query.output.cursor) throw new ApiError("invalid_request", "cursor is not one this route returned");
+    throw err;
+  });
+  c.header("Cache-Control", "no-store");
+  return c.json({ ...successEnvelope(page.events), result_info: { count: page.events.length, cursor: page.cursor } });
+});
+
+audit.all("/", methodNotAllowed("GET"));

@@ -1,0 +1,96 @@
+// The audit trail: every admin mutation leaves an event, newest first, without secrets.
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { call, envelope, KEYS_PATH } from "./support/api";
+import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
+
+beforeEach(() => resetWorld());
+
+interface Event {
+  time: string;
+  request_id: string;
+  caller: string;
+  action: string;
+  key_id: string | null;
+  outcome: string;
+}
+
+async function auditPage(query = "") {
+  const res = await call(`/v1/audit${query}`, { as: "auditor" });
+  return { res, body: (await res.json()) as { result: Event[]; result_info: { count: number; cursor: string | null } } };
+}
+
+describe("the audit trail", () => {
+  it("records create, update, adoption and delete with caller, key and outcome, newest first", async () => {
+    const created = await call(KEYS_PATH, { method: "POST", body: { name: "a" } });
+    const uid = (await envelope<{ uid: string }>(created)).result.uid;
+    await call(`${KEYS_PATH}/${uid}`, { method: "PUT", body: { name: "b" } });
+    const other = await emulator.createOutOfBand();
+    await call(`/v1/keys/${other.uid}/secret`, { method: "PUT", body: { key: other.key } });
+    await call(`${KEYS_PATH}/${uid}`, { method: "DELETE" });
+
+    const { res, body } = await auditPage();
+    expect(res.status).toBe(200);
+    expect(body.result.map((e) => e.action)).toEqual(["turn_key.delete", "turn_key.adopt", "turn_key.update", "turn_key.create"]);
+    expect(body.result[3]).toMatchObject({ caller: "admin", key_id: uid, outcome: "success" });
+    expect(body.result[3].request_id).toBe(created.headers.get("x-request-id"));
+    expect(body.result[1].key_id).toBe(other.uid);
+    expect(JSON.stringify(body)).not.toContain(other.key);
+  });
+
+  it("records failed and refused mutations too", async () => {
+    await emulator.fault({ route: "turn_keys.create", status: 500 });
+    await call(KEYS_PATH, { method: "POST", body: {} });
+    await call(KEYS_PATH, { method: "POST", body: {}, as: "reader" });
+    const { body } = await auditPage();
+    expect(body.result.map((e) => e.outcome)).toEqual(["failure:403 forbidden", "failure:502 upstream_error"]);
+    expect(body.result[0].caller).toBe("reader");
+  });
+
+  it("does not record reads", async () => {
+    await call(KEYS_PATH);
+    expect((await auditPage()).body.result).toEqual([]);
+  });
+
+  it("pages with limit and cursor", async () => {
+    for (let i = 0; i < 5; i++) await call(KEYS_PATH, { method: "POST", body: { name: `k${i}` } });
+    const first = await auditPage("?limit=2");
+    expect(first.body.result).toHaveLength(2);
+    expect(first.body.result_info.cursor).toBeTruthy();
+    const seen = [...first.body.result];
+    let cursor = first.body.result_info.cursor;
+    while (cursor) {
+      const next = await auditPage(`?limit=2&cursor=${encodeURIComponent(cursor)}`);
+      seen.push(...next.body.result);
+      cursor = next.body.result_info.cursor;
+    }
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen.map((e) => e.key_id)).size).toBe(5);
+  });
+
+  it("keeps events for the configured retention", async () => {
+    await call(KEYS_PATH, { method: "POST", body: {} });
+    const listed = await env.TURNVEND_KV.list({ prefix: "audit:v1:" });
+    const days = (listed.keys[0].expiration! - Date.now() / 1000) / 86_400;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
+  });
+
+  it("writes each event as one JSON log line", async () => {
+    const logs = vi.spyOn(console, "log");
+    await call(KEYS_PATH, { method: "POST", body: {} });
+    const lines = logs.mock.calls.map((c) => JSON.parse(String(c[0])));
+    logs.mockRestore();
+    expect(lines.filter((l) => l.event === "audit")).toHaveLength(1);
+  });
+
+  it("needs audit:read, and refuses bad paging with 400", async () => {
+    expect((await call("/v1/audit", { as: "admin" })).status).toBe(200);
+    expect((await call("/v1/audit", { as: "writer" })).status).toBe(403);
+    expect((await call("/v1/audit", { as: "none" })).status).toBe(401);
+    expect((await auditPage("?limit=0")).res.status).toBe(400);
+    expect((await auditPage("?limit=1000")).res.status).toBe(400);
+    expect((await auditPage("?cursor=%00%01")).res.status).toBe(400);
+  });
+});
