@@ -87,3 +87,6 @@ export const ORPHAN_SECRET_GRACE_SECONDS = 600;
 /** Audit events per page of GET /v1/audit: default and most. */
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 100;
+
+/** How long an isolate reuses its in-memory copy of the key index before reading KV again. */
+export const INDEX_MEMORY_MS = 5_000;

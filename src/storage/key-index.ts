@@ -1,7 +1,13 @@
 // The cached key metadata: one KV document holding every key of the account, so a list or a get costs
 // one KV read whatever the number of keys (up to 1,000). Schema: docs/storage-schema.md.
 
+import { INDEX_MEMORY_MS } from "../constants";
+
 const INDEX_KEY = "keys:v1:index";
+
+// This isolate's copy of the document, so hot reads skip KV. Its own writes replace it; other isolates'
+// writes reach it within INDEX_MEMORY_MS (plus KV's own propagation delay).
+let memory: { doc: KeyIndexDoc | undefined; at: number } | undefined;
 
 export interface CachedKey {
   uid: string;
@@ -27,12 +33,17 @@ export class KeyIndex {
   constructor(private readonly kv: KVNamespace) {}
 
   async read(): Promise<KeyIndexDoc | undefined> {
-    const doc = await this.kv.get<KeyIndexDoc>(INDEX_KEY, "json");
-    return doc?.v === 1 && Array.isArray(doc.keys) ? doc : undefined;
+    if (memory && Date.now() - memory.at < INDEX_MEMORY_MS) return memory.doc;
+    const stored = await this.kv.get<KeyIndexDoc>(INDEX_KEY, "json");
+    const doc = stored?.v === 1 && Array.isArray(stored.keys) ? stored : undefined;
+    memory = { doc, at: Date.now() };
+    return doc;
   }
 
-  write(doc: KeyIndexDoc): Promise<void> {
-    return this.kv.put(INDEX_KEY, JSON.stringify(doc));
+  async write(doc: KeyIndexDoc): Promise<void> {
+    memory = undefined;
+    await this.kv.put(INDEX_KEY, JSON.stringify(doc));
+    memory = { doc, at: Date.now() };
   }
 
   /**
@@ -46,4 +57,9 @@ export class KeyIndex {
     if ("upsert" in change) keys.push(change.upsert);
     await this.write({ ...doc, keys });
   }
+}
+
+/** Test hook: forget this isolate's copy, as a fresh isolate would. */
+export function forgetIndexMemory(): void {
+  memory = undefined;
 }

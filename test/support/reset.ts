@@ -1,6 +1,7 @@
 // A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory.
 import { env } from "cloudflare:test";
 import { resetBreakerMemo } from "../../src/upstream/breaker";
+import { forgetIndexMemory } from "../../src/storage/key-index";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -12,4 +13,5 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
   resetBreakerMemo();
+  forgetIndexMemory();
 }
