@@ -15,6 +15,9 @@ const badRequest = (c: Context, error: string): Response => c.json({ error }, 40
 /** Fault injection, call counters, reset/seed and state inspection, for tests and benchmarks only. */
 export function controlRoutes(state: EmulatorState): Hono {
   const app = new Hono();
+  // A stand-in for an identity provider's key set (e.g. Cloudflare Access certs). Kept here, not in
+  // upstream state: fetching it is not a Cloudflare API call, so it never shows in `/calls`.
+  const jwks: { body: unknown; fetches: number } = { body: null, fetches: 0 };
 
   // One fault object or an array of them; all are validated before any is queued, so a bad batch changes nothing.
   app.post("/faults", async (c) => {
@@ -49,6 +52,8 @@ export function controlRoutes(state: EmulatorState): Hono {
       return badRequest(c, `seedKeys must be an integer in [0, ${MAX_TURN_KEYS_PER_ACCOUNT}]`);
     }
     resetState(state);
+    jwks.body = null;
+    jwks.fetches = 0;
     const seeded = [];
     for (let i = 0; i < (seedKeys as number); i++) {
       const record = createKey(state, `seed-${String(i + 1).padStart(4, "0")}`);
@@ -78,6 +83,25 @@ export function controlRoutes(state: EmulatorState): Hono {
     if (!record) return badRequest(c, `TURN key limit reached (${MAX_TURN_KEYS_PER_ACCOUNT} per account)`);
     return c.json(toCreatedKey(record), 201);
   });
+
+  // PUT sets the JWKS (a `{ keys: [...] }` object); DELETE removes it, so GET answers 503 like a provider that is down.
+  app.put("/jwks", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok || !isPlainObject(body.value) || !Array.isArray(body.value["keys"])) return badRequest(c, "body must be a JWKS: { keys: [...] }");
+    jwks.body = body.value;
+    return c.json({ ok: true }, 200);
+  });
+  app.delete("/jwks", (c) => {
+    jwks.body = null;
+    return c.json({ ok: true }, 200);
+  });
+  // Any query string is ignored, so each test can use its own URL (and so its own cache in the Worker).
+  app.get("/jwks", (c) => {
+    jwks.fetches++;
+    if (jwks.body === null) return c.json({ error: "no JWKS set" }, 503);
+    return c.json(jwks.body, 200);
+  });
+  app.get("/jwks/fetches", (c) => c.json({ fetches: jwks.fetches }, 200));
 
   return app;
 }

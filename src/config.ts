@@ -2,6 +2,7 @@
 // that need them answer 503 naming the setting, and /healthz lists them.
 import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS } from "./constants";
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
+import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
 import { ApiError } from "./http/errors";
 
 export interface Config {
@@ -21,6 +22,8 @@ export interface Config {
   jwt: { issuer: string; audience: string; jwksUrl?: string; hs256Secret?: string } | undefined;
   pinnedKeyId: string | undefined;
   auditRetentionDays: number;
+  /** Cloudflare Access service tokens for internal callers; undefined when the ACCESS_* settings are unset. */
+  access: AccessSettings | undefined;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -112,6 +115,8 @@ function parse(env: Env): ConfigResult {
     jwt = { issuer, audience, jwksUrl, hs256Secret };
   }
 
+  const access = accessSettings(str, problems);
+
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
   if (!isLoopback(apiBaseUrl)) {
@@ -141,8 +146,40 @@ function parse(env: Env): ConfigResult {
       jwt,
       pinnedKeyId,
       auditRetentionDays: int("AUDIT_RETENTION_DAYS", 30, 1, 365),
+      access,
     },
   };
+}
+
+/** A team domain as Access issues it: `<team>.cloudflareaccess.com`, lowercase (it becomes the exact `iss`). */
+const ACCESS_TEAM_DOMAIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.cloudflareaccess\.com$/;
+/** The application's AUD tag (64 hex today); looser so a format change is not a config outage. */
+const ACCESS_AUD_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/**
+ * Access authentication is on when any ACCESS_* setting is set; then the team domain, the AUD tag and the
+ * caller table are all required, so a half-configured deployment fails closed instead of trusting less.
+ */
+function accessSettings(str: (name: keyof Env) => string, problems: string[]): AccessSettings | undefined {
+  const team = str("ACCESS_TEAM_DOMAIN");
+  const audience = str("ACCESS_AUD");
+  const callersRaw = str("ACCESS_CALLERS");
+  const jwksOverride = str("ACCESS_JWKS_URL");
+  if (!team && !audience && !callersRaw && !jwksOverride) return undefined;
+  if (!team) problems.push("ACCESS_TEAM_DOMAIN is missing (needed to verify Access JWTs)");
+  else if (!ACCESS_TEAM_DOMAIN_PATTERN.test(team)) problems.push("ACCESS_TEAM_DOMAIN must be a hostname like myteam.cloudflareaccess.com");
+  if (!audience) problems.push("ACCESS_AUD is missing (needed to verify Access JWTs)");
+  else if (!ACCESS_AUD_PATTERN.test(audience)) problems.push("ACCESS_AUD must be the Access application's AUD tag");
+  let callers: AccessSettings["callers"] = [];
+  if (!callersRaw) problems.push("ACCESS_CALLERS is missing (needed to map Access service tokens to callers)");
+  else {
+    const parsed = parseAccessCallers(callersRaw);
+    if (parsed.ok) callers = parsed.callers;
+    else problems.push(`ACCESS_CALLERS is invalid: ${parsed.problem}`);
+  }
+  const issuer = `https://${team}`;
+  const jwksUrl = jwksOverride ? urlSetting("ACCESS_JWKS_URL", jwksOverride, problems) : `${issuer}/cdn-cgi/access/certs`;
+  return { issuer, audience, jwksUrl, callers };
 }
 
 function urlSetting(name: string, value: string, problems: string[]): string {

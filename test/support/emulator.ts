@@ -22,7 +22,7 @@ export interface Fault {
   hang?: boolean;
   /** The emulator does the work, then never answers. */
   loseReply?: boolean;
-  malformed?: boolean;
+  malformed?: boolean | "json" | "shape";
 }
 
 async function control(path: string, init?: RequestInit): Promise<unknown> {
@@ -36,6 +36,8 @@ const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "cont
 export const emulator = {
   reset: (seedKeys?: number) => control("reset", json(seedKeys ? { seedKeys } : {})),
   fault: (fault: Fault) => control("faults", json(fault)),
+  /** Drops every queued fault, keeping keys and call counts. */
+  clearFaults: () => control("faults", { method: "DELETE" }),
   /** Upstream calls per route since the last reset, plus `total`. */
   calls: async () => (await control("calls")) as Record<RouteName | "total", number>,
   /** Creates a key out of band, as the dashboard would; returns it with its secret. */

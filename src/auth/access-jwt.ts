@@ -1,0 +1,135 @@
+// Verification of Cloudflare Access service-token JWTs (`Cf-Access-Jwt-Assertion`) for internal callers.
+// Kept apart from orchestration so this code can be reviewed alone. jose does the cryptography.
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_TIMEOUT_MS } from "../constants";
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+import type { Caller } from "./callers";
+import { isScope, type Scope } from "./scopes";
+
+/** The header Cloudflare Access puts the application token in. */
+export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
+
+/** Leeway for exp/nbf/iat: absorbs clock skew between Access and the edge; Access tokens live for hours, so a minute costs nothing. */
+const ACCESS_CLOCK_TOLERANCE_SECONDS = 60;
+/** Access JWTs are about 1 KB; anything far larger is refused before it is parsed. */
+const ACCESS_JWT_MAX_LENGTH = 8_192;
+/** Access signs with RS256 only. Pinning it refuses `none`, HS256 (key confusion) and anything else before any key is looked up. */
+const ACCESS_ALGORITHMS = ["RS256"];
+/** A client id is `<32 hex>.access`; the pattern is looser so a format change fails on lookup, not on parse. */
+const COMMON_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
+const CALLER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface AccessCallerEntry {
+  commonName: string;
+  id: string;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface AccessSettings {
+  /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
+  issuer: string;
+  /** The Access application's AUD tag: the only accepted `aud`. */
+  audience: string;
+  /** `<issuer>/cdn-cgi/access/certs`, or the ACCESS_JWKS_URL override (tests, local runs). */
+  jwksUrl: string;
+  callers: readonly AccessCallerEntry[];
+}
+
+/** Parses ACCESS_CALLERS: a JSON array of `{ common_name, id, scopes }`. */
+export function parseAccessCallers(raw: string): { ok: true; callers: AccessCallerEntry[] } | { ok: false; problem: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, problem: "not JSON" };
+  }
+  if (!Array.isArray(data)) return { ok: false, problem: "must be a JSON array" };
+  const callers: AccessCallerEntry[] = [];
+  const names = new Set<string>();
+  for (const [i, entry] of data.entries()) {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return { ok: false, problem: `entry ${i} is not an object` };
+    const { common_name: commonName, id, scopes } = entry as Record<string, unknown>;
+    if (typeof commonName !== "string" || !COMMON_NAME_PATTERN.test(commonName)) return { ok: false, problem: `entry ${i} has an invalid common_name` };
+    if (names.has(commonName)) return { ok: false, problem: `common_name ${commonName} appears twice` };
+    names.add(commonName);
+    if (typeof id !== "string" || !CALLER_ID_PATTERN.test(id)) return { ok: false, problem: `entry ${i} has an invalid id` };
+    if (!Array.isArray(scopes) || !scopes.every(isScope)) return { ok: false, problem: `caller ${id}: scopes must be a list of known scopes` };
+    callers.push({ commonName, id, scopes: new Set(scopes) });
+  }
+  return { ok: true, callers };
+}
+
+// One remote key set per URL per isolate: jose caches the fetched JWKS inside it.
+const remoteSets = new Map<string, JWTVerifyGetKey>();
+
+/** Raised when the Access JWKS cannot be fetched or read: turnvend's problem, not the caller's. */
+class KeySetUnavailable extends Error {}
+
+/**
+ * Verifies an Access JWT (RS256 against the team's JWKS, exact `iss` and `aud`, unexpired) and maps its
+ * `common_name` to a configured caller. Throws 401 for any bad token, 503 when the JWKS cannot be had.
+ */
+export async function verifyAccessJwt(token: string, settings: AccessSettings): Promise<Caller> {
+  if (token.length > ACCESS_JWT_MAX_LENGTH) return reject("too_long", "the Access token is not valid");
+  let commonName: unknown;
+  try {
+    const { payload } = await jwtVerify(token, keySetFor(settings.jwksUrl), {
+      algorithms: ACCESS_ALGORITHMS,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: ACCESS_CLOCK_TOLERANCE_SECONDS,
+      // A token without exp would never expire.
+      requiredClaims: ["exp"],
+    });
+    commonName = payload["common_name"];
+  } catch (err) {
+    if (err instanceof KeySetUnavailable) {
+      throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the Cloudflare Access signing keys right now; try again shortly", {
+        retryAfterSeconds: 5,
+      });
+    }
+    const reason = err instanceof errors.JOSEError ? err.code : "unexpected";
+    return reject(reason, err instanceof errors.JWTExpired ? "the Access token has expired" : "the Access token is not valid");
+  }
+  // Only service tokens carry common_name; a user's Access token (email, no common_name) names no caller.
+  if (typeof commonName !== "string" || commonName.length === 0) return reject("no_common_name", "the Access token is not a service token");
+  const entry = settings.callers.find((c) => c.commonName === commonName);
+  if (!entry) {
+    // The client id is an identifier, not a secret (the client secret never reaches turnvend).
+    log("auth.access_jwt_rejected", { reason: "unknown_common_name", common_name: commonName.slice(0, 256) });
+    throw new ApiError("unauthorized", "this Access service token is not a turnvend caller");
+  }
+  return { id: entry.id, scopes: entry.scopes };
+}
+
+function reject(reason: string, message: string): never {
+  log("auth.access_jwt_rejected", { reason });
+  throw new ApiError("unauthorized", message);
+}
+
+function keySetFor(url: string): JWTVerifyGetKey {
+  let getKey = remoteSets.get(url);
+  if (!getKey) {
+    const remote = createRemoteJWKSet(new URL(url), {
+      timeoutDuration: JWKS_TIMEOUT_MS,
+      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+      // jose refetches for an unknown kid only when the last successful fetch is older than this.
+      cooldownDuration: JWKS_COOLDOWN_MS,
+    });
+    // An unknown kid is the token's problem (401); a JWKS that cannot be fetched or read is Access's (503).
+    // Either way nothing is accepted.
+    getKey = async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (err) {
+        if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+        if (err instanceof errors.JOSENotSupported || err instanceof errors.JWKInvalid) throw err;
+        log("auth.access_jwks_unavailable", { reason: err instanceof errors.JOSEError ? err.code : err instanceof Error ? err.name : "unknown" });
+        throw new KeySetUnavailable();
+      }
+    };
+    remoteSets.set(url, getKey);
+  }
+  return getKey;
+}
