@@ -4,6 +4,7 @@ import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECO
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
 import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
 import { ApiError } from "./http/errors";
+import { parseKeyRing } from "./storage/key-encryption";
 
 export interface Config {
   accountId: string;
@@ -82,6 +83,10 @@ function parse(env: Env): ConfigResult {
   if (accountId && !ACCOUNT_ID_PATTERN.test(accountId)) problems.push("CLOUDFLARE_ACCOUNT_ID must be 32 lowercase hex characters");
   const apiToken = required("CLOUDFLARE_API_TOKEN");
   const keyEncryptionKeys = required("KEY_ENCRYPTION_KEY");
+  if (keyEncryptionKeys) {
+    const ring = parseKeyRing(keyEncryptionKeys);
+    if (!ring.ok) problems.push(`KEY_ENCRYPTION_KEY is invalid: ${ring.problem}`);
+  }
   const subjectHashKey = required("SUBJECT_HASH_KEY");
   if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
 

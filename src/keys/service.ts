@@ -62,9 +62,12 @@ export async function getKey(deps: KeyDeps, keyId: string, opts: { bypass: boole
   try {
     record = await deps.api.getKey(keyId);
   } catch (err) {
-    // Deleted out of band: drop it from the cache so lists stop showing it.
-    if (err instanceof ApiError && err.kind === "key_not_found" && entry) await deps.index.apply({ remove: keyId });
     const known = entry ?? (await deps.index.read())?.keys.find((k) => k.uid === keyId);
+    // Deleted out of band: drop it from the cache so lists stop showing it.
+    if (err instanceof ApiError && err.kind === "key_not_found") {
+      if (known) await deps.index.apply({ remove: keyId });
+      throw err;
+    }
     const confirmedAt = known ? Math.max(known.cached_at, doc?.synced_at ?? 0) : 0;
     return staleOr(deps, err, known ? { value: toPublic(known), confirmedAt } : undefined);
   }

@@ -23,9 +23,11 @@ export function keyRing(raw: string): Promise<KeyRing> {
   return cached.ring;
 }
 
-async function importRing(raw: string): Promise<KeyRing> {
-  const byId = new Map<string, CryptoKey>();
-  let current: KeyRing["current"] | undefined;
+const KEK_FORMAT = "expected <kek_id>:<base64 of 32 bytes>[,...]";
+
+/** Splits KEY_ENCRYPTION_KEY into its entries, or says what is wrong (never echoing the value). */
+export function parseKeyRing(raw: string): { ok: true; entries: { id: string; bytes: Uint8Array }[] } | { ok: false; problem: string } {
+  const entries: { id: string; bytes: Uint8Array }[] = [];
   for (const entry of raw.split(",").map((e) => e.trim()).filter(Boolean)) {
     const sep = entry.indexOf(":");
     const id = entry.slice(0, sep);
@@ -35,15 +37,24 @@ async function importRing(raw: string): Promise<KeyRing> {
     } catch {
       bytes = new Uint8Array();
     }
-    if (sep <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || bytes.byteLength !== 32) {
-      throw new ApiError("not_configured", "KEY_ENCRYPTION_KEY is invalid: expected <kek_id>:<base64 of 32 bytes>[,...]");
-    }
+    if (sep <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || bytes.byteLength !== 32) return { ok: false, problem: KEK_FORMAT };
+    entries.push({ id, bytes });
+  }
+  if (entries.length === 0) return { ok: false, problem: "it is empty" };
+  return { ok: true, entries };
+}
+
+async function importRing(raw: string): Promise<KeyRing> {
+  const parsed = parseKeyRing(raw);
+  if (!parsed.ok) throw new ApiError("not_configured", `KEY_ENCRYPTION_KEY is invalid: ${parsed.problem}`);
+  const byId = new Map<string, CryptoKey>();
+  let current: KeyRing["current"] | undefined;
+  for (const { id, bytes } of parsed.entries) {
     const key = await crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]);
     byId.set(id, key);
     current ??= { id, key };
   }
-  if (!current) throw new ApiError("not_configured", "KEY_ENCRYPTION_KEY is empty");
-  return { current, byId };
+  return { current: current!, byId };
 }
 
 /** The additional data binds a ciphertext to its key id: a record copied to another id won't open. */

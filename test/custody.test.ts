@@ -1,0 +1,286 @@
+// Key secret custody: sealed with AES-256-GCM in KV, bound to its key id, never stored in the clear, and a
+// damaged record is never used.
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ApiError } from "../src/http/errors";
+import { KeySecrets } from "../src/storage/key-secrets";
+import { call, envelope, KEYS_PATH } from "./support/api";
+import { resetWorld } from "./support/reset";
+import { emulator } from "./support/emulator";
+import { KEY_ENCRYPTION_KEY } from "./support/fixtures";
+import { dumpKv, readIndex, secretKey } from "./support/kv";
+
+beforeEach(async () => {
+  await resetWorld();
+});
+
+const secrets = () => new KeySecrets(env.TURNVEND_KV, KEY_ENCRYPTION_KEY);
+
+async function createAs(role: "admin" | "writer", name = "custody") {
+  const res = await call(KEYS_PATH, { as: role, method: "POST", body: { name } });
+  expect(res.status).toBe(201);
+  return (await envelope<{ uid: string; key?: string }>(res)).result;
+}
+
+async function rawRecord(keyId: string): Promise<Record<string, unknown>> {
+  const raw = await env.TURNVEND_KV.get(secretKey(keyId));
+  expect(raw).not.toBeNull();
+  return JSON.parse(raw!) as Record<string, unknown>;
+}
+
+/** Asserts that opening the stored record fails closed: the 503 custody_failure, never a wrong value. */
+async function expectFailsClosed(keyId: string) {
+  const err = await secrets().load(keyId).then(
+    (value) => ({ value }),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApiError);
+  expect((err as ApiError).kind).toBe("custody_failure");
+  expect((err as ApiError).status).toBe(503);
+  expect((err as ApiError).code).toBe(10034);
+}
+
+const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+const unbase64 = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+describe("stored key secrets", () => {
+  it("never appear in the clear in any KV value, key name or metadata", async () => {
+    const revealed = await createAs("admin", "one");
+    const hidden = await createAs("writer", "two");
+    const oob = await emulator.createOutOfBand("adopted");
+    expect((await call(`/v1/keys/${oob.uid}/secret`, { method: "PUT", body: { key: oob.key } })).status).toBe(200);
+    await call(KEYS_PATH, { headers: { "cache-control": "no-cache" } });
+
+    const stored = [revealed.key!, (await secrets().load(hidden.uid))!, oob.key];
+    for (const s of stored) expect(s).toHaveLength(64);
+
+    const entries = await dumpKv();
+    expect(entries.map((e) => e.name)).toEqual(expect.arrayContaining([secretKey(revealed.uid), secretKey(hidden.uid), secretKey(oob.uid)]));
+    for (const entry of entries) {
+      const text = `${entry.name}\n${entry.value}\n${JSON.stringify(entry.metadata)}`;
+      for (const s of stored) {
+        expect(text).not.toContain(s);
+        expect(text).not.toContain(base64(new TextEncoder().encode(s)));
+      }
+    }
+  });
+
+  it("are kept for callers without keys:reveal too, and open to the secret upstream issued", async () => {
+    const hidden = await createAs("writer");
+    const secret = await secrets().load(hidden.uid);
+    expect(secret).toHaveLength(64);
+    // Proof it is the real secret: the rtc service accepts it as the key's bearer.
+    const rtc = await fetch(`${(env as unknown as { EMULATOR_URL: string }).EMULATOR_URL}/v1/turn/keys/${hidden.uid}/credentials/generate-ice-servers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ ttl: 600 }),
+    });
+    expect(rtc.status).toBe(201);
+  });
+
+  it("open to exactly the secret shown once to a keys:reveal caller", async () => {
+    const created = await createAs("admin");
+    expect(await secrets().load(created.uid)).toBe(created.key);
+  });
+
+  it("are sealed records { v, kek, iv, ct } with a 96-bit IV, with who stored them in metadata", async () => {
+    const created = await createAs("writer");
+    const record = await rawRecord(created.uid);
+    expect(Object.keys(record).sort()).toEqual(["ct", "iv", "kek", "v"]);
+    expect(record.v).toBe(1);
+    expect(record.kek).toBe("k1");
+    expect(unbase64(record.iv as string)).toHaveLength(12);
+    // 64 bytes of plaintext plus GCM's 16-byte tag.
+    expect(unbase64(record.ct as string)).toHaveLength(80);
+    const { metadata } = await env.TURNVEND_KV.getWithMetadata(secretKey(created.uid));
+    expect(metadata).toEqual({ created_by: "writer", stored_at: expect.any(String) });
+  });
+
+  it("use a fresh IV for every sealing, even of the same secret under the same id", async () => {
+    const id = "ab".repeat(16);
+    const secret = "s".repeat(64);
+    const seen = new Set<string>();
+    const cts = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      await secrets().store(id, secret, "test");
+      const record = await rawRecord(id);
+      seen.add(record.iv as string);
+      cts.add(record.ct as string);
+    }
+    expect(seen.size).toBe(5);
+    expect(cts.size).toBe(5);
+    expect(await secrets().load(id)).toBe(secret);
+  });
+});
+
+describe("a damaged or misplaced record fails closed", () => {
+  const id = "0123456789abcdef0123456789abcdef";
+  const other = "fedcba9876543210fedcba9876543210";
+  const secret = "t".repeat(64);
+
+  beforeEach(async () => {
+    await secrets().store(id, secret, "test");
+  });
+
+  async function rewrite(keyId: string, change: (r: Record<string, unknown>) => unknown) {
+    const record = await rawRecord(id);
+    await env.TURNVEND_KV.put(secretKey(keyId), typeof change === "function" ? JSON.stringify(change(record)) : "");
+  }
+
+  it("opens when untouched (the control for the cases below)", async () => {
+    expect(await secrets().load(id)).toBe(secret);
+  });
+
+  it("when one byte of the ciphertext is flipped", async () => {
+    await rewrite(id, (r) => {
+      const ct = unbase64(r.ct as string);
+      ct[10] ^= 0x01;
+      return { ...r, ct: base64(ct) };
+    });
+    await expectFailsClosed(id);
+  });
+
+  it("when one byte of the authentication tag is flipped", async () => {
+    await rewrite(id, (r) => {
+      const ct = unbase64(r.ct as string);
+      ct[ct.length - 1] ^= 0x80;
+      return { ...r, ct: base64(ct) };
+    });
+    await expectFailsClosed(id);
+  });
+
+  it("when the IV is changed", async () => {
+    await rewrite(id, (r) => ({ ...r, iv: base64(new Uint8Array(12)) }));
+    await expectFailsClosed(id);
+  });
+
+  it("when the ciphertext is truncated", async () => {
+    await rewrite(id, (r) => ({ ...r, ct: base64(unbase64(r.ct as string).slice(0, 40)) }));
+    await expectFailsClosed(id);
+  });
+
+  it("when key A's record is copied under key B's name (the key id is bound as additional data)", async () => {
+    await rewrite(other, (r) => r);
+    await expectFailsClosed(other);
+    expect(await secrets().load(id)).toBe(secret);
+  });
+
+  it("when the record names an unknown key-encryption key", async () => {
+    await rewrite(id, (r) => ({ ...r, kek: "k9" }));
+    await expectFailsClosed(id);
+  });
+
+  it("when the record has the wrong version or is missing a field", async () => {
+    await rewrite(id, (r) => ({ ...r, v: 2 }));
+    await expectFailsClosed(id);
+    await rewrite(id, ({ ct: _ct, ...rest }) => rest);
+    await expectFailsClosed(id);
+  });
+
+  it("when the record is not JSON", async () => {
+    await env.TURNVEND_KV.put(secretKey(id), "not json {");
+    await expectFailsClosed(id);
+  });
+
+  it("when the right ciphertext is opened with a different key-encryption key under the same id", async () => {
+    const impostor = new KeySecrets(env.TURNVEND_KV, "k1:" + base64(new Uint8Array(32).fill(7)));
+    const err = await impostor.load(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).kind).toBe("custody_failure");
+  });
+});
+
+describe("key-encryption key rotation", () => {
+  it("seals with the first key and still opens records sealed under an older one", async () => {
+    const id = "cd".repeat(16);
+    await secrets().store(id, "o".repeat(64), "test");
+    const rotated = new KeySecrets(env.TURNVEND_KV, `k2:${base64(new Uint8Array(32).fill(9))},${KEY_ENCRYPTION_KEY}`);
+    expect(await rotated.load(id)).toBe("o".repeat(64));
+
+    const fresh = "ef".repeat(16);
+    await rotated.store(fresh, "n".repeat(64), "test");
+    expect((await rawRecord(fresh)).kek).toBe("k2");
+    expect(await rotated.load(fresh)).toBe("n".repeat(64));
+    // The old ring alone cannot open what the new key sealed.
+    const err = await secrets().load(fresh).catch((e: unknown) => e);
+    expect((err as ApiError).kind).toBe("custody_failure");
+  });
+});
+
+describe("adopting a key made elsewhere: PUT /v1/keys/:key_id/secret", () => {
+  it("stores the secret of a key that exists upstream, for later vending", async () => {
+    const oob = await emulator.createOutOfBand("terraform");
+    const res = await call(`/v1/keys/${oob.uid}/secret`, { as: "writer", method: "PUT", body: { key: oob.key } });
+    expect(res.status).toBe(200);
+    const body = await envelope<Record<string, unknown>>(res);
+    expect(body.result).toMatchObject({ uid: oob.uid, name: "terraform", has_secret: true });
+    expect(JSON.stringify(body)).not.toContain(oob.key);
+
+    expect(await secrets().load(oob.uid)).toBe(oob.key);
+    const { metadata } = await env.TURNVEND_KV.getWithMetadata(secretKey(oob.uid));
+    expect(metadata).toMatchObject({ created_by: "writer" });
+    const entry = (await readIndex())?.keys.find((k) => k.uid === oob.uid);
+    expect(entry).toMatchObject({ has_secret: true, created_by: "writer" });
+    expect((await emulator.calls())["turn_keys.get"]).toBe(1);
+  });
+
+  it("refuses with 404 a key id that does not exist upstream, and stores nothing", async () => {
+    const id = "9".repeat(32);
+    const res = await call(`/v1/keys/${id}/secret`, { method: "PUT", body: { key: "k".repeat(64) } });
+    expect(res.status).toBe(404);
+    expect((await envelope(res)).errors[0].code).toBe(10021);
+    expect(await env.TURNVEND_KV.get(secretKey(id))).toBeNull();
+  });
+
+  it.each([
+    ["63 characters", { key: "k".repeat(63) }, 10001],
+    ["65 characters", { key: "k".repeat(65) }, 10001],
+    ["an empty key", { key: "" }, 10001],
+    ["no key at all", {}, 10001],
+    ["a key that is not a string", { key: 64 }, 10001],
+    ["an extra field", { key: "k".repeat(64), name: "x" }, 10003],
+  ])("refuses %s with 400, without calling upstream or storing anything", async (_label, body, code) => {
+    const oob = await emulator.createOutOfBand();
+    const res = await call(`/v1/keys/${oob.uid}/secret`, { method: "PUT", body });
+    expect(res.status).toBe(400);
+    expect((await envelope(res)).errors[0].code).toBe(code);
+    expect((await emulator.calls()).total).toBe(0);
+    expect(await env.TURNVEND_KV.get(secretKey(oob.uid))).toBeNull();
+  });
+
+  it("names a missing key as missing, not as an unknown field", async () => {
+    const oob = await emulator.createOutOfBand();
+    const res = await call(`/v1/keys/${oob.uid}/secret`, { method: "PUT", body: {} });
+    const message = (await envelope(res)).errors[0].message;
+    expect(message).toContain('"key"');
+    expect(message).not.toMatch(/unknown/i);
+  });
+
+  it("refuses a malformed key id with 400 and no upstream call", async () => {
+    const res = await call(`/v1/keys/..%2F..%2Faccounts/secret`, { method: "PUT", body: { key: "k".repeat(64) } });
+    expect([400, 404]).toContain(res.status);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+});
+
+describe("deleting a key through turnvend", () => {
+  it("removes both its index entry and its sealed secret", async () => {
+    const keep = await createAs("admin", "keep");
+    const doomed = await createAs("admin", "doomed");
+    await call(KEYS_PATH, { headers: { "cache-control": "no-cache" } });
+    expect((await readIndex())!.keys.map((k) => k.uid).sort()).toEqual([keep.uid, doomed.uid].sort());
+
+    expect((await call(`${KEYS_PATH}/${doomed.uid}`, { method: "DELETE" })).status).toBe(200);
+    expect(await env.TURNVEND_KV.get(secretKey(doomed.uid))).toBeNull();
+    expect((await readIndex())!.keys.map((k) => k.uid)).toEqual([keep.uid]);
+    expect(await secrets().load(keep.uid)).toBe(keep.key);
+    expect((await dumpKv()).map((e) => e.name).filter((n) => n.includes(doomed.uid))).toEqual([]);
+  });
+
+  it("keeps the secret when upstream refuses the delete", async () => {
+    const key = await createAs("admin");
+    await emulator.fault({ route: "turn_keys.delete", status: 500 });
+    expect((await call(`${KEYS_PATH}/${key.uid}`, { method: "DELETE" })).status).toBe(502);
+    expect(await secrets().load(key.uid)).toBe(key.key);
+  });
+});
