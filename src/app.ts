@@ -4,9 +4,15 @@ import type { AppEnv } from "./http/app-env";
 import { ApiError } from "./http/errors";
 import { onError } from "./http/on-error";
 import { requestContext } from "./http/request-context";
+import { audit } from "./routes/audit";
 import { health } from "./routes/health";
 import { keySecrets } from "./routes/key-secrets";
 import { turnKeys } from "./routes/turn-keys";
+import { activeKey } from "./routes/active-key";
+import { credentials } from "./routes/credentials";
+import { devJwt } from "./routes/dev-jwt";
+import { iceServers } from "./routes/ice-servers";
+import { page } from "./routes/page";
 
 export const app = new Hono<AppEnv>({ strict: true });
 
@@ -14,10 +20,16 @@ app.use(requestContext);
 app.route("/", health);
 app.route("/client/v4/accounts/:account_id/calls/turn_keys", turnKeys);
 app.route("/v1/keys", keySecrets);
+app.route("/v1/audit", audit);
+app.route("/v1/ice-servers", iceServers);
+app.route("/v1/credentials", credentials);
+app.route("/v1/active-key", activeKey);
+app.route("/v1/dev", devJwt);
+app.route("/", page);
 
-app.notFound(() => {
-  throw new ApiError("route_not_found", "no such route; see README.md for the API");
-});
+// Answered, not thrown: Hono runs notFound outside the handler chain, so a throw here would skip the
+// request-context middleware's tail (no X-Request-Id, no security headers, no access-log line).
+app.notFound((c) => onError(new ApiError("route_not_found", "no such route; see README.md for the API"), c));
 app.onError(onError);
 
 export type AppType = typeof app;

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Prints an end-user JWT for local development, signed the way turnvend's local defaults expect:
+//   npm run dev:jwt -- --sub alice [--ttl 600]
+// HS256 with JWT_HS256_SECRET (default dev-jwt-secret), iss JWT_ISSUER (default turnvend-dev),
+// aud JWT_AUDIENCE (default turnvend). Never use these defaults outside your machine.
+import { parseArgs } from "node:util";
+import { SignJWT } from "jose";
+
+const USAGE = "usage: npm run dev:jwt -- --sub <subject> [--ttl <seconds, 1..172800>]";
+/** Matches turnvend's own limit on subjects. */
+const SUBJECT_MAX_LENGTH = 256;
+/** A dev token lives ten minutes unless asked otherwise; 48 h is the most any credential lives. */
+const TTL_DEFAULT_SECONDS = 600;
+const TTL_MAX_SECONDS = 172_800;
+
+function fail(message) {
+  console.error(message);
+  console.error(USAGE);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { sub: { type: "string" }, ttl: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const sub = values.sub;
+if (!sub || sub.length > SUBJECT_MAX_LENGTH) fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters)`);
+const ttl = values.ttl === undefined ? TTL_DEFAULT_SECONDS : Number(values.ttl);
+if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS) fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);
+
+const secret = process.env.JWT_HS256_SECRET || "dev-jwt-secret";
+const issuer = process.env.JWT_ISSUER || "turnvend-dev";
+const audience = process.env.JWT_AUDIENCE || "turnvend";
+
+const now = Math.floor(Date.now() / 1000);
+const token = await new SignJWT({})
+  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+  .setIssuer(issuer)
+  .setAudience(audience)
+  .setSubject(sub)
+  .setIssuedAt(now)
+  .setExpirationTime(now + ttl)
+  .sign(new TextEncoder().encode(secret));
+console.log(token);

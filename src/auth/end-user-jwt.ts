@@ -1,0 +1,94 @@
+// Verification of end-user JWTs issued by the app's own auth. Kept apart from orchestration so this,
+// the riskiest code in the vend path, can be reviewed alone. jose does the cryptography.
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import {
+  JWKS_CACHE_MAX_AGE_MS,
+  JWKS_COOLDOWN_MS,
+  JWKS_TIMEOUT_MS,
+  JWT_CLOCK_TOLERANCE_SECONDS,
+  SUBJECT_MAX_LENGTH,
+} from "../constants";
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+
+export interface JwtSettings {
+  issuer: string;
+  audience: string;
+  jwksUrl?: string;
+  hs256Secret?: string;
+}
+
+export interface EndUser {
+  subject: string;
+}
+
+// Algorithms are pinned per mode: asymmetric keys from a JWKS can never verify an HS256 token (no
+// HS/RS confusion), a shared secret can never verify RS/ES tokens, and `none` is in neither list.
+const JWKS_ALGORITHMS = ["RS256", "ES256"];
+const SECRET_ALGORITHMS = ["HS256"];
+
+// One remote key set per URL per isolate: jose caches the fetched JWKS inside it.
+const remoteSets = new Map<string, JWTVerifyGetKey>();
+
+/** Raised when the identity provider's key set cannot be fetched: turnvend's problem, not the user's. */
+class KeySetUnavailable extends Error {}
+
+/**
+ * Verifies the token and returns its subject. With JWT_JWKS_URL set, only the JWKS is used (the HS256
+ * secret, if also set, is ignored), so a deployment has exactly one trust anchor.
+ */
+export async function verifyEndUserJwt(token: string, settings: JwtSettings): Promise<EndUser> {
+  const options = {
+    issuer: settings.issuer,
+    audience: settings.audience,
+    clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS,
+    // A token without exp would never expire; one without sub names nobody.
+    requiredClaims: ["exp", "sub"],
+  };
+  let subject: unknown;
+  try {
+    const { payload } = settings.jwksUrl
+      ? await jwtVerify(token, keySetFor(settings.jwksUrl), { ...options, algorithms: JWKS_ALGORITHMS })
+      : await jwtVerify(token, new TextEncoder().encode(settings.hs256Secret ?? ""), { ...options, algorithms: SECRET_ALGORITHMS });
+    subject = payload.sub;
+  } catch (err) {
+    if (err instanceof KeySetUnavailable) {
+      throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the identity provider's signing keys right now; try again shortly", {
+        retryAfterSeconds: 5,
+      });
+    }
+    const reason = err instanceof errors.JOSEError ? err.code : "unexpected";
+    log("auth.jwt_rejected", { reason });
+    throw new ApiError("unauthorized", err instanceof errors.JWTExpired ? "the token has expired" : "the token is not valid");
+  }
+  if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
+    log("auth.jwt_rejected", { reason: "bad_sub" });
+    throw new ApiError("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
+  }
+  return { subject };
+}
+
+function keySetFor(url: string): JWTVerifyGetKey {
+  let getKey = remoteSets.get(url);
+  if (!getKey) {
+    const remote = createRemoteJWKSet(new URL(url), {
+      timeoutDuration: JWKS_TIMEOUT_MS,
+      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+      cooldownDuration: JWKS_COOLDOWN_MS,
+    });
+    // A token naming an unknown kid is the user's problem (401); a JWKS that cannot be fetched or read
+    // is the provider's (503). jose reports both as errors, so they are told apart here.
+    getKey = async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (err) {
+        if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+        if (err instanceof errors.JOSENotSupported || err instanceof errors.JWKInvalid) throw err;
+        log("auth.jwks_unavailable", { reason: err instanceof errors.JOSEError ? err.code : err instanceof Error ? err.name : "unknown" });
+        throw new KeySetUnavailable();
+      }
+    };
+    remoteSets.set(url, getKey);
+  }
+  return getKey;
+}

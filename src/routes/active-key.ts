@@ -1,0 +1,28 @@
+// GET/PUT /v1/active-key: which TURN key vends credentials when TURN_KEY_ID does not pin one.
+import { Hono } from "hono";
+import type { AppEnv } from "../http/app-env";
+import { KEY_ID_PATTERN } from "../constants";
+import { ApiError, successEnvelope } from "../http/errors";
+import { readJsonBody } from "../http/json-body";
+import { methodNotAllowed } from "../http/method-not-allowed";
+import { requireCaller } from "../auth/require-caller";
+import { vendDeps } from "../vend/deps";
+import { readActiveKey, setActiveKey } from "../vend/active-key";
+import { ActiveKeyBody } from "./vend-schemas";
+
+export const activeKey = new Hono<AppEnv>();
+
+activeKey.get("/", requireCaller("keys:read"), async (c) => {
+  c.header("Cache-Control", "no-store");
+  return c.json(successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config")))));
+});
+
+activeKey.put("/", requireCaller("keys:write"), async (c) => {
+  const body = await readJsonBody(c, ActiveKeyBody);
+  const keyId = body.key_id ?? "";
+  if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+  const view = await setActiveKey(vendDeps(c.env, c.get("config")), keyId, c.get("caller")!.id);
+  return c.json(successEnvelope(view));
+});
+
+activeKey.all("/", methodNotAllowed("GET, PUT"));

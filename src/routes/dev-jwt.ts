@@ -1,0 +1,32 @@
+// GET /v1/dev/jwt?sub=...&ttl=...: a dev JWT for the connectivity page and curl. It exists only in local
+// development (see isLocalDevelopment); everywhere else the route is a plain 404.
+import { Hono } from "hono";
+import { DEV_JWT_TTL_DEFAULT_SECONDS, DEV_JWT_TTL_MAX_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
+import type { AppEnv } from "../http/app-env";
+import { ApiError, successEnvelope } from "../http/errors";
+import { requireConfig } from "../config";
+import { isLocalDevelopment } from "../auth/dev-mode";
+import { mintDevJwt } from "../auth/dev-jwt";
+
+export const devJwt = new Hono<AppEnv>();
+
+devJwt.get("/jwt", async (c) => {
+  const config = requireConfig(c.env);
+  if (!isLocalDevelopment(config)) throw new ApiError("route_not_found", "no such route; see README.md for the API");
+  c.header("Cache-Control", "no-store");
+  if (!config.jwt?.hs256Secret || config.jwt.jwksUrl) {
+    throw new ApiError("not_configured", "dev JWTs need JWT_HS256_SECRET (and no JWT_JWKS_URL)");
+  }
+  const subject = c.req.query("sub") ?? "dev-user";
+  if (subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
+    throw new ApiError("invalid_request", `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters`);
+  }
+  const ttlRaw = c.req.query("ttl");
+  const ttl = ttlRaw === undefined ? DEV_JWT_TTL_DEFAULT_SECONDS : Number(ttlRaw);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > DEV_JWT_TTL_MAX_SECONDS) {
+    throw new ApiError("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
+  }
+  const now = Date.now();
+  const token = await mintDevJwt({ secret: config.jwt.hs256Secret, issuer: config.jwt.issuer, audience: config.jwt.audience, subject, ttlSeconds: ttl, now });
+  return c.json(successEnvelope({ token, sub: subject, expires_at: new Date(Math.floor(now / 1000) * 1000 + ttl * 1000).toISOString() }));
+});

@@ -1,0 +1,51 @@
+// POST /v1/ice-servers: short-lived TURN credentials for one user, ready for new RTCPeerConnection().
+import { Hono } from "hono";
+import type { AppEnv } from "../http/app-env";
+import { cors } from "../http/cors";
+import { readJsonBody } from "../http/json-body";
+import { methodNotAllowed } from "../http/method-not-allowed";
+import { requireConfig } from "../config";
+import { authenticateVendRequest, vendSubject } from "../auth/vend-auth";
+import { vendDeps } from "../vend/deps";
+import { issueCredentials } from "../vend/issue";
+import { enforceVendLimits } from "../vend/rate-limit";
+import { subjectHash } from "../vend/subject-hash";
+import { resolveTtl } from "../vend/ttl";
+import { VendBody } from "./vend-schemas";
+
+export const iceServers = new Hono<AppEnv>();
+
+// Credentials must never sit in a cache, and neither should the errors about them.
+iceServers.use(async (c, next) => {
+  await next();
+  c.header("Cache-Control", "no-store");
+});
+iceServers.use(
+  ...cors({
+    methods: ["POST"],
+    headers: ["authorization", "content-type"],
+    expose: ["retry-after", "x-request-id"],
+  }),
+);
+
+iceServers.post("/", async (c) => {
+  c.set("route", "ice_servers.vend");
+  const config = requireConfig(c.env);
+  c.set("config", config);
+  const identity = await authenticateVendRequest(c.req.header("authorization"), config);
+  if (identity.kind === "caller") c.set("caller", identity.caller);
+  const body = await readJsonBody(c, VendBody);
+  const subject = vendSubject(identity, body.subject);
+  const ttl = resolveTtl(body.ttl, config);
+  await enforceVendLimits(
+    { subject: c.env.VEND_SUBJECT_LIMITER, ip: c.env.VEND_IP_LIMITER },
+    {
+      subjectHash: await subjectHash(config.subjectHashKey, subject),
+      clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
+    },
+  );
+  const issuedBy = identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user";
+  return c.json(await issueCredentials(vendDeps(c.env, config), { subject, ttl, issuedBy }));
+});
+
+iceServers.all("/", methodNotAllowed("POST, OPTIONS"));

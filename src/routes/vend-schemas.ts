@@ -1,0 +1,27 @@
+// Request bodies of the vend routes. Strict objects: an unknown field is a 400, never silently ignored.
+import * as v from "valibot";
+import { CREDENTIAL_USERNAME_MAX_LENGTH, SUBJECT_MAX_LENGTH } from "../constants";
+
+const Subject = v.pipe(v.string(), v.minLength(1, "subject must not be empty"), v.maxLength(SUBJECT_MAX_LENGTH, `subject must be at most ${SUBJECT_MAX_LENGTH} characters`));
+
+export const VendBody = v.strictObject({
+  // Checked by the TTL policy, so every bad ttl gets the same invalid_ttl answer naming the range.
+  ttl: v.optional(v.unknown()),
+  subject: v.optional(Subject),
+});
+
+export const RevokeBody = v.pipe(
+  v.strictObject({
+    username: v.optional(
+      v.pipe(v.string(), v.minLength(1, "username must not be empty"), v.maxLength(CREDENTIAL_USERNAME_MAX_LENGTH, `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`)),
+    ),
+    subject: v.optional(Subject),
+  }),
+  v.check((b) => (b.username === undefined) !== (b.subject === undefined), "send exactly one of username or subject"),
+);
+
+// The id (presence included) is checked by the handler, so a bad or missing id gets the same
+// invalid_key_id as everywhere else.
+export const ActiveKeyBody = v.strictObject({
+  key_id: v.optional(v.string()),
+});

@@ -1,0 +1,87 @@
+// A thin client for Cloudflare Realtime TURN credentials (reference §2), authenticated with one TURN
+// key's own secret. Responses are validated; failures are mapped for a vend path, where a refused key
+// is an operator problem (503), never the end user's.
+import * as v from "valibot";
+import { CREDENTIAL_USERNAME_MAX_LENGTH, KEY_ID_PATTERN } from "../constants";
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+import type { UpstreamBudget } from "./budget";
+import { expectShape, sendUpstream, upstreamFailure, type UpstreamResponse } from "./request";
+
+/** One ICE server as Cloudflare sends it: `urls` a string or a list; other fields are dropped by the schema. */
+const UpstreamIceServer = v.object({
+  urls: v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]),
+  username: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(CREDENTIAL_USERNAME_MAX_LENGTH))),
+  credential: v.optional(v.string()),
+});
+export type UpstreamIceServer = v.InferOutput<typeof UpstreamIceServer>;
+
+/** The current answer has an array; the legacy one a single object (reference §2). Both are accepted. */
+export const GenerateResponse = v.object({
+  iceServers: v.union([v.pipe(v.array(UpstreamIceServer), v.minLength(1)), UpstreamIceServer]),
+});
+export type GenerateResponse = v.InferOutput<typeof GenerateResponse>;
+
+export type RevokeOutcome = "revoked" | "not_found";
+
+export class RtcApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly budget: UpstreamBudget,
+  ) {}
+
+  async generateIceServers(keyId: string, keySecret: string, input: { ttl: number; customIdentifier: string }): Promise<GenerateResponse> {
+    const route = "credentials.generate_ice_servers";
+    const res = await sendUpstream({
+      route,
+      method: "POST",
+      url: `${this.credentialsUrl(keyId)}/generate-ice-servers`,
+      bearer: keySecret,
+      body: { ttl: input.ttl, customIdentifier: input.customIdentifier },
+      // A repeat mints a second credential at worst, which expires unused: safe to retry.
+      idempotent: true,
+      budget: this.budget,
+    });
+    if (res.status < 200 || res.status >= 300) throw this.failure(route, keyId, res);
+    return expectShape(route, GenerateResponse, res.data);
+  }
+
+  /** Revokes one credential. Upstream 404 means it is unknown or already revoked: nothing left to do. */
+  async revoke(keyId: string, keySecret: string, username: string): Promise<RevokeOutcome> {
+    const route = "credentials.revoke";
+    const res = await sendUpstream({
+      route,
+      method: "POST",
+      // Usernames are opaque upstream values: encoded so no character can change the path.
+      url: `${this.credentialsUrl(keyId)}/${encodeURIComponent(username)}/revoke`,
+      bearer: keySecret,
+      // Revoking twice is harmless (a second call finds nothing, 404).
+      idempotent: true,
+      budget: this.budget,
+    });
+    if (res.status >= 200 && res.status < 300) return "revoked";
+    if (res.status === 404) return "not_found";
+    throw this.failure(route, keyId, res);
+  }
+
+  private credentialsUrl(keyId: string): string {
+    // Defence in depth: key ids come from configuration or KV, but none reaches a URL unchecked.
+    if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+    return `${this.baseUrl}/turn/keys/${keyId}/credentials`;
+  }
+
+  private failure(route: string, keyId: string, res: UpstreamResponse): ApiError {
+    // 401/403/404 on a key's own routes: the key was deleted or turnvend holds the wrong secret. The
+    // caller's credentials are fine; the operator must act.
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      log("vend.key_refused", { route, key_id: keyId, status: res.status });
+      return new ApiError("no_active_key", "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must set a working key");
+    }
+    // Every body turnvend sends is validated first, so an upstream 4xx is turnvend's problem: 502.
+    if (res.status === 400 || res.status === 409 || res.status === 422) {
+      log("upstream.failed", { route, status: res.status });
+      return new ApiError("upstream_error", "Cloudflare rejected turnvend's credential request");
+    }
+    return upstreamFailure(route, res);
+  }
+}

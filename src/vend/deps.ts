@@ -1,0 +1,36 @@
+import type { Config } from "../config";
+import { ActiveKeyStore } from "../storage/active-key";
+import { KeySecrets } from "../storage/key-secrets";
+import { Ledger } from "../storage/ledger";
+import { UpstreamBudget } from "../upstream/budget";
+import { RtcApi } from "../upstream/rtc-api";
+
+/** Everything the vend and revoke functions need, as plain values and bindings. */
+export interface VendDeps {
+  rtc: RtcApi;
+  secrets: KeySecrets;
+  activeKeys: ActiveKeyStore;
+  ledger: Ledger;
+  pinnedKeyId: string | undefined;
+  subjectHashKey: string;
+  now?: () => number;
+}
+
+/**
+ * Wires the vend domain to this request's bindings and configuration. `budget` bounds this request's
+ * upstream attempts and time; revocation passes a larger one.
+ */
+export function vendDeps(env: Env, config: Config, budget: UpstreamBudget = new UpstreamBudget()): VendDeps {
+  return {
+    rtc: new RtcApi(config.rtcBaseUrl, budget),
+    secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
+    activeKeys: new ActiveKeyStore(env.TURNVEND_KV),
+    ledger: new Ledger(env.TURNVEND_KV),
+    pinnedKeyId: config.pinnedKeyId,
+    subjectHashKey: config.subjectHashKey,
+  };
+}
+
+export function clock(deps: Pick<VendDeps, "now">): number {
+  return deps.now?.() ?? Date.now();
+}

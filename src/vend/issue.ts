@@ -1,0 +1,43 @@
+// Issuing credentials: pick the key, mint upstream tagged with the subject's hash, record every
+// username in the ledger, and shape what the browser gets.
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+import { clock, type VendDeps } from "./deps";
+import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
+import { subjectHash } from "./subject-hash";
+import { vendingKey } from "./vending-key";
+
+/** The body of a successful POST /v1/ice-servers. */
+export interface VendedCredentials {
+  iceServers: BrowserIceServer[];
+  ttl: number;
+  /** RFC 3339, computed by turnvend: Cloudflare's answer carries no expiry. */
+  expiresAt: string;
+}
+
+export async function issueCredentials(deps: VendDeps, input: { subject: string; ttl: number; issuedBy: string }): Promise<VendedCredentials> {
+  const key = await vendingKey(deps);
+  const hash = await subjectHash(deps.subjectHashKey, input.subject);
+  const started = clock(deps);
+  const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash });
+  // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
+  const expiresAt = new Date(started + input.ttl * 1000).toISOString();
+
+  const usernames = credentialUsernames(upstream.iceServers);
+  try {
+    await Promise.all(usernames.map((username) => deps.ledger.record(username, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }, clock(deps))));
+  } catch {
+    // A credential turnvend cannot revoke later is never handed out: take it back and fail.
+    log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: hash });
+    await Promise.allSettled(usernames.map((username) => deps.rtc.revoke(key.keyId, key.secret, username)));
+    throw new ApiError("ledger_unavailable", "turnvend could not record the credential, so it was not issued; try again shortly", { retryAfterSeconds: 5 });
+  }
+
+  const iceServers = shapeIceServers(upstream.iceServers);
+  if (iceServers.length === 0) {
+    log("vend.no_usable_urls", { key_id: key.keyId });
+    throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
+  }
+  log("credentials.issued", { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy });
+  return { iceServers, ttl: input.ttl, expiresAt };
+}

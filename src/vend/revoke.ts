@@ -1,0 +1,67 @@
+// Revocation: every outstanding credential matching a username or a subject is revoked upstream and
+// then forgotten. Upstream first, ledger second, so a failure part-way leaves the rest for a retry and
+// revoking again is harmless.
+import { REVOKE_CONCURRENCY, REVOKE_MAX_PER_REQUEST } from "../constants";
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+import type { LedgerRecord } from "../storage/ledger";
+import { clock, type VendDeps } from "./deps";
+import { subjectHash } from "./subject-hash";
+
+export type RevokeTarget = { username: string } | { subject: string };
+
+export interface RevokeResult {
+  /** Credentials now revoked that were outstanding (including ones upstream already had no record of). */
+  revoked: number;
+  /** Outstanding credentials left for another call because of the per-request cap. */
+  remaining: boolean;
+}
+
+export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, revokedBy: string): Promise<RevokeResult> {
+  const now = clock(deps);
+  let records: LedgerRecord[];
+  let more = false;
+  if ("username" in target) {
+    const record = await deps.ledger.get(target.username);
+    records = record ? [record] : [];
+  } else {
+    ({ records, more } = await deps.ledger.bySubject(await subjectHash(deps.subjectHashKey, target.subject), REVOKE_MAX_PER_REQUEST));
+  }
+  // KV expiry lags by up to a minute; an expired credential is already dead and needs no upstream call.
+  const outstanding = records.filter((r) => Date.parse(r.expires_at) > now);
+
+  const secrets = new Map<string, Promise<string | undefined>>();
+  const secretFor = (keyId: string) => {
+    let s = secrets.get(keyId);
+    if (!s) secrets.set(keyId, (s = deps.secrets.load(keyId)));
+    return s;
+  };
+
+  let revoked = 0;
+  let firstError: unknown;
+  await forEachLimited(outstanding, REVOKE_CONCURRENCY, async (record) => {
+    try {
+      const secret = await secretFor(record.key_id);
+      if (secret === undefined) {
+        throw new ApiError("no_active_key", "turnvend no longer holds the secret of the TURN key that issued this credential, so it cannot revoke it");
+      }
+      const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
+      await deps.ledger.remove(record);
+      revoked += 1;
+      log("credential.revoked", { key_id: record.key_id, subject_hash: record.subject_hash, outcome, revoked_by: revokedBy });
+    } catch (err) {
+      log("credential.revoke_failed", { key_id: record.key_id, subject_hash: record.subject_hash, kind: err instanceof ApiError ? err.kind : "unexpected" });
+      firstError ??= err;
+    }
+  });
+  if (firstError !== undefined) throw firstError;
+  return { revoked, remaining: more };
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,23 @@
+// Which TURN key vends, and its secret from custody. TURN_KEY_ID wins; otherwise the active key.
+import { ApiError } from "../http/errors";
+import { log } from "../observability/log";
+import type { VendDeps } from "./deps";
+
+export interface VendingKey {
+  keyId: string;
+  secret: string;
+}
+
+/** The key credentials are minted with, or 503 telling the operator what to do. */
+export async function vendingKey(deps: Pick<VendDeps, "pinnedKeyId" | "activeKeys" | "secrets">): Promise<VendingKey> {
+  const keyId = deps.pinnedKeyId ?? (await deps.activeKeys.get())?.key_id;
+  if (!keyId) {
+    throw new ApiError("no_active_key", "no TURN key is set to vend credentials; an operator must PUT /v1/active-key { \"key_id\" } or set TURN_KEY_ID");
+  }
+  const secret = await deps.secrets.load(keyId);
+  if (secret === undefined) {
+    log("vend.key_secret_missing", { key_id: keyId, pinned: deps.pinnedKeyId !== undefined });
+    throw new ApiError("no_active_key", "turnvend holds no secret for the TURN key set to vend credentials; an operator must adopt its secret or set another key");
+  }
+  return { keyId, secret };
+}

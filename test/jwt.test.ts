@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
+import { emulator } from "./support/emulator";
+import { JWT_SECRET } from "./support/fixtures";
+import { activeVendingKey, AUDIENCE, expectError, fetchWith, freshSubject, ISSUER, userJwt, vend, VEND_PATH } from "./support/vend";
+
+const UNAUTHORIZED = 10010;
+
+beforeEach(async () => {
+  await emulator.reset();
+  await activeVendingKey();
+});
+
+function b64url(value: unknown): string {
+  return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function claims(sub = freshSubject(), extra: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: ISSUER, aud: AUDIENCE, sub, iat: now, exp: now + 600, ...extra };
+}
+
+async function expectRefusedWithoutUpstream(res: Response) {
+  await expectError(res, 401, UNAUTHORIZED);
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  expect((await emulator.calls()).total).toBe(0);
+}
+
+describe("end-user JWTs signed with the HS256 secret", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it("accepts a valid token and vends for its sub", async () => {
+    const res = await vend(await userJwt(freshSubject()));
+    expect(res.status).toBe(200);
+    expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(1);
+  });
+
+  it("refuses a request with no Authorization header, without calling upstream", async () => {
+    await expectRefusedWithoutUpstream(await vend(undefined));
+  });
+
+  it.each([
+    ["a non-bearer scheme", "Basic dXNlcjpwYXNz"],
+    ["a bearer with junk after the token", "Bearer abc def"],
+    ["an empty bearer", "Bearer "],
+  ])("refuses %s, without calling upstream", async (_label, header) => {
+    await expectRefusedWithoutUpstream(await vend(undefined, { headers: { authorization: header } }));
+  });
+
+  it.each([
+    ["a malformed token", "not-a-jwt"],
+    ["three garbage segments", "aaaa.bbbb.cccc"],
+    ["a token with a bad signature", "__SIGNED_WITH_OTHER_SECRET__"],
+  ])("refuses %s, without calling upstream", async (_label, token) => {
+    const t = token === "__SIGNED_WITH_OTHER_SECRET__" ? await userJwt(freshSubject(), {}, "another-secret-entirely") : token;
+    await expectRefusedWithoutUpstream(await vend(t));
+  });
+
+  it("refuses an expired token beyond the 30 s leeway", async () => {
+    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { iat: now() - 900, exp: now() - 120 })));
+  });
+
+  it("accepts a token expired by less than the leeway", async () => {
+    expect((await vend(await userJwt(freshSubject(), { iat: now() - 900, exp: now() - 10 }))).status).toBe(200);
+  });
+
+  it("refuses a token whose nbf is in the future", async () => {
+    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { nbf: now() + 300 })));
+  });
+
+  it("refuses the wrong issuer", async () => {
+    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { iss: "someone-else" })));
+  });
+
+  it("refuses the wrong audience", async () => {
+    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { aud: "another-service" })));
+  });
+
+  it("refuses a token without exp or without sub", async () => {
+    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { exp: undefined })));
+    await expectRefusedWithoutUpstream(await vend(await userJwt("ignored", { sub: undefined })));
+  });
+
+  it("refuses alg none", async () => {
+    const token = `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claims())}.`;
+    await expectRefusedWithoutUpstream(await vend(token));
+  });
+
+  it("refuses an RS256-labelled token when only the HS256 secret is configured", async () => {
+    const { privateKey } = await generateKeyPair("RS256");
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256" }).sign(privateKey);
+    await expectRefusedWithoutUpstream(await vend(token));
+  });
+
+  it("never lets an end user choose the subject", async () => {
+    const res = await vend(await userJwt(freshSubject()), { body: { subject: "someone-else" } });
+    await expectError(res, 403, 10011);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+});
+
+describe("end-user JWTs verified with a JWKS (RS256/ES256)", () => {
+  const JWKS_URL = "https://auth.example.test/.well-known/jwks.json";
+  const BROKEN_JWKS_URL = "https://broken-idp.example.test/.well-known/jwks.json";
+  let rsa: CryptoKeyPair;
+  let ec: CryptoKeyPair;
+  let stranger: CryptoKeyPair;
+  let jwks: { keys: JWK[] };
+  let jwksFetches = 0;
+  const realFetch = globalThis.fetch;
+
+  beforeAll(async () => {
+    rsa = await generateKeyPair("RS256", { extractable: true });
+    ec = await generateKeyPair("ES256", { extractable: true });
+    stranger = await generateKeyPair("RS256", { extractable: true });
+    jwks = {
+      keys: [
+        { ...(await exportJWK(rsa.publicKey)), kid: "rsa-1", alg: "RS256", use: "sig" },
+        { ...(await exportJWK(ec.publicKey)), kid: "ec-1", alg: "ES256", use: "sig" },
+      ],
+    };
+    // Only the identity provider's URLs are intercepted; everything else (the emulator) goes through.
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url === JWKS_URL) {
+        jwksFetches++;
+        return Response.json(jwks);
+      }
+      if (url === BROKEN_JWKS_URL) return new Response("upstream down", { status: 500 });
+      return realFetch(input, init);
+    });
+  });
+  afterAll(() => {
+    vi.restoreAllMocks();
+  });
+
+  const jwksEnv = { JWT_JWKS_URL: JWKS_URL };
+  const post = (token: string, overrides: Record<string, string> = jwksEnv) =>
+    fetchWith(overrides, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+
+  it("accepts valid RS256 and ES256 tokens, fetching the JWKS once per isolate", async () => {
+    const rs = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(rsa.privateKey);
+    const es = await new SignJWT(claims()).setProtectedHeader({ alg: "ES256", kid: "ec-1" }).sign(ec.privateKey);
+    const before = jwksFetches;
+    expect((await post(rs)).status).toBe(200);
+    expect((await post(es)).status).toBe(200);
+    expect(jwksFetches - before).toBeLessThanOrEqual(1);
+    expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(2);
+  });
+
+  it("refuses HS256 signed with the RSA public key (algorithm confusion)", async () => {
+    const pem = await exportSPKI(rsa.publicKey);
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid: "rsa-1" }).sign(new TextEncoder().encode(pem));
+    await expectRefusedWithoutUpstream(await post(token));
+  });
+
+  it("refuses HS256 tokens altogether in JWKS mode, even with the configured secret", async () => {
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(JWT_SECRET));
+    await expectRefusedWithoutUpstream(await post(token));
+  });
+
+  it("refuses alg none", async () => {
+    await expectRefusedWithoutUpstream(await post(`${b64url({ alg: "none", kid: "rsa-1" })}.${b64url(claims())}.`));
+  });
+
+  it("refuses an unknown kid", async () => {
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "not-in-the-set" }).sign(stranger.privateKey);
+    await expectRefusedWithoutUpstream(await post(token));
+  });
+
+  it("refuses a token signed by a key outside the set under a known kid", async () => {
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(stranger.privateKey);
+    await expectRefusedWithoutUpstream(await post(token));
+  });
+
+  it("refuses expired, not-yet-valid, wrong-issuer and wrong-audience tokens", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    for (const extra of [{ exp: now - 120 }, { nbf: now + 300 }, { iss: "other" }, { aud: "other" }]) {
+      const token = await new SignJWT(claims(freshSubject(), extra)).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(rsa.privateKey);
+      await expectRefusedWithoutUpstream(await post(token));
+    }
+  });
+
+  it("answers 503, not 401, when the identity provider's JWKS cannot be fetched", async () => {
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(rsa.privateKey);
+    const res = await post(token, { JWT_JWKS_URL: BROKEN_JWKS_URL });
+    await expectError(res, 503, 10037);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+});

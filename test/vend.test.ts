@@ -1,0 +1,341 @@
+import { env } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { call, envelope } from "./support/api";
+import { emulator } from "./support/emulator";
+import { CALLERS, SECRET_VALUES, SUBJECT_HASH_KEY } from "./support/fixtures";
+import { activeVendingKey, expectError, fetchWith, freshSubject, userJwt, vend, VEND_PATH, type Vended } from "./support/vend";
+
+beforeEach(async () => {
+  await emulator.reset();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function hmacHex(key: string, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const allUrls = (body: Vended) => body.iceServers.flatMap((s) => s.urls);
+
+describe("vending for an end user", () => {
+  it("answers { iceServers, ttl, expiresAt } ready for new RTCPeerConnection(), never cached", async () => {
+    await activeVendingKey();
+    const res = await vend(await userJwt(freshSubject()));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = (await res.json()) as Vended;
+    expect(Object.keys(body).sort()).toEqual(["expiresAt", "iceServers", "ttl"]);
+    expect(body.iceServers.length).toBeGreaterThan(0);
+    for (const server of body.iceServers) {
+      expect(Array.isArray(server.urls)).toBe(true);
+      expect(server.urls.length).toBeGreaterThan(0);
+      for (const k of Object.keys(server)) expect(["urls", "username", "credential"]).toContain(k);
+    }
+    const turn = body.iceServers.find((s) => s.username);
+    expect(turn?.credential).toBeTruthy();
+    expect(turn?.urls.some((u) => u.startsWith("turn:"))).toBe(true);
+    expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(1);
+  });
+
+  it("tags the credential upstream with a keyed hash of the subject, never the subject", async () => {
+    await activeVendingKey();
+    const subject = freshSubject("alice@example.com");
+    expect((await vend(await userJwt(subject))).status).toBe(200);
+    const { credentials } = (await emulator.state()) as { credentials: { customIdentifier: string }[] };
+    expect(credentials).toHaveLength(1);
+    const expected = (await hmacHex(SUBJECT_HASH_KEY, subject)).slice(0, 32);
+    expect(credentials[0].customIdentifier).toBe(expected);
+    expect(credentials[0].customIdentifier).not.toContain("alice");
+  });
+
+  it("puts no secret and no raw subject in the response or the logs", async () => {
+    const key = await activeVendingKey();
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const subject = freshSubject("private-person");
+    const res = await vend(await userJwt(subject));
+    const text = await res.text();
+    for (const secret of [...SECRET_VALUES, key.key]) {
+      expect(text).not.toContain(secret);
+      expect(lines.join("\n")).not.toContain(secret);
+    }
+    expect(text).not.toContain(subject);
+    expect(lines.join("\n")).not.toContain(subject);
+    expect(lines.some((l) => l.includes('"credentials.issued"'))).toBe(true);
+  });
+});
+
+describe("vending for an internal caller", () => {
+  it("vends for the subject named by a caller holding credentials:issue", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const res = await vend(CALLERS.issuer.token, { body: { subject, ttl: 600 } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Vended).ttl).toBe(600);
+    const { credentials } = (await emulator.state()) as { credentials: { customIdentifier: string }[] };
+    expect(credentials[0].customIdentifier).toBe((await hmacHex(SUBJECT_HASH_KEY, subject)).slice(0, 32));
+  });
+
+  it("requires the subject from an internal caller", async () => {
+    await activeVendingKey();
+    await expectError(await vend(CALLERS.issuer.token, { body: {} }), 400, 10001);
+    await expectError(await vend(CALLERS.issuer.token, { body: { subject: "" } }), 400, 10001);
+    await expectError(await vend(CALLERS.issuer.token, { body: { subject: "x".repeat(257) } }), 400, 10001);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("refuses a caller without credentials:issue with 403 and no upstream call", async () => {
+    await activeVendingKey();
+    for (const role of ["reader", "revoker", "writer"] as const) {
+      const res = await vend(CALLERS[role].token, { body: { subject: freshSubject() } });
+      await expectError(res, 403, 10011);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("refuses unknown body fields", async () => {
+    await activeVendingKey();
+    await expectError(await vend(CALLERS.issuer.token, { body: { subject: "s", extra: true } }), 400, 10003);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+});
+
+describe("the TTL policy", () => {
+  it("defaults to CREDENTIAL_TTL_DEFAULT_SECONDS (1 hour) and computes expiresAt itself", async () => {
+    await activeVendingKey();
+    const before = Date.now();
+    const body = (await (await vend(await userJwt(freshSubject()))).json()) as Vended;
+    const after = Date.now();
+    expect(body.ttl).toBe(3600);
+    expect(body.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    const expires = Date.parse(body.expiresAt);
+    expect(expires).toBeGreaterThanOrEqual(before + 3600_000 - 1000);
+    expect(expires).toBeLessThanOrEqual(after + 3600_000);
+    const { credentials } = (await emulator.state()) as { credentials: { ttl: number }[] };
+    expect(credentials[0].ttl).toBe(3600);
+  });
+
+  it.each([60, 600, 172_800])("accepts ttl %i and asks upstream for exactly that", async (ttl) => {
+    await activeVendingKey();
+    const before = Date.now();
+    const res = await vend(await userJwt(freshSubject()), { body: { ttl } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Vended;
+    expect(body.ttl).toBe(ttl);
+    expect(Math.abs(Date.parse(body.expiresAt) - (before + ttl * 1000))).toBeLessThan(5_000);
+    const { credentials } = (await emulator.state()) as { credentials: { ttl: number }[] };
+    expect(credentials[0].ttl).toBe(ttl);
+  });
+
+  it.each([
+    ["below the minimum", 59],
+    ["zero", 0],
+    ["negative", -60],
+    ["above the maximum", 172_801],
+    ["fractional", 600.5],
+    ["a string", "600"],
+    ["null", null],
+  ])("refuses a ttl that is %s with 400 naming the allowed range", async (_label, ttl) => {
+    await activeVendingKey();
+    const res = await vend(await userJwt(freshSubject()), { body: { ttl } });
+    const body = await expectError(res, 400, 10005);
+    expect(body.errors[0].message).toContain("[60, 172800]");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("honours a lower configured maximum", async () => {
+    await activeVendingKey();
+    const token = await userJwt(freshSubject());
+    const over = await fetchWith({ CREDENTIAL_TTL_MAX_SECONDS: "7200" }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ ttl: 7201 }),
+    });
+    expect((await expectError(over, 400, 10005)).errors[0].message).toContain("[60, 7200]");
+    const ok = await fetchWith({ CREDENTIAL_TTL_MAX_SECONDS: "7200" }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ ttl: 7200 }),
+    });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe("shaping what browsers get", () => {
+  it("drops every port-53 URL the upstream hands out", async () => {
+    await activeVendingKey();
+    const body = (await (await vend(await userJwt(freshSubject()))).json()) as Vended;
+    const urls = allUrls(body);
+    expect(urls.length).toBeGreaterThan(0);
+    for (const url of urls) expect(url).not.toMatch(/:53(\?|$)/);
+    // The emulator serves port-53 URLs for STUN and TURN alike; the rest survive.
+    expect(urls).toContain("stun:stun.cloudflare.com:3478");
+    expect(urls).toContain("turn:turn.cloudflare.com:3478?transport=udp");
+    expect(urls).toContain("turns:turn.cloudflare.com:443?transport=tcp");
+  });
+
+  it("normalizes the legacy single-object answer of the emulator's generate route", async () => {
+    await activeVendingKey();
+    // Point generate-ice-servers at the legacy route, as an older upstream would answer.
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      return realFetch(url.replace(/\/generate-ice-servers$/, "/generate"), init);
+    });
+    const res = await fetchWith({}, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${await userJwt(freshSubject())}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Vended;
+    expect(Array.isArray(body.iceServers)).toBe(true);
+    expect(body.iceServers).toHaveLength(1);
+    expect(Array.isArray(body.iceServers[0].urls)).toBe(true);
+    expect(body.iceServers[0].username).toBeTruthy();
+    for (const url of allUrls(body)) expect(url).not.toMatch(/:53(\?|$)/);
+    const calls = await emulator.calls();
+    expect(calls["credentials.generate"]).toBe(1);
+    expect(calls["credentials.generate_ice_servers"]).toBe(0);
+  });
+
+  it("answers 502, not a broken list, when upstream returns something that is not ICE servers", async () => {
+    await activeVendingKey();
+    // The emulator also accepts "shape" (valid JSON, wrong shape); the support type only names booleans.
+    await emulator.fault({ route: "credentials.generate_ice_servers", malformed: "shape" as unknown as boolean });
+    const res = await vend(await userJwt(freshSubject()));
+    await expectError(res, 502, 10031);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});
+
+describe("which key vends", () => {
+  it("answers 503 no_active_key, without an upstream call, when no key is set", async () => {
+    await env.TURNVEND_KV.delete("vend:v1:active-key");
+    const res = await vend(await userJwt(freshSubject()));
+    const body = await expectError(res, 503, 10035);
+    expect(body.errors[0].message).toContain("/v1/active-key");
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("answers 503 when turnvend no longer holds the active key's secret", async () => {
+    const key = await activeVendingKey();
+    await env.TURNVEND_KV.delete(`secret:v1:${key.uid}`);
+    await expectError(await vend(await userJwt(freshSubject())), 503, 10035);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("answers 503, never 401, when Cloudflare refuses the key itself", async () => {
+    await activeVendingKey();
+    for (const status of [401, 403, 404]) {
+      await emulator.fault({ route: "credentials.generate_ice_servers", status });
+      const res = await vend(await userJwt(freshSubject()));
+      await expectError(res, 503, 10035);
+    }
+  });
+
+  it("vends with TURN_KEY_ID when it pins a key, whatever the active key", async () => {
+    await activeVendingKey();
+    const pinned = await emulator.createOutOfBand("pinned");
+    const { KeySecrets } = await import("../src/storage/key-secrets");
+    const { KEY_ENCRYPTION_KEY } = await import("./support/fixtures");
+    await new KeySecrets(env.TURNVEND_KV, KEY_ENCRYPTION_KEY).store(pinned.uid, pinned.key, "test");
+    const res = await fetchWith({ TURN_KEY_ID: pinned.uid }, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${await userJwt(freshSubject())}` } });
+    expect(res.status).toBe(200);
+    const { credentials } = (await emulator.state()) as { credentials: { keyId: string }[] };
+    expect(credentials[0].keyId).toBe(pinned.uid);
+  });
+});
+
+describe("rate limits", () => {
+  const refuse = (seen: string[]): RateLimit => ({
+    limit: async ({ key }) => {
+      seen.push(key);
+      return { success: false };
+    },
+  });
+  const allow = (seen: string[]): RateLimit => ({
+    limit: async ({ key }) => {
+      seen.push(key);
+      return { success: true };
+    },
+  });
+
+  it("answers 429 with Retry-After in the envelope when the subject is over its limit, without an upstream call", async () => {
+    await activeVendingKey();
+    const seen: string[] = [];
+    const subject = freshSubject("limited");
+    const res = await fetchWith({ VEND_SUBJECT_LIMITER: refuse(seen), VEND_IP_LIMITER: allow(seen) }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(subject)}`, "cf-connecting-ip": "203.0.113.7" },
+    });
+    await expectError(res, 429, 10029);
+    expect(res.headers.get("retry-after")).toBe("60");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect((await emulator.calls()).total).toBe(0);
+    // The limiter sees the subject's keyed hash, never the subject.
+    expect(seen.some((k) => /^subject:[0-9a-f]{32}$/.test(k))).toBe(true);
+    expect(seen.join()).not.toContain(subject);
+    expect(seen).toContain("ip:203.0.113.7");
+  });
+
+  it("answers 429 when the client IP is over its limit", async () => {
+    await activeVendingKey();
+    const seen: string[] = [];
+    const res = await fetchWith({ VEND_SUBJECT_LIMITER: allow(seen), VEND_IP_LIMITER: refuse(seen) }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(freshSubject())}`, "cf-connecting-ip": "198.51.100.9" },
+    });
+    await expectError(res, 429, 10029);
+    expect(res.headers.get("retry-after")).toBe("60");
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("limits internal callers per subject but not per IP (all their users share one address)", async () => {
+    await activeVendingKey();
+    const seen: string[] = [];
+    const res = await fetchWith({ VEND_SUBJECT_LIMITER: allow(seen), VEND_IP_LIMITER: refuse(seen) }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json", "cf-connecting-ip": "198.51.100.9" },
+      body: JSON.stringify({ subject: freshSubject() }),
+    });
+    expect(res.status).toBe(200);
+    expect(seen.filter((k) => k.startsWith("ip:"))).toEqual([]);
+  });
+
+  it("uses the real Rate Limiting binding declared in wrangler.toml", async () => {
+    await activeVendingKey();
+    const token = await userJwt(freshSubject());
+    const statuses: number[] = [];
+    // wrangler.toml: VEND_SUBJECT_LIMITER allows 20 per 60 s.
+    for (let i = 0; i < 21; i++) statuses.push((await vend(token, { body: { ttl: 60 } })).status);
+    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true);
+    expect(statuses[20]).toBe(429);
+  });
+});
+
+describe("Cache-Control: no-store on every credential response", () => {
+  it("is set on successes, errors, wrong methods and preflights alike", async () => {
+    await activeVendingKey();
+    const responses = [
+      await vend(await userJwt(freshSubject())),
+      await vend(undefined),
+      await vend(CALLERS.reader.token, { body: { subject: "s" } }),
+      await vend(await userJwt(freshSubject()), { body: { ttl: 1 } }),
+      await vend(await userJwt(freshSubject()), { body: "{nope" }),
+      await call(VEND_PATH, { method: "GET", as: "none" }),
+      await call(VEND_PATH, { method: "OPTIONS", as: "none", headers: { origin: "https://app.example.com", "access-control-request-method": "POST" } }),
+      await call(VEND_PATH, { method: "POST", as: "none", headers: { origin: "https://evil.example" } }),
+    ];
+    expect(responses.map((r) => r.status)).toEqual([200, 401, 403, 400, 400, 405, 204, 403]);
+    for (const res of responses) expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("is set on revocation answers too", async () => {
+    const res = await call("/v1/credentials/revoke", { as: "revoker", body: { username: "nobody" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect((await envelope<{ revoked: number }>(res)).result).toEqual({ revoked: 0 });
+  });
+});
