@@ -90,3 +90,15 @@ export const AUDIT_PAGE_MAX = 100;
 
 /** How long an isolate reuses its in-memory copy of the key index before reading KV again. */
 export const INDEX_MEMORY_MS = 5_000;
+
+/**
+ * Longest time spent reading one request body. A valid body (at most BODY_MAX_BYTES) arrives in well under a
+ * second; a client dripping bytes must not hold the Worker (and its CPU-idle wall time) open indefinitely.
+ */
+export const BODY_READ_TIMEOUT_MS = 10_000;
+
+/**
+ * How long an isolate reuses the vending key's id and opened secret. Bounds how late another isolate
+ * notices a new active key; rotation waits far longer than this anyway (README, "Rotating the key").
+ */
+export const VENDING_KEY_MEMORY_MS = 30_000;

@@ -1,13 +1,14 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { activeVendingKey, ACTIVE_KEY_PATH, expectError, freshSubject, REVOKE_PATH, userJwt, vend, VEND_PATH } from "./support/vend";
 
 const ALLOWED = "https://app.example.com";
 const ALSO_ALLOWED = "http://127.0.0.1:8787";
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
   await activeVendingKey();
 });
 

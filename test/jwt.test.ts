@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { JWT_SECRET } from "./support/fixtures";
 import { activeVendingKey, AUDIENCE, expectError, fetchWith, freshSubject, ISSUER, userJwt, vend, VEND_PATH } from "./support/vend";
 
 const UNAUTHORIZED = 10010;
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
   await activeVendingKey();
 });
 

@@ -2,13 +2,14 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { CALLERS } from "./support/fixtures";
 import { activeVendingKey, expectError, freshSubject, REVOKE_PATH, userJwt, vend, type Vended } from "./support/vend";
 
 type Credential = { username: string; keyId: string; revoked: boolean };
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
 });
 
 async function issue(subject: string, ttl = 600): Promise<string> {

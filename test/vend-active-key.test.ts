@@ -2,12 +2,13 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { activeVendingKey, ACTIVE_KEY_PATH, expectError, fetchWith, freshSubject, userJwt, vend } from "./support/vend";
 
 type View = { key_id: string | null; pinned: boolean; set_by: string | null; set_at: string | null };
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
   await env.TURNVEND_KV.delete("vend:v1:active-key");
 });
 

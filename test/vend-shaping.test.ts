@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import * as v from "valibot";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { credentialUsernames, parseIceUrl, shapeIceServers } from "../src/vend/ice-servers";
 import { GenerateResponse, RtcApi } from "../src/upstream/rtc-api";
 import { UpstreamBudget } from "../src/upstream/budget";
@@ -10,7 +11,7 @@ const emulatorUrl = () => (env as unknown as { EMULATOR_URL: string }).EMULATOR_
 const parse = (data: unknown) => v.parse(GenerateResponse, data).iceServers;
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
 });
 
 describe("port-53 filtering", () => {

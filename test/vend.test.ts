@@ -2,11 +2,12 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
+import { resetWorld } from "./support/reset";
 import { CALLERS, SECRET_VALUES, SUBJECT_HASH_KEY } from "./support/fixtures";
 import { activeVendingKey, expectError, fetchWith, freshSubject, userJwt, vend, VEND_PATH, type Vended } from "./support/vend";
 
 beforeEach(async () => {
-  await emulator.reset();
+  await resetWorld();
 });
 afterEach(() => {
   vi.restoreAllMocks();

@@ -6,6 +6,7 @@ import type { KeySecrets, SecretMetadata } from "../storage/key-secrets";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import { untagName } from "./name-tag";
+import { forgetVendingKey } from "../vend/vending-key";
 
 export interface KeyDeps {
   api: CloudflareApi;
@@ -88,6 +89,7 @@ export async function updateKey(deps: KeyDeps, keyId: string, input: { name: str
 export async function deleteKey(deps: KeyDeps, keyId: string, input: { callerId: string }): Promise<PublicKey> {
   const record = await deps.api.deleteKey(keyId);
   await Promise.all([deps.index.apply({ remove: keyId }), deps.secrets.delete(keyId)]);
+  forgetVendingKey();
   log("turn_key.deleted", { key_id: keyId, caller: input.callerId });
   return toPublic(record);
 }
@@ -96,6 +98,7 @@ export async function deleteKey(deps: KeyDeps, keyId: string, input: { callerId:
 export async function adoptKeySecret(deps: KeyDeps, keyId: string, input: { secret: string; callerId: string }): Promise<PublicKey> {
   const record = await deps.api.getKey(keyId);
   await deps.secrets.store(keyId, input.secret, input.callerId);
+  forgetVendingKey();
   const entry: CachedKey = { ...toPublic(record), created_by: input.callerId, has_secret: true, cached_at: clock(deps) };
   await deps.index.apply({ upsert: entry });
   log("turn_key.adopted", { key_id: keyId, caller: input.callerId });

@@ -3,6 +3,7 @@ import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { ActiveKey } from "../storage/active-key";
 import { clock, type VendDeps } from "./deps";
+import { forgetVendingKey } from "./vending-key";
 
 export interface ActiveKeyView {
   /** The key vending right now: TURN_KEY_ID when pinned, else the active key; null when none. */
@@ -28,6 +29,7 @@ export async function setActiveKey(deps: Pick<VendDeps, "activeKeys" | "pinnedKe
   }
   const doc: ActiveKey = { key_id: keyId, set_by: callerId, set_at: new Date(clock(deps)).toISOString() };
   await deps.activeKeys.set(doc);
+  forgetVendingKey();
   log("active_key.set", { key_id: keyId, caller: callerId });
   return { key_id: doc.key_id, pinned: false, set_by: doc.set_by, set_at: doc.set_at };
 }

@@ -5,7 +5,7 @@ import { log } from "../observability/log";
 import { clock, type VendDeps } from "./deps";
 import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
 import { subjectHash } from "./subject-hash";
-import { vendingKey } from "./vending-key";
+import { forgetVendingKey, vendingKey } from "./vending-key";
 
 /** The body of a successful POST /v1/ice-servers. */
 export interface VendedCredentials {
@@ -19,7 +19,11 @@ export async function issueCredentials(deps: VendDeps, input: { subject: string;
   const key = await vendingKey(deps);
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   const started = clock(deps);
-  const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash });
+  const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash }).catch((err: unknown) => {
+    // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
+    if (err instanceof ApiError && err.kind === "no_active_key") forgetVendingKey();
+    throw err;
+  });
   // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
   const expiresAt = new Date(started + input.ttl * 1000).toISOString();
 

@@ -2,6 +2,7 @@
 import { env } from "cloudflare:test";
 import { resetBreakerMemo } from "../../src/upstream/breaker";
 import { forgetIndexMemory } from "../../src/storage/key-index";
+import { forgetVendingKey } from "../../src/vend/vending-key";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -14,4 +15,5 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   } while (cursor);
   resetBreakerMemo();
   forgetIndexMemory();
+  forgetVendingKey();
 }
