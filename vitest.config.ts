@@ -41,6 +41,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // One emulator serves every file; files run one at a time so upstream call counts stay exact.
     fileParallelism: false,
+    // Every request logs a JSON line; show them only for tests that fail.
+    silent: "passed-only",
     // The `cloudflare` SDK (sdk-acceptance test) is ~1,100 modules: pre-bundle it once instead of transforming
     // each module on every run. It imports fine inside workerd without this; this only saves time.
     deps: { optimizer: { ssr: { enabled: true, include: ["cloudflare"] } } },

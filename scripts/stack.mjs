@@ -30,7 +30,7 @@ export function usesRealCloudflare() {
 }
 
 /** Spawns a child and resolves once a line of its output matches `ready`. */
-function startChild(name, command, args, { env, ready, timeoutMs = 60_000, quiet = false }) {
+export function startChild(name, command, args, { env, ready, timeoutMs = 60_000, quiet = false }) {
   const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -56,7 +56,8 @@ function startChild(name, command, args, { env, ready, timeoutMs = 60_000, quiet
 
 /**
  * Starts the stack and returns its URLs and a stop function.
- * options: port (Worker), emulatorPort, emulatorEnv (extra EMULATOR_* settings), quiet, persistTo.
+ * options: port (Worker), emulatorPort, emulatorEnv (extra EMULATOR_* settings), workerEnv (extra Worker
+ * settings), quiet, persistTo, env (a wrangler.toml environment, passed as `--env`; the benchmark uses "bench").
  */
 export async function startStack(options = {}) {
   const port = options.port ?? 8787;
@@ -81,6 +82,7 @@ export async function startStack(options = {}) {
   try {
     const wranglerArgs = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
     if (options.persistTo) wranglerArgs.push("--persist-to", options.persistTo);
+    if (options.env) wranglerArgs.push("--env", options.env);
     let emulatorUrl;
     if (!usesRealCloudflare()) {
       const emulatorPort = options.emulatorPort ?? (await freePort());

@@ -1,0 +1,83 @@
+// Figures 4 and 5: POST /v1/ice-servers against the bare pass-through Worker, both calling the same
+// emulator, and the upstream calls one vend costs.
+import { endUserJwt } from "../clients.mjs";
+import { load } from "../load.mjs";
+import { percentile, round } from "../stats.mjs";
+import { UPSTREAM_DELAY_MS } from "../settings.mjs";
+
+const GENERATE = "credentials.generate_ice_servers";
+
+/** A TURN key created through turnvend (so it holds the secret) and made the active key. */
+export async function prepareVending({ emu, tv }) {
+  await emu.reset(0);
+  const created = (await tv.createKey("bench-vend")).result;
+  if (typeof created.key !== "string") throw new Error("the create response carries no secret: the dev caller lacks keys:reveal?");
+  await tv.setActiveKey(created.uid);
+  return { keyId: created.uid, keySecret: created.key };
+}
+
+async function vendRequest(url) {
+  return {
+    url: `${url}`,
+    method: "POST",
+    headers: { authorization: `Bearer ${await endUserJwt("bench-user")}`, "content-type": "application/json" },
+    body: "{}",
+  };
+}
+
+/**
+ * p50 of turnvend's vend ÷ p50 of the pass-through's, with the emulator holding every generate call
+ * for UPSTREAM_DELAY_MS. Runs alternate (pass-through, turnvend) for `rounds` rounds; latencies pool.
+ */
+export async function vendOverhead({ stack, passthrough, emu, settings }) {
+  const { connections, warmupSeconds, durationSeconds, rounds } = settings;
+  const sides = {
+    passthrough: await vendRequest(passthrough.url),
+    turnvend: await vendRequest(`${stack.url}/v1/ice-servers`),
+  };
+  await emu.delay(GENERATE, UPSTREAM_DELAY_MS);
+  try {
+    for (const side of Object.values(sides)) await load({ ...side, connections, duration: warmupSeconds });
+    const latencies = { passthrough: [], turnvend: [] };
+    const rps = { passthrough: [], turnvend: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, side] of Object.entries(sides)) {
+        const result = await load({ ...side, connections, duration: durationSeconds });
+        latencies[name].push(...result.latencies);
+        rps[name].push(Math.round(result.rps));
+      }
+    }
+    const base = percentile(latencies.passthrough, 50);
+    const ours = percentile(latencies.turnvend, 50);
+    return {
+      value: ours / base,
+      detail: {
+        p50_ms_turnvend: round(ours),
+        p50_ms_passthrough: round(base),
+        overhead_ms_p50: round(ours - base),
+        p99_ms_turnvend: round(percentile(latencies.turnvend, 99)),
+        p99_ms_passthrough: round(percentile(latencies.passthrough, 99)),
+        rps_turnvend: rps.turnvend,
+        rps_passthrough: rps.passthrough,
+        upstream_delay_ms: UPSTREAM_DELAY_MS,
+      },
+      load: { connections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: "pass-through, turnvend per round" },
+    };
+  } finally {
+    await emu.clearFaults();
+  }
+}
+
+/** generate-ice-servers calls seen by the emulator ÷ vends answered 2xx. */
+export async function vendUpstreamCalls({ stack, emu, settings }) {
+  const { connections, amount } = settings;
+  const before = await emu.settledCalls();
+  const result = await load({ ...(await vendRequest(`${stack.url}/v1/ice-servers`)), connections, amount });
+  const after = await emu.settledCalls();
+  const generate = after[GENERATE] - before[GENERATE];
+  return {
+    value: generate / result.requests,
+    detail: { vends: result.requests, generate_calls: generate, other_upstream_calls: after.total - before.total - generate },
+    load: { connections, amount },
+  };
+}

@@ -1,0 +1,112 @@
+// `npm run bench [-- --quick] [-- --verbose]`: turnvend's performance figures, each a ratio of two things
+// measured side by side in the same run (issue 6). Prints a table and writes bench/results.json (full
+// mode) or bench/out/results-quick.json (quick mode). Full mode exits 1 when a target is missed; quick
+// mode (CI) only when the harness itself fails.
+import { mkdirSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { freePort, startStack } from "../scripts/stack.mjs";
+import { emulator, turnvend } from "./clients.mjs";
+import { build, bundleSizeRatio, coldStartRatio } from "./figures/build.mjs";
+import { listCostAtScale } from "./figures/list-scale.mjs";
+import { prepareVending, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
+import { warmReadThroughput, warmReadUpstreamCalls } from "./figures/warm-reads.mjs";
+import { startPassthrough } from "./passthrough.mjs";
+import { environment, printTable, row, writeResults } from "./report.mjs";
+import { MODES, SMALL_KEY_COUNT, TARGETS } from "./settings.mjs";
+import { round } from "./stats.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+const OUT = join(root, "bench", "out");
+const mode = process.argv.includes("--quick") ? "quick" : "full";
+const quiet = !process.argv.includes("--verbose");
+const settings = MODES[mode];
+const started = Date.now();
+const loadAtStart = loadavg()[0];
+
+const outcomes = {};
+/** Measures one figure; a failure is recorded as that figure's error and the run goes on. */
+async function measure(name, fn) {
+  const t0 = Date.now();
+  process.stderr.write(`bench: ${name}...`);
+  try {
+    outcomes[name] = await fn();
+  } catch (err) {
+    outcomes[name] = { error: err instanceof Error ? err.message : String(err) };
+  }
+  process.stderr.write(` ${outcomes[name].error ? "error" : round(outcomes[name].value)} (${round((Date.now() - t0) / 1000, 1)} s)\n`);
+}
+const skip = (reason) => ({ error: reason });
+
+const stoppers = [];
+async function stopAll() {
+  while (stoppers.length) await stoppers.pop()().catch(() => {});
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    await stopAll();
+    process.exit(130);
+  });
+}
+
+mkdirSync(OUT, { recursive: true });
+try {
+  // Static figures first, while nothing else runs: build both Workers, then time their startup.
+  process.stderr.write(`bench: ${mode} mode; building turnvend and the minimal Hono Worker\n`);
+  const [tvBuild, minimalBuild] = await Promise.all([build("turnvend", join(OUT, "build")), build("minimal_hono", join(OUT, "build"))]);
+  process.stderr.write(`bench: built in ${round((Date.now() - started) / 1000, 1)} s\n`);
+  await measure("bundle_size_ratio", async () => bundleSizeRatio(tvBuild, minimalBuild));
+  await measure("cold_start_ratio", () => coldStartRatio(tvBuild, minimalBuild, settings.coldStartRuns));
+
+  // The stack in the `bench` environment: vend rate limits far above the load, fresh local KV.
+  const state = join(OUT, "state");
+  rmSync(state, { recursive: true, force: true });
+  process.stderr.write("bench: starting the emulator and turnvend (wrangler dev --env bench)\n");
+  const stack = await startStack({ port: await freePort(), env: "bench", persistTo: join(state, "turnvend"), quiet });
+  stoppers.push(stack.stop);
+  const emu = emulator(stack.emulatorUrl);
+  const tv = turnvend(stack.url);
+
+  await emu.reset(SMALL_KEY_COUNT);
+  const keyId = (await tv.refreshList()).result[0].uid;
+  const reads = { stack, emu, tv, keyId };
+  await measure("warm_read_throughput_ratio", () => warmReadThroughput({ ...reads, settings: settings.warm }));
+  await measure("warm_read_upstream_calls", () => warmReadUpstreamCalls({ ...reads, settings: settings.warmCalls }));
+  await measure("list_cost_at_scale", () => listCostAtScale({ stack, emu, tv, settings: settings.listScale }));
+
+  let passthrough;
+  try {
+    const key = await prepareVending({ emu, tv });
+    process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
+    passthrough = await startPassthrough({ emulatorUrl: stack.emulatorUrl, ...key, persistTo: join(state, "passthrough"), quiet });
+    stoppers.push(passthrough.stop);
+  } catch (err) {
+    outcomes.vend_overhead = skip(`vend setup failed: ${err instanceof Error ? err.message : err}`);
+  }
+  if (passthrough) await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
+  await measure("vend_upstream_calls", () => vendUpstreamCalls({ stack, emu, settings: settings.vendCalls }));
+} catch (err) {
+  process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
+} finally {
+  await stopAll();
+}
+
+const rows = Object.entries(TARGETS).map(([name, target]) => row(name, target, outcomes[name] ?? skip("not measured (an earlier step failed)")));
+const results = {
+  generated_at: new Date().toISOString(),
+  mode,
+  ...environment({ loadAtStart }),
+  duration_s: round((Date.now() - started) / 1000, 1),
+  figures: rows,
+};
+const file = mode === "full" ? join(root, "bench", "results.json") : join(OUT, "results-quick.json");
+writeResults(file, results);
+
+console.log(`\nturnvend bench (${mode}) on ${results.runtime.name}: wrangler ${results.runtime.wrangler}, workerd ${results.runtime.workerd}, node ${results.runtime.node}`);
+console.log(`machine: ${results.machine.cores} cores (${results.machine.cpu_model}); ${results.runtime.load_tool}; took ${results.duration_s} s\n`);
+printTable(rows, { mode });
+console.log(`\nwritten to ${file}`);
+
+const broken = rows.some((r) => r.error);
+const missed = rows.some((r) => !r.pass);
+process.exitCode = broken || (mode === "full" && missed) ? 1 : 0;

@@ -1,0 +1,46 @@
+// Load settings and targets for `npm run bench`. Full mode is what the README reports; quick mode (CI)
+// only proves the harness works and the ratios are computed, so its durations are short and its
+// targets are reported but not enforced.
+
+/** Targets, one per figure (issue 6). */
+export const TARGETS = {
+  warm_read_throughput_ratio: { op: ">=", value: 0.85 },
+  warm_read_upstream_calls: { op: "<=", value: 0 },
+  list_cost_at_scale: { op: "<=", value: 1.5 },
+  vend_overhead: { op: "<=", value: 1.05 },
+  vend_upstream_calls: { op: "==", value: 1 },
+  bundle_size_ratio: { op: "<=", value: 3.0 },
+  cold_start_ratio: { op: "<=", value: 1.3 },
+};
+
+/** Key counts compared by the list-at-scale figure; 1,000 is Cloudflare's per-account cap on TURN keys. */
+export const SMALL_KEY_COUNT = 10;
+export const LARGE_KEY_COUNT = 1_000;
+/** Delay the emulator adds to every generate-ice-servers call: a realistic round trip to Cloudflare. */
+export const UPSTREAM_DELAY_MS = 50;
+
+export const MODES = {
+  full: {
+    /** Warm-read throughput: 10 connections keep workerd busy without starving the load tool on 2 cores. */
+    warm: { connections: 10, warmupSeconds: 3, durationSeconds: 5, rounds: 2 },
+    /**
+     * Cached reads counted against upstream calls, inside one 60 s freshness window: a slow or busy
+     * machine is stopped at 50 s rather than crossing into the next window.
+     */
+    warmCalls: { connections: 10, amount: 10_000, maxSeconds: 50 },
+    /** Unloaded latency (one connection): the cost of one list, not queueing. */
+    listScale: { connections: 1, warmupSeconds: 1, durationSeconds: 4, rounds: 2 },
+    /** Vend latency: 10 connections against a 50 ms upstream is ~200 vends/s, far below any CPU limit. */
+    vend: { connections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
+    vendCalls: { connections: 10, amount: 200 },
+    coldStartRuns: 3,
+  },
+  quick: {
+    warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
+    warmCalls: { connections: 10, amount: 1_000, maxSeconds: 20 },
+    listScale: { connections: 1, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
+    vend: { connections: 10, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
+    vendCalls: { connections: 10, amount: 50 },
+    coldStartRuns: 1,
+  },
+};
