@@ -13,6 +13,8 @@ import { credentials } from "./routes/credentials";
 import { devJwt } from "./routes/dev-jwt";
 import { iceServers } from "./routes/ice-servers";
 import { page } from "./routes/page";
+import { openapi } from "./routes/openapi";
+import { browserHelper } from "./routes/browser-helper";
 
 export const app = new Hono<AppEnv>({ strict: true });
 
@@ -25,6 +27,8 @@ app.route("/v1/ice-servers", iceServers);
 app.route("/v1/credentials", credentials);
 app.route("/v1/active-key", activeKey);
 app.route("/v1/dev", devJwt);
+app.route("/", openapi);
+app.route("/", browserHelper);
 app.route("/", page);
 
 // Answered, not thrown: Hono runs notFound outside the handler chain, so a throw here would skip the

@@ -102,3 +102,6 @@ export const BODY_READ_TIMEOUT_MS = 10_000;
  * notices a new active key; rotation waits far longer than this anyway (README, "Rotating the key").
  */
 export const VENDING_KEY_MEMORY_MS = 30_000;
+
+/** Attempts to record a vended credential in the ledger before it is revoked instead. */
+export const LEDGER_WRITE_ATTEMPTS = 3;

@@ -157,3 +157,34 @@ describe("POST /v1/credentials/revoke", () => {
     expect((await emulator.calls())["credentials.revoke"]).toBe(0);
   });
 });
+
+describe("a ledger that cannot be written", () => {
+  it("answers at once, then revokes the credential it could not record", async () => {
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const worker = (await import("../src/index")).default;
+    await activeVendingKey();
+    const failingKv = new Proxy(env.TURNVEND_KV, {
+      get(target, prop) {
+        if (prop === "put") {
+          return (key: string, ...rest: unknown[]) =>
+            key.startsWith("cred") ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const ctx = createExecutionContext();
+    const req = new Request("http://turnvend.test/v1/ice-servers", {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ subject: freshSubject("dave") }),
+    });
+    const res = await worker.fetch(req, { ...env, TURNVEND_KV: failingKv }, ctx);
+    expect(res.status).toBe(200);
+    const username = ((await res.json()) as Vended).iceServers.find((s) => s.username)!.username!;
+    await waitOnExecutionContext(ctx);
+    expect((await upstreamCredential(username)).revoked).toBe(true);
+    expect((await emulator.calls())["credentials.revoke"]).toBe(1);
+    expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).toBeNull();
+  });
+});

@@ -340,3 +340,13 @@ describe("Cache-Control: no-store on every credential response", () => {
     expect((await envelope<{ revoked: number }>(res)).result).toEqual({ revoked: 0 });
   });
 });
+
+describe("subjects are plain text", () => {
+  it.each(["a\u0000b", "line\r\nbreak", "\ud800", "x".repeat(300)])("refuses the subject %j with 400 and no upstream call", async (subject) => {
+    await activeVendingKey();
+    const before = (await emulator.calls()).total;
+    const res = await vend(CALLERS.issuer.token, { body: { subject } });
+    expect(res.status).toBe(400);
+    expect((await emulator.calls()).total).toBe(before);
+  });
+});

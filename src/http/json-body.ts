@@ -1,7 +1,8 @@
-// Reads a JSON request body within a byte limit and validates it against a strict schema.
+// Reads a JSON request body within a byte limit and a time limit, and validates it against a strict schema.
 import * as v from "valibot";
 import type { Context } from "hono";
-import { BODY_MAX_BYTES } from "../constants";
+import { BODY_MAX_BYTES, BODY_READ_TIMEOUT_MS } from "../constants";
+import { findDuplicateKey } from "./duplicate-keys";
 import { ApiError } from "./errors";
 
 /**
@@ -21,6 +22,11 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
     } catch {
       throw new ApiError("invalid_json", "the body is not valid JSON");
     }
+    // JSON.parse silently keeps the last of two equal keys; another parser might keep the first.
+    const duplicate = findDuplicateKey(text);
+    if (duplicate !== undefined) {
+      throw new ApiError("invalid_json", `the body repeats the key "${duplicate.slice(0, 64)}"; each key may appear once per object`);
+    }
   }
   // JSON bodies are objects; an array or a bare value is refused before the schema sees it.
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
@@ -32,31 +38,48 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
 }
 
 function schemaError(issues: v.BaseIssue<unknown>[]): ApiError {
-  const issue = issues[0];
+  // An unknown field outranks every other problem: the client speaks another schema (or probes, as with
+  // `__proto__`), and its other fields may mean something else than it thinks.
+  const issue = issues.find((i) => i.kind === "schema" && i.type === "strict_object" && i.expected === "never") ?? issues[0];
   const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   if (issue.kind === "schema" && issue.type === "strict_object" && path) {
-    return new ApiError("unknown_field", `unknown field "${path.slice(0, 64)}"`);
+    // valibot reports both an unknown key (expected "never") and a missing required key this way.
+    if (issue.expected === "never") return new ApiError("unknown_field", `unknown field "${path.slice(0, 64)}"`);
+    return new ApiError("invalid_request", `missing field "${path}"`);
   }
   return new ApiError("invalid_request", path ? `${path}: ${issue.message}` : issue.message);
 }
 
-/** Reads at most `limit` bytes; a larger body is refused without reading the rest. */
-async function readLimitedText(req: Request, limit: number): Promise<string> {
+/**
+ * Reads at most `limit` bytes within `timeoutMs`; a larger body is refused without reading the rest, and
+ * a body still arriving at the deadline is abandoned with 408.
+ */
+export async function readLimitedText(req: Request, limit: number, timeoutMs: number = BODY_READ_TIMEOUT_MS): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return "";
   const reader = req.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(tooSlow(timeoutMs)), timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), deadline]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (err) {
+    // Not awaited: a stalled client must not stall the answer; cancelling only tells the stream to stop.
+    reader.cancel().catch(() => {});
+    // A stream that errors (the client went away mid-body) is a broken request, not a turnvend bug.
+    throw err instanceof ApiError ? err : new ApiError("invalid_request", "the body could not be read");
+  } finally {
+    clearTimeout(timer);
   }
   const bytes = new Uint8Array(size);
   let offset = 0;
@@ -73,4 +96,9 @@ async function readLimitedText(req: Request, limit: number): Promise<string> {
 
 function tooLarge(limit: number): ApiError {
   return new ApiError("payload_too_large", `the body exceeds ${limit} bytes`);
+}
+
+// 408 Request Timeout (RFC 9110 §15.5.9); the vocabulary has no timeout kind, so invalid_request carries it.
+function tooSlow(timeoutMs: number): ApiError {
+  return new ApiError("invalid_request", `the body did not arrive within ${timeoutMs / 1000} s`, { status: 408 });
 }

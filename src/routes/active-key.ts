@@ -14,14 +14,14 @@ export const activeKey = new Hono<AppEnv>();
 
 activeKey.get("/", requireCaller("keys:read"), async (c) => {
   c.header("Cache-Control", "no-store");
-  return c.json(successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config")))));
+  return c.json(successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)))));
 });
 
 activeKey.put("/", requireCaller("keys:write"), async (c) => {
   const body = await readJsonBody(c, ActiveKeyBody);
   const keyId = body.key_id ?? "";
   if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
-  const view = await setActiveKey(vendDeps(c.env, c.get("config")), keyId, c.get("caller")!.id);
+  const view = await setActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)), keyId, c.get("caller")!.id);
   return c.json(successEnvelope(view));
 });
 

@@ -7,17 +7,12 @@ import { ApiError, successEnvelope } from "../http/errors";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { requireCaller } from "../auth/require-caller";
 import { AuditLog } from "../storage/audit-log";
+import { AuditQuery } from "./schemas";
 
 export const audit = new Hono<AppEnv>();
 
-const Query = v.object({
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(AUDIT_PAGE_MAX))),
-  // KV cursors are opaque base64-ish strings; anything else cannot be one.
-  cursor: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/=_-]{1,1024}$/))),
-});
-
 audit.get("/", requireCaller("audit:read"), async (c) => {
-  const query = v.safeParse(Query, { limit: c.req.query("limit"), cursor: c.req.query("cursor") });
+  const query = v.safeParse(AuditQuery, { limit: c.req.query("limit"), cursor: c.req.query("cursor") });
   if (!query.success) {
     throw new ApiError("invalid_request", `limit must be 1 to ${AUDIT_PAGE_MAX}, and cursor must be one this route returned`);
   }

@@ -19,7 +19,7 @@ const REVOKE_INCOMPLETE_MESSAGE_CODE = 10050;
 credentials.post("/revoke", requireCaller("credentials:revoke"), async (c) => {
   const body = await readJsonBody(c, RevokeBody);
   const target = body.username !== undefined ? { username: body.username } : { subject: body.subject! };
-  const result = await revokeCredentials(vendDeps(c.env, c.get("config"), new UpstreamBudget(REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS)), target, c.get("caller")!.id);
+  const result = await revokeCredentials(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w), new UpstreamBudget(c.get("config").upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS)), target, c.get("caller")!.id);
   c.header("Cache-Control", "no-store");
   const envelope = successEnvelope({ revoked: result.revoked });
   if (!result.remaining) return c.json(envelope);

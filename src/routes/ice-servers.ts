@@ -45,7 +45,7 @@ iceServers.post("/", async (c) => {
     },
   );
   const issuedBy = identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user";
-  return c.json(await issueCredentials(vendDeps(c.env, config), { subject, ttl, issuedBy }));
+  return c.json(await issueCredentials(vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)), { subject, ttl, issuedBy }));
 });
 
 iceServers.all("/", methodNotAllowed("POST, OPTIONS"));

@@ -1,8 +1,9 @@
 // Request bodies of the vend routes. Strict objects: an unknown field is a 400, never silently ignored.
 import * as v from "valibot";
 import { CREDENTIAL_USERNAME_MAX_LENGTH, SUBJECT_MAX_LENGTH } from "../constants";
+import { plainText } from "./text";
 
-const Subject = v.pipe(v.string(), v.minLength(1, "subject must not be empty"), v.maxLength(SUBJECT_MAX_LENGTH, `subject must be at most ${SUBJECT_MAX_LENGTH} characters`));
+const Subject = plainText("subject", SUBJECT_MAX_LENGTH, 1);
 
 export const VendBody = v.strictObject({
   // Checked by the TTL policy, so every bad ttl gets the same invalid_ttl answer naming the range.
@@ -12,9 +13,7 @@ export const VendBody = v.strictObject({
 
 export const RevokeBody = v.pipe(
   v.strictObject({
-    username: v.optional(
-      v.pipe(v.string(), v.minLength(1, "username must not be empty"), v.maxLength(CREDENTIAL_USERNAME_MAX_LENGTH, `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`)),
-    ),
+    username: v.optional(plainText("username", CREDENTIAL_USERNAME_MAX_LENGTH, 1)),
     subject: v.optional(Subject),
   }),
   v.check((b) => (b.username === undefined) !== (b.subject === undefined), "send exactly one of username or subject"),

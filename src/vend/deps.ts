@@ -13,6 +13,8 @@ export interface VendDeps {
   ledger: Ledger;
   pinnedKeyId: string | undefined;
   subjectHashKey: string;
+  /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
+  waitUntil: (work: Promise<unknown>) => void;
   now?: () => number;
 }
 
@@ -20,7 +22,12 @@ export interface VendDeps {
  * Wires the vend domain to this request's bindings and configuration. `budget` bounds this request's
  * upstream attempts and time; revocation passes a larger one.
  */
-export function vendDeps(env: Env, config: Config, budget: UpstreamBudget = new UpstreamBudget()): VendDeps {
+export function vendDeps(
+  env: Env,
+  config: Config,
+  waitUntil: (work: Promise<unknown>) => void,
+  budget: UpstreamBudget = new UpstreamBudget(config.upstreamTimeoutMs),
+): VendDeps {
   return {
     rtc: new RtcApi(config.rtcBaseUrl, budget),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
@@ -28,6 +35,7 @@ export function vendDeps(env: Env, config: Config, budget: UpstreamBudget = new 
     ledger: new Ledger(env.TURNVEND_KV),
     pinnedKeyId: config.pinnedKeyId,
     subjectHashKey: config.subjectHashKey,
+    waitUntil,
   };
 }
 

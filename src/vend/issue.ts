@@ -5,7 +5,9 @@ import { log } from "../observability/log";
 import { clock, type VendDeps } from "./deps";
 import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
 import { subjectHash } from "./subject-hash";
-import { forgetVendingKey, vendingKey } from "./vending-key";
+import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
+import type { LedgerEntry } from "../storage/ledger";
+import { LEDGER_WRITE_ATTEMPTS } from "../constants";
 
 /** The body of a successful POST /v1/ice-servers. */
 export interface VendedCredentials {
@@ -13,6 +15,20 @@ export interface VendedCredentials {
   ttl: number;
   /** RFC 3339, computed by turnvend: Cloudflare's answer carries no expiry. */
   expiresAt: string;
+}
+
+async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: string[], entry: LedgerEntry): Promise<void> {
+  for (let attempt = 1; attempt <= LEDGER_WRITE_ATTEMPTS; attempt++) {
+    try {
+      await Promise.all(usernames.map((username) => deps.ledger.record(username, entry, clock(deps))));
+      return;
+    } catch {
+      if (attempt < LEDGER_WRITE_ATTEMPTS) await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+  log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
+  const results = await Promise.allSettled(usernames.map((username) => deps.rtc.revoke(key.keyId, key.secret, username)));
+  log("vend.credential_withdrawn", { key_id: key.keyId, subject_hash: entry.subject_hash, revoked: results.filter((r) => r.status === "fulfilled").length });
 }
 
 export async function issueCredentials(deps: VendDeps, input: { subject: string; ttl: number; issuedBy: string }): Promise<VendedCredentials> {
@@ -28,14 +44,9 @@ export async function issueCredentials(deps: VendDeps, input: { subject: string;
   const expiresAt = new Date(started + input.ttl * 1000).toISOString();
 
   const usernames = credentialUsernames(upstream.iceServers);
-  try {
-    await Promise.all(usernames.map((username) => deps.ledger.record(username, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }, clock(deps))));
-  } catch {
-    // A credential turnvend cannot revoke later is never handed out: take it back and fail.
-    log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: hash });
-    await Promise.allSettled(usernames.map((username) => deps.rtc.revoke(key.keyId, key.secret, username)));
-    throw new ApiError("ledger_unavailable", "turnvend could not record the credential, so it was not issued; try again shortly", { retryAfterSeconds: 5 });
-  }
+  // The ledger is written after the answer, off the hot path (a KV write can take longer than the whole
+  // vend). If it cannot be written, the credential is revoked: none stays out that turnvend cannot revoke.
+  deps.waitUntil(recordOrWithdraw(deps, key, usernames, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }));
 
   const iceServers = shapeIceServers(upstream.iceServers);
   if (iceServers.length === 0) {

@@ -2,9 +2,11 @@
 // own, so it must not use anything from this module's scope.
 
 /**
- * Vends ICE servers the way a web app does: with a JWT (given, or minted by turnvend's dev-only
- * GET /v1/dev/jwt when `devSub` is set) it calls POST /v1/ice-servers on `base`.
- * Resolves { status, body }.
+ * Vends ICE servers the way a web app does: it imports turnvend's browser helper from `${base}/ice-servers.js`
+ * (cross-origin too: the helper is served with CORS for module scripts) and calls its getIceServers with a
+ * JWT (given, or minted by turnvend's dev-only GET /v1/dev/jwt when `devSub` is set).
+ * Resolves { status, body, step }: body is the vend answer, or the v4 error envelope rebuilt from the
+ * helper's TurnvendError.
  */
 export async function vendInPage({ base, token, devSub, ttl }) {
   let jwt = token;
@@ -13,20 +15,19 @@ export async function vendInPage({ base, token, devSub, ttl }) {
     if (!res.ok) return { status: res.status, body: await res.text(), step: "dev_jwt" };
     jwt = (await res.json()).result.token;
   }
-  const res = await fetch(`${base}/v1/ice-servers`, {
-    method: "POST",
-    cache: "no-store",
-    headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
-    body: JSON.stringify(ttl === undefined ? {} : { ttl }),
-  });
-  const text = await res.text();
-  let body;
+  let helper;
   try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
+    helper = await import(`${base}/ice-servers.js`);
+  } catch (err) {
+    return { status: 0, body: String(err), step: "load_helper" };
   }
-  return { status: res.status, body, step: "vend" };
+  try {
+    const body = await helper.getIceServers({ url: base, token: jwt, ttl });
+    return { status: 200, body, step: "vend" };
+  } catch (err) {
+    if (!(err instanceof helper.TurnvendError)) return { status: 0, body: String(err), step: "vend" };
+    return { status: err.status, body: { success: false, errors: [{ code: err.code, message: err.message }] }, step: "vend" };
+  }
 }
 
 /**

@@ -1,0 +1,250 @@
+// Every operation turnvend serves, with its auth, inputs, answer and the errors it can give. The request
+// schemas are the ones the routes validate with; test/openapi.test.ts proves this table matches app.routes.
+import * as v from "valibot";
+import type { Scope } from "../auth/scopes";
+import { CREDENTIAL_TTL_MIN_SECONDS, DEV_JWT_TTL_MAX_SECONDS, KEY_ID_PATTERN, SUBJECT_MAX_LENGTH } from "../constants";
+import type { ErrorKind } from "../http/errors";
+import { AdoptSecretBody, AuditQuery, KeyNameBody } from "../routes/schemas";
+import { ActiveKeyBody, RevokeBody, VendBody } from "../routes/vend-schemas";
+import { ActiveKeyView, AdoptedKey, AuditPage, CreatedKey, DevJwt, Envelope, HealthStatus, PublicKey, RevokeResult, VendedCredentials } from "./responses";
+
+export type Auth = { kind: "none" } | { kind: "caller"; scope: Scope } | { kind: "vend" };
+
+export interface Operation {
+  method: "get" | "post" | "put" | "delete";
+  /** OpenAPI form: `{param}`. */
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  auth: Auth;
+  body?: v.GenericSchema;
+  query?: v.ObjectSchema<v.ObjectEntries, undefined>;
+  headers?: { name: string; description: string; schema: v.GenericSchema }[];
+  success: { status: number; description: string; schema?: v.GenericSchema; contentType?: string; headers?: Record<string, string> };
+  errors: ErrorKind[];
+}
+
+/** Path parameters, checked by src/routes/params.ts with these patterns. */
+export const PATH_PARAMS: Record<string, v.GenericSchema> = {
+  account_id: v.pipe(v.string(), v.description("The Cloudflare account turnvend manages; any other is refused with 10012.")),
+  key_id: v.pipe(v.string(), v.regex(KEY_ID_PATTERN), v.description("A TURN key uid: 32 lowercase hex characters.")),
+};
+
+// GET /v1/dev/jwt checks its query by hand (src/routes/dev-jwt.ts); this is its documented shape.
+const DevJwtQuery = v.object({
+  sub: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(SUBJECT_MAX_LENGTH))),
+  ttl: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.description(`Seconds, 1 to ${DEV_JWT_TTL_MAX_SECONDS}.`))),
+});
+
+const CALLER_AUTH: ErrorKind[] = ["not_configured", "unauthorized", "forbidden", "identity_provider_unavailable"];
+const JSON_BODY: ErrorKind[] = ["invalid_request", "invalid_json", "unknown_field", "payload_too_large", "unsupported_media_type"];
+const UPSTREAM: ErrorKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
+const V4_KEY: ErrorKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
+
+const V4_KEYS = "/client/v4/accounts/{account_id}/calls/turn_keys";
+const CACHE_HEADERS = {
+  "X-Cache": "HIT, MISS, BYPASS (asked with Cache-Control: no-cache) or STALE (served from KV while Cloudflare fails).",
+  Age: "On STALE answers: seconds since Cloudflare last confirmed the value.",
+};
+const NO_CACHE_HEADER = {
+  name: "Cache-Control",
+  description: "`no-cache` asks Cloudflare for a fresh answer and refreshes the cache.",
+  schema: v.string(),
+};
+
+export const OPERATIONS: Operation[] = [
+  {
+    method: "get",
+    path: V4_KEYS,
+    operationId: "listTurnKeys",
+    tag: "TURN keys",
+    summary: "List TURN keys",
+    description: "Cloudflare's v4 route. Answered from KV while fresh (CACHE_FRESH_SECONDS); one KV read whatever the number of keys.",
+    auth: { kind: "caller", scope: "keys:read" },
+    headers: [NO_CACHE_HEADER],
+    success: { status: 200, description: "Every key.", schema: Envelope(v.array(PublicKey)), headers: CACHE_HEADERS },
+    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM],
+  },
+  {
+    method: "post",
+    path: V4_KEYS,
+    operationId: "createTurnKey",
+    tag: "TURN keys",
+    summary: "Create a TURN key",
+    description: "Cloudflare's v4 route. turnvend seals the one-time secret in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
+    auth: { kind: "caller", scope: "keys:write" },
+    body: KeyNameBody,
+    headers: [
+      {
+        name: "Idempotency-Key",
+        description: "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`).",
+        schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
+      },
+    ],
+    success: { status: 201, description: "The new key.", schema: Envelope(CreatedKey), headers: { "Idempotent-Replayed": "`true` when the answer replays an earlier create with the same Idempotency-Key." } },
+    errors: [...CALLER_AUTH, "account_mismatch", ...JSON_BODY, "conflict", "idempotency_mismatch", "custody_failure", ...UPSTREAM],
+  },
+  {
+    method: "get",
+    path: `${V4_KEYS}/{key_id}`,
+    operationId: "getTurnKey",
+    tag: "TURN keys",
+    summary: "Get a TURN key",
+    description: "Cloudflare's v4 route, answered from KV while fresh.",
+    auth: { kind: "caller", scope: "keys:read" },
+    headers: [NO_CACHE_HEADER],
+    success: { status: 200, description: "The key.", schema: Envelope(PublicKey), headers: CACHE_HEADERS },
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
+  },
+  {
+    method: "put",
+    path: `${V4_KEYS}/{key_id}`,
+    operationId: "updateTurnKey",
+    tag: "TURN keys",
+    summary: "Rename a TURN key",
+    description: "Cloudflare's v4 route.",
+    auth: { kind: "caller", scope: "keys:write" },
+    body: KeyNameBody,
+    success: { status: 200, description: "The updated key.", schema: Envelope(PublicKey) },
+    errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM],
+  },
+  {
+    method: "delete",
+    path: `${V4_KEYS}/{key_id}`,
+    operationId: "deleteTurnKey",
+    tag: "TURN keys",
+    summary: "Delete a TURN key",
+    description: "Cloudflare's v4 route. The stored secret is destroyed too.",
+    auth: { kind: "caller", scope: "keys:write" },
+    success: { status: 200, description: "The deleted key.", schema: Envelope(PublicKey) },
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
+  },
+  {
+    method: "put",
+    path: "/v1/keys/{key_id}/secret",
+    operationId: "adoptTurnKeySecret",
+    tag: "TURN keys",
+    summary: "Adopt the secret of a key made elsewhere",
+    description: "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform). The key must exist upstream.",
+    auth: { kind: "caller", scope: "keys:write" },
+    body: AdoptSecretBody,
+    success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedKey) },
+    errors: [...CALLER_AUTH, "invalid_key_id", ...JSON_BODY, "key_not_found", "custody_failure", ...UPSTREAM],
+  },
+  {
+    method: "get",
+    path: "/v1/active-key",
+    operationId: "getActiveKey",
+    tag: "Vending",
+    summary: "Which key vends credentials",
+    auth: { kind: "caller", scope: "keys:read" },
+    success: { status: 200, description: "The vending key (TURN_KEY_ID when pinned), or key_id null.", schema: Envelope(ActiveKeyView) },
+    errors: [...CALLER_AUTH],
+  },
+  {
+    method: "put",
+    path: "/v1/active-key",
+    operationId: "setActiveKey",
+    tag: "Vending",
+    summary: "Choose the key that vends credentials",
+    description: "`key_id` (32 lowercase hex) must be a key whose secret turnvend holds; refused with 10023 when TURN_KEY_ID pins the key.",
+    auth: { kind: "caller", scope: "keys:write" },
+    body: ActiveKeyBody,
+    success: { status: 200, description: "The new vending key.", schema: Envelope(ActiveKeyView) },
+    errors: [...CALLER_AUTH, ...JSON_BODY, "invalid_key_id", "conflict", "custody_failure"],
+  },
+  {
+    method: "post",
+    path: "/v1/ice-servers",
+    operationId: "vendIceServers",
+    tag: "Vending",
+    summary: "Vend short-lived ICE servers",
+    description:
+      "With an end user's JWT (the subject is its `sub`; browsers call this with CORS from ALLOWED_ORIGINS), or with a caller token holding credentials:issue (then `subject` is required). " +
+      `\`ttl\` is whole seconds from ${CREDENTIAL_TTL_MIN_SECONDS} to CREDENTIAL_TTL_MAX_SECONDS (at most 172800, Cloudflare's cap). ` +
+      "The answer is a bare object, not an envelope: pass `iceServers` to `new RTCPeerConnection()` and fetch again before `expiresAt` (the /ice-servers.js helper does this).",
+    auth: { kind: "vend" },
+    body: VendBody,
+    success: { status: 200, description: "ICE servers for one user.", schema: VendedCredentials },
+    errors: ["not_configured", "unauthorized", "forbidden", "origin_not_allowed", "identity_provider_unavailable", ...JSON_BODY, "invalid_ttl", "rate_limited", "no_active_key", "custody_failure", "ledger_unavailable", ...UPSTREAM],
+  },
+  {
+    method: "post",
+    path: "/v1/credentials/revoke",
+    operationId: "revokeCredentials",
+    tag: "Vending",
+    summary: "Revoke issued credentials",
+    description: "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). When a cap leaves some for later, `messages` holds code 10050: call again.",
+    auth: { kind: "caller", scope: "credentials:revoke" },
+    body: RevokeBody,
+    success: { status: 200, description: "How many outstanding credentials were revoked.", schema: Envelope(RevokeResult) },
+    errors: [...CALLER_AUTH, ...JSON_BODY, "no_active_key", "custody_failure", ...UPSTREAM],
+  },
+  {
+    method: "get",
+    path: "/v1/audit",
+    operationId: "listAuditEvents",
+    tag: "Audit",
+    summary: "Read the audit trail, newest first",
+    auth: { kind: "caller", scope: "audit:read" },
+    query: AuditQuery,
+    success: { status: 200, description: "A page of events; result_info.cursor fetches the next (null at the end).", schema: AuditPage },
+    errors: [...CALLER_AUTH, "invalid_request"],
+  },
+  {
+    method: "get",
+    path: "/v1/dev/jwt",
+    operationId: "mintDevJwt",
+    tag: "Development",
+    summary: "A dev JWT (local development only)",
+    description: "Exists only when turnvend runs on a loopback upstream with JWT_HS256_SECRET; everywhere else it is a plain 404.",
+    auth: { kind: "none" },
+    query: DevJwtQuery,
+    success: { status: 200, description: "A signed HS256 JWT for `sub`.", schema: Envelope(DevJwt) },
+    errors: ["route_not_found", "not_configured", "invalid_request"],
+  },
+  {
+    method: "get",
+    path: "/healthz",
+    operationId: "health",
+    tag: "Service",
+    summary: "Liveness and configuration check",
+    description: "No upstream call. A 503 lists every configuration problem, one error each.",
+    auth: { kind: "none" },
+    success: { status: 200, description: "Configured.", schema: Envelope(HealthStatus) },
+    errors: ["not_configured"],
+  },
+  {
+    method: "get",
+    path: "/",
+    operationId: "connectivityPage",
+    tag: "Service",
+    summary: "The connectivity page",
+    auth: { kind: "none" },
+    success: { status: 200, description: "An HTML page that vends ICE servers and tests a TURN relay.", contentType: "text/html" },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openApiDocument",
+    tag: "Service",
+    summary: "This document",
+    auth: { kind: "none" },
+    success: { status: 200, description: "The OpenAPI 3.1 description of turnvend.", contentType: "application/json" },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/ice-servers.js",
+    operationId: "iceServersHelper",
+    tag: "Service",
+    summary: "The browser helper",
+    description: "A dependency-free ES module exporting `getIceServers({ url, token })` and `keepFresh(pc, { url, getToken, refreshBeforeMs })`.",
+    auth: { kind: "none" },
+    success: { status: 200, description: "JavaScript (an ES module).", contentType: "text/javascript" },
+    errors: [],
+  },
+];

@@ -1,0 +1,175 @@
+// The browser helper served at GET /ice-servers.js: a dependency-free ES module that fetches ICE servers
+// with the user's JWT and keeps an RTCPeerConnection's servers fresh before they expire. Kept as a string
+// so Wrangler bundles it with no build step; it avoids backticks and "${" so it can live in this template.
+// test/ice-servers-js.test.ts runs it in workerd; test/e2e uses it in Chromium.
+
+export const ICE_SERVERS_JS = `// turnvend browser helper: ICE servers for RTCPeerConnection, refreshed before they expire.
+// An ES module with no dependencies:
+//   import { getIceServers, keepFresh } from "https://turnvend.example.com/ice-servers.js";
+//   const first = await getIceServers({ url: "https://turnvend.example.com", token: jwt });
+//   const pc = new RTCPeerConnection({ iceServers: first.iceServers });
+//   const fresh = keepFresh(pc, { url: "https://turnvend.example.com", getToken: () => jwt, initial: first });
+// Credentials last at most 48 hours (Cloudflare's cap); keepFresh swaps in new ones before expiresAt with
+// pc.setConfiguration(), so long sessions never hold expired ones.
+
+const VEND_PATH = "/v1/ice-servers";
+/** Default margin before expiresAt at which keepFresh fetches new credentials. */
+const DEFAULT_REFRESH_BEFORE_MS = 5 * 60 * 1000;
+/** Shortest wait between two refreshes, so a margin longer than the TTL cannot loop. */
+const MIN_REFRESH_INTERVAL_MS = 1000;
+/** Retry backoff after a failed refresh: doubles from the first to the last, or Retry-After when longer. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60 * 1000;
+
+/** A refusal from turnvend: HTTP status, turnvend's error code (see its README) and message. */
+export class TurnvendError extends Error {
+  constructor(status, code, message, retryAfterSeconds) {
+    super(message);
+    this.name = "TurnvendError";
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+function endpoint(url) {
+  if (typeof url !== "string" || url === "") throw new TypeError("url must be turnvend's base URL, e.g. https://turnvend.example.com");
+  return url.replace(/\\/+$/, "") + VEND_PATH;
+}
+
+/**
+ * POST /v1/ice-servers with the user's JWT. Resolves { iceServers, ttl, expiresAt } (expiresAt is an
+ * RFC 3339 time); rejects with a TurnvendError when turnvend refuses.
+ * Options: url (turnvend's base URL), token (the JWT), and optionally ttl (seconds), signal, fetch.
+ */
+export async function getIceServers(options) {
+  const o = options || {};
+  if (typeof o.token !== "string" || o.token === "") throw new TypeError("token must be the user's JWT");
+  const doFetch = o.fetch || ((input, init) => globalThis.fetch(input, init));
+  const res = await doFetch(endpoint(o.url), {
+    method: "POST",
+    headers: { authorization: "Bearer " + o.token, "content-type": "application/json" },
+    body: JSON.stringify(o.ttl === undefined ? {} : { ttl: o.ttl }),
+    cache: "no-store",
+    credentials: "omit",
+    signal: o.signal,
+  });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON: reported below with the status.
+  }
+  if (!res.ok) {
+    const first = body && Array.isArray(body.errors) ? body.errors[0] : undefined;
+    const retryAfter = Number(res.headers.get("retry-after"));
+    throw new TurnvendError(
+      res.status,
+      first && typeof first.code === "number" ? first.code : 0,
+      first && typeof first.message === "string" ? first.message : "turnvend answered HTTP " + res.status,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+    );
+  }
+  if (!body || !Array.isArray(body.iceServers) || typeof body.expiresAt !== "string" || Number.isNaN(Date.parse(body.expiresAt))) {
+    throw new TurnvendError(res.status, 0, "turnvend's answer holds no iceServers and expiresAt");
+  }
+  return { iceServers: body.iceServers, ttl: body.ttl, expiresAt: body.expiresAt };
+}
+
+/**
+ * Keeps pc's ICE servers fresh: fetches credentials (now, or after options.initial expires soon) and
+ * applies them with pc.setConfiguration({ ...pc.getConfiguration(), iceServers }), refreshBeforeMs
+ * before each expiresAt. New candidates (and an ICE restart) use the fresh credentials; pass
+ * restartIce: true to restart ICE after each refresh so live relays move to them (the app then renegotiates
+ * on "negotiationneeded"). Failures go to onError and are retried with backoff (honouring Retry-After).
+ * Stops by itself when pc closes. Options: url, getToken (returns the JWT, or a promise of it),
+ * refreshBeforeMs (default 5 minutes), ttl, initial, restartIce, onRefresh, onError, fetch.
+ * Returns { ready, refresh(), stop(), current }: ready settles with the first credentials applied.
+ */
+export function keepFresh(pc, options) {
+  const o = options || {};
+  if (!pc || typeof pc.setConfiguration !== "function" || typeof pc.getConfiguration !== "function") {
+    throw new TypeError("keepFresh needs an RTCPeerConnection");
+  }
+  if (typeof o.getToken !== "function") throw new TypeError("getToken must be a function that returns the user's JWT");
+  endpoint(o.url);
+  const refreshBeforeMs = o.refreshBeforeMs === undefined ? DEFAULT_REFRESH_BEFORE_MS : o.refreshBeforeMs;
+  if (typeof refreshBeforeMs !== "number" || !(refreshBeforeMs >= 0)) throw new TypeError("refreshBeforeMs must be a number of milliseconds");
+
+  let timer;
+  let stopped = false;
+  let failures = 0;
+  const state = { current: o.initial };
+  const isClosed = () => stopped || pc.signalingState === "closed" || pc.connectionState === "closed";
+
+  function stop() {
+    stopped = true;
+    clearTimeout(timer);
+  }
+
+  function schedule(delayMs) {
+    clearTimeout(timer);
+    if (!isClosed()) timer = setTimeout(run, delayMs);
+  }
+
+  function untilRefresh(result) {
+    const left = Date.parse(result.expiresAt) - Date.now();
+    return Math.max(MIN_REFRESH_INTERVAL_MS, left - refreshBeforeMs);
+  }
+
+  async function refresh() {
+    const token = await o.getToken();
+    const result = await getIceServers({ url: o.url, token, ttl: o.ttl, fetch: o.fetch });
+    if (isClosed()) return result;
+    pc.setConfiguration(Object.assign({}, pc.getConfiguration(), { iceServers: result.iceServers }));
+    if (o.restartIce && typeof pc.restartIce === "function") pc.restartIce();
+    state.current = result;
+    failures = 0;
+    schedule(untilRefresh(result));
+    if (o.onRefresh) o.onRefresh(result);
+    return result;
+  }
+
+  function failed(err) {
+    failures += 1;
+    if (o.onError) o.onError(err);
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, failures - 1));
+    const retryAfter = err && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+    schedule(Math.max(backoff, retryAfter));
+  }
+
+  function run() {
+    refresh().catch(failed);
+  }
+
+  if (typeof pc.addEventListener === "function") {
+    const onClose = () => {
+      if (isClosed()) stop();
+    };
+    pc.addEventListener("signalingstatechange", onClose);
+    pc.addEventListener("connectionstatechange", onClose);
+  }
+
+  let ready;
+  if (o.initial) {
+    schedule(untilRefresh(o.initial));
+    ready = Promise.resolve(o.initial);
+  } else {
+    ready = refresh();
+    ready.catch(failed);
+  }
+
+  return {
+    ready,
+    refresh: () => {
+      const p = refresh();
+      p.catch(failed);
+      return p;
+    },
+    stop,
+    get current() {
+      return state.current;
+    },
+  };
+}
+`;

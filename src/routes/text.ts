@@ -1,0 +1,19 @@
+// Checks shared by every free-text field of a request body.
+import * as v from "valibot";
+
+// C0 controls, DEL and C1 controls. Text is shown in dashboards and logs: a CR/LF could forge a line.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+// A lone UTF-16 surrogate is not text: it becomes U+FFFD on the way out, so two different inputs
+// would turn into the same value (the same key name upstream, the same subject hash).
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A string of 1 (or `min`) to `max` characters with no control characters and no lone surrogates. */
+export function plainText(field: string, max: number, min = 0) {
+  return v.pipe(
+    v.string(),
+    v.minLength(min, `${field} must not be empty`),
+    v.maxLength(max, `${field} must be at most ${max} characters`),
+    v.check((s) => !CONTROL_CHARACTER.test(s), `${field} must not contain control characters (such as CR or LF)`),
+    v.check((s) => !LONE_SURROGATE.test(s), `${field} must be well-formed Unicode (no unpaired surrogates)`),
+  );
+}

@@ -1,0 +1,138 @@
+import { env, SELF } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ICE_SERVERS_JS } from "../src/page/ice-servers-js";
+import { call } from "./support/api";
+import { emulator } from "./support/emulator";
+import { activeVendingKey, freshSubject, userJwt } from "./support/vend";
+
+interface Helper {
+  getIceServers(o: { url: string; token: string; ttl?: number; fetch?: typeof fetchSelf }): Promise<{ iceServers: { urls: string[]; username?: string }[]; ttl: number; expiresAt: string }>;
+  keepFresh(pc: unknown, o: Record<string, unknown>): { ready: Promise<unknown>; refresh(): Promise<unknown>; stop(): void; current: unknown };
+  TurnvendError: new (...args: unknown[]) => Error;
+}
+
+/**
+ * The helper's own text, run as a function body (the workerd test runtime provides `new Function`; the
+ * Worker itself has no eval): its `export` keywords are dropped and its exports returned. Everything
+ * else runs exactly as served.
+ */
+function loadHelper(source: string): Helper {
+  const body = source.replace(/^export /gm, "") + "\nreturn { getIceServers, keepFresh, TurnvendError };";
+  return new Function(body)() as Helper;
+}
+
+/** The browser's fetch, minus the RequestInit fields workerd does not implement. */
+function fetchSelf(input: string, init: RequestInit & { credentials?: string }) {
+  const { cache: _c, credentials: _cr, ...rest } = init;
+  return SELF.fetch(input, { ...rest, headers: { ...(rest.headers as Record<string, string>), origin: "https://app.example.com" } });
+}
+
+/** Just enough RTCPeerConnection for keepFresh: it records every setConfiguration. */
+class FakePeerConnection {
+  signalingState = "stable";
+  connectionState = "connected";
+  config: { iceServers: { username?: string }[]; iceTransportPolicy: string } = { iceServers: [], iceTransportPolicy: "relay" };
+  applied: { iceServers: { username?: string }[]; iceTransportPolicy: string }[] = [];
+  getConfiguration() {
+    return { ...this.config };
+  }
+  setConfiguration(config: FakePeerConnection["config"]) {
+    this.config = config;
+    this.applied.push(config);
+  }
+  addEventListener() {}
+}
+
+const BASE = "http://turnvend.test";
+const usernames = (servers: { username?: string }[]) => servers.map((s) => s.username).filter(Boolean);
+
+describe("GET /ice-servers.js (the browser helper)", () => {
+  it("is served as cacheable JavaScript that any origin may import", async () => {
+    const res = await call("/ice-servers.js", { as: "none" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const text = await res.text();
+    expect(text).toBe(ICE_SERVERS_JS);
+    expect(text).toMatch(/^export async function getIceServers\(/m);
+    expect(text).toMatch(/^export function keepFresh\(/m);
+    expect(text).not.toMatch(/^\s*import\s/m); // dependency-free
+    expect((await call("/ice-servers.js", { as: "none", method: "POST" })).status).toBe(405);
+  });
+
+  it("parses and exposes getIceServers, keepFresh and TurnvendError", () => {
+    const helper = loadHelper(ICE_SERVERS_JS);
+    expect(typeof helper.getIceServers).toBe("function");
+    expect(typeof helper.keepFresh).toBe("function");
+    expect(new helper.TurnvendError(401, 10010, "x")).toBeInstanceOf(Error);
+  });
+});
+
+describe("the helper's behaviour, run against the real vend route", () => {
+  beforeEach(async () => {
+    await emulator.reset();
+    await env.TURNVEND_KV.delete("vend:v1:active-key");
+    await activeVendingKey();
+  });
+
+  it("getIceServers vends with the user's JWT and resolves { iceServers, ttl, expiresAt }", async () => {
+    const { getIceServers } = loadHelper(ICE_SERVERS_JS);
+    const got = await getIceServers({ url: `${BASE}/`, token: await userJwt(freshSubject()), ttl: 120, fetch: fetchSelf });
+    expect(got.ttl).toBe(120);
+    expect(usernames(got.iceServers)).toHaveLength(1);
+    expect(Date.parse(got.expiresAt) - Date.now()).toBeLessThanOrEqual(120_000);
+  });
+
+  it("getIceServers rejects with turnvend's status and code", async () => {
+    const { getIceServers, TurnvendError } = loadHelper(ICE_SERVERS_JS);
+    const err = await getIceServers({ url: BASE, token: "not-a-jwt", fetch: fetchSelf }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TurnvendError);
+    expect(err).toMatchObject({ status: 401, code: 10010 });
+    await expect(getIceServers({ url: BASE, token: await userJwt(freshSubject()), ttl: 10, fetch: fetchSelf })).rejects.toMatchObject({ status: 400, code: 10005 });
+  });
+
+  it("keepFresh applies new credentials with setConfiguration, keeping the rest of the configuration, before expiresAt", async () => {
+    const { getIceServers, keepFresh } = loadHelper(ICE_SERVERS_JS);
+    const subject = freshSubject();
+    let tokens = 0;
+    const getToken = async () => {
+      tokens += 1;
+      return userJwt(subject);
+    };
+    const initial = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: fetchSelf });
+    const pc = new FakePeerConnection();
+    pc.config = { iceServers: initial.iceServers, iceTransportPolicy: "relay" };
+    const refreshed = new Promise<unknown>((resolve) => {
+      // 60 s credentials refreshed 59.8 s early: the first refresh comes after the 1 s floor.
+      const fresh = keepFresh(pc, { url: BASE, getToken, ttl: 60, refreshBeforeMs: 59_800, initial, fetch: fetchSelf, onRefresh: () => (fresh.stop(), resolve(fresh.current)) });
+    });
+    const current = (await refreshed) as { iceServers: { username?: string }[] };
+    expect(tokens).toBe(2);
+    expect(pc.applied).toHaveLength(1);
+    expect(pc.applied[0].iceTransportPolicy).toBe("relay");
+    expect(pc.applied[0].iceServers).toEqual(current.iceServers);
+    expect(usernames(pc.applied[0].iceServers)).not.toEqual(usernames(initial.iceServers));
+  });
+
+  it("keepFresh fetches at once without initial credentials, reports failures to onError and stops when the connection closes", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    const pc = new FakePeerConnection();
+    const errors: unknown[] = [];
+    const fresh = keepFresh(pc, { url: BASE, getToken: () => userJwt(freshSubject()), fetch: fetchSelf, onError: (e: unknown) => errors.push(e) });
+    await fresh.ready;
+    expect(pc.applied).toHaveLength(1);
+
+    const failing = keepFresh(new FakePeerConnection(), { url: BASE, getToken: () => "bad-token", fetch: fetchSelf, onError: (e: unknown) => errors.push(e) });
+    await expect(failing.ready).rejects.toMatchObject({ status: 401 });
+    failing.stop();
+    expect(errors).toHaveLength(1);
+
+    pc.connectionState = "closed";
+    await fresh.refresh();
+    expect(pc.applied).toHaveLength(1); // closed: nothing applied any more
+    fresh.stop();
+  });
+});
