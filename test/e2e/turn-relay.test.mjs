@@ -37,8 +37,12 @@ after(async () => {
     writeFileSync(join(ARTIFACTS, "coturn.log"), env.coturn.log());
     await env.stop();
   }
-  // Everything started by the run is gone; anything left is a cleanup bug, killed and reported.
-  const left = [...new Set([...started.filter(isAlive), ...descendants()])];
+  // Everything started by the run is gone; anything left is a cleanup bug, killed and reported. A process
+  // told to stop may take a moment to exit, so wait for readiness to leave, never a fixed sleep.
+  const stillRunning = () => [...new Set([...started, ...descendants()])].filter(isAlive);
+  const deadline = Date.now() + 10_000;
+  while (stillRunning().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const left = stillRunning();
   for (const pid of left) {
     try {
       process.kill(pid, "SIGKILL");
