@@ -49,7 +49,7 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   try {
     const { payload } = settings.jwksUrl
       ? await jwtVerify(token, keySetFor(settings.jwksUrl), { ...options, algorithms: JWKS_ALGORITHMS })
-      : await jwtVerify(token, new TextEncoder().encode(settings.hs256Secret ?? ""), { ...options, algorithms: SECRET_ALGORITHMS });
+      : await jwtVerify(token, await hmacKeyFor(settings.hs256Secret ?? ""), { ...options, algorithms: SECRET_ALGORITHMS });
     subject = payload.sub;
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
@@ -66,6 +66,17 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
     throw new ApiError("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
   }
   return { subject };
+}
+
+// Importing the HS256 secret as a key costs work on every vend; do it once per isolate per secret value.
+let hmacKey: { secret: string; key: Promise<CryptoKey> } | undefined;
+
+function hmacKeyFor(secret: string): Promise<CryptoKey> {
+  if (hmacKey?.secret !== secret) {
+    const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    hmacKey = { secret, key };
+  }
+  return hmacKey.key;
 }
 
 function keySetFor(url: string): JWTVerifyGetKey {
