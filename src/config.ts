@@ -122,9 +122,15 @@ function parse(env: Env): ConfigResult {
 
   const access = accessSettings(str, problems);
 
+  // Every numeric setting is read before the verdict, so a bad value is a problem, never a silent default.
+  const cacheFreshSeconds = int("CACHE_FRESH_SECONDS", 60, 0, 86_400);
+  const cacheMaxStaleSeconds = int("CACHE_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400);
+  const upstreamTimeoutMs = int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000);
+  const auditRetentionDays = int("AUDIT_RETENTION_DAYS", 30, 1, 365);
+
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
-  if (!isLoopback(apiBaseUrl)) {
+  if (!isLocalUpstream(apiBaseUrl, rtcBaseUrl)) {
     for (const [name, devValue] of Object.entries(DEV_ONLY_VALUES)) {
       if (str(name as keyof Env) === devValue) problems.push(`${name} holds the local development default`);
     }
@@ -139,9 +145,9 @@ function parse(env: Env): ConfigResult {
       apiToken,
       apiBaseUrl,
       rtcBaseUrl,
-      cacheFreshSeconds: int("CACHE_FRESH_SECONDS", 60, 0, 86_400),
-      cacheMaxStaleSeconds: int("CACHE_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400),
-      upstreamTimeoutMs: int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000),
+      cacheFreshSeconds,
+      cacheMaxStaleSeconds,
+      upstreamTimeoutMs,
       keyEncryptionKeys,
       callers,
       subjectHashKey,
@@ -150,7 +156,7 @@ function parse(env: Env): ConfigResult {
       allowedOrigins: new Set(str("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean)),
       jwt,
       pinnedKeyId,
-      auditRetentionDays: int("AUDIT_RETENTION_DAYS", 30, 1, 365),
+      auditRetentionDays,
       access,
     },
   };
@@ -198,6 +204,11 @@ function urlSetting(name: string, value: string, problems: string[]): string {
     problems.push(`${name} is not a URL`);
     return value;
   }
+}
+
+/** True when both upstreams are loopback addresses: the local emulator, which no deployed Worker can reach. */
+export function isLocalUpstream(apiBaseUrl: string, rtcBaseUrl: string): boolean {
+  return isLoopback(apiBaseUrl) && isLoopback(rtcBaseUrl);
 }
 
 function isLoopback(url: string): boolean {

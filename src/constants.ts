@@ -105,3 +105,13 @@ export const VENDING_KEY_MEMORY_MS = 30_000;
 
 /** Attempts to record a vended credential in the ledger before it is revoked instead. */
 export const LEDGER_WRITE_ATTEMPTS = 3;
+
+/** Retry-After on a 5xx that names no wait of its own: long enough for a transient fault to pass. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Orphaned secrets reconciliation confirms and destroys per run (one upstream get each). */
+export const ORPHAN_SECRETS_PER_RUN = 20;
+/** Upstream attempts a reconciliation run may make: one list plus one get per orphan, with room for retries. */
+export const RECONCILE_ATTEMPT_BUDGET = 40;
+/** Time a reconciliation run may spend upstream. */
+export const RECONCILE_DEADLINE_MS = 60_000;

@@ -5,6 +5,8 @@ import { ApiError } from "./http/errors";
 import { reconcile } from "./jobs/reconcile";
 import { keyDeps } from "./keys/deps";
 import { log } from "./observability/log";
+import { RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS } from "./constants";
+import { UpstreamBudget } from "./upstream/budget";
 
 export default {
   fetch: app.fetch,
@@ -16,7 +18,7 @@ export default {
       return;
     }
     ctx.waitUntil(
-      reconcile(keyDeps(env, config.config)).catch((err: unknown) => {
+      reconcile(keyDeps(env, config.config, new UpstreamBudget(config.config.upstreamTimeoutMs, RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS))).catch((err: unknown) => {
         log("reconcile.failed", { kind: err instanceof ApiError ? err.kind : "unexpected" });
       }),
     );

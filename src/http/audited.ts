@@ -6,6 +6,7 @@ import { ApiError } from "./errors";
 import { AuditLog } from "../storage/audit-log";
 import { log } from "../observability/log";
 import { readConfig } from "../config";
+import { KEY_ID_PATTERN } from "../constants";
 
 export function audited(action: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -21,7 +22,8 @@ export function audited(action: string) {
       request_id: c.get("requestId"),
       caller: caller.id,
       action,
-      key_id: c.get("auditKeyId") ?? c.req.param("key_id") ?? null,
+      // Only a well-formed id is recorded: a refused path value is junk of any length.
+      key_id: auditKeyId(c.get("auditKeyId") ?? c.req.param("key_id")),
       outcome,
     };
     log("audit", { ...event });
@@ -29,4 +31,8 @@ export function audited(action: string) {
       .record(event)
       .catch(() => log("audit.write_failed", { request_id: event.request_id, action }));
   });
+}
+
+function auditKeyId(value: string | undefined): string | null {
+  return value !== undefined && KEY_ID_PATTERN.test(value) ? value : null;
 }

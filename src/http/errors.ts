@@ -25,7 +25,6 @@ export const ERRORS = {
   not_configured: { status: 503, code: 10033 },
   custody_failure: { status: 503, code: 10034 },
   no_active_key: { status: 503, code: 10035 },
-  ledger_unavailable: { status: 503, code: 10036 },
   identity_provider_unavailable: { status: 503, code: 10037 },
   internal_error: { status: 500, code: 10099 },
 } as const satisfies Record<string, { status: number; code: number }>;

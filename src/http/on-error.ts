@@ -5,10 +5,13 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ApiError, errorEnvelope } from "./errors";
 import { log } from "../observability/log";
+import { DEFAULT_RETRY_AFTER_SECONDS } from "../constants";
 
 export function onError(err: Error, c: Context<AppEnv>): Response {
   const apiError = toApiError(err, c);
-  if (apiError.retryAfterSeconds !== undefined) c.header("Retry-After", String(apiError.retryAfterSeconds));
+  // Every 5xx tells the client when to try again; a failure that named no wait gets the default.
+  const retryAfter = apiError.retryAfterSeconds ?? (apiError.status >= 500 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
+  if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
   if (apiError.status >= 500) {
     log("request.failed", {
       request_id: c.get("requestId"),

@@ -1,6 +1,7 @@
 // The scheduled sync of KV with upstream (cron in wrangler.toml). Upstream is the truth for which keys
 // exist; KV is the truth for which secrets turnvend holds.
-import { ORPHAN_SECRET_GRACE_SECONDS } from "../constants";
+import { ORPHAN_SECRET_GRACE_SECONDS, ORPHAN_SECRETS_PER_RUN } from "../constants";
+import { ApiError } from "../http/errors";
 import type { KeyDeps } from "../keys/service";
 import { buildIndex, clock } from "../keys/service";
 import { log } from "../observability/log";
@@ -24,11 +25,21 @@ export async function reconcile(deps: KeyDeps): Promise<ReconcileSummary> {
   const cachedIds = new Set(before?.keys.map((k) => k.uid) ?? []);
 
   // A secret stored moments ago may belong to a create whose key this list predates: spare young ones.
-  const orphans = [...owners].filter(
+  const candidates = [...owners].filter(
     ([uid, meta]) => !upstreamIds.has(uid) && now - Date.parse(meta.stored_at || "1970-01-01") > ORPHAN_SECRET_GRACE_SECONDS * 1000,
   );
-  await Promise.all(orphans.map(([uid]) => deps.secrets.delete(uid)));
-  for (const [uid] of orphans) owners.delete(uid);
+  // A sealed secret can never be fetched again, so one list is not enough to destroy it: each orphan is
+  // confirmed gone with its own get, and a run destroys at most a bounded number.
+  const orphans: string[] = [];
+  for (const [uid] of candidates.slice(0, ORPHAN_SECRETS_PER_RUN)) {
+    const gone = await deps.api.getKey(uid).then(
+      () => false,
+      (err: unknown) => err instanceof ApiError && err.kind === "key_not_found",
+    );
+    if (gone) orphans.push(uid);
+  }
+  await Promise.all(orphans.map((uid) => deps.secrets.delete(uid)));
+  for (const uid of orphans) owners.delete(uid);
 
   const doc = buildIndex(records, owners, now);
   await deps.index.write(doc);

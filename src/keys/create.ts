@@ -103,7 +103,8 @@ async function resolveExisting(
   // The earlier attempt's outcome is unknown. Find out before creating anything.
   const found = (await deps.api.listKeys()).filter((k) => hasTag(k.name ?? "", rec.tag));
   for (const key of found) {
-    const secret = await deps.secrets.load(key.uid).catch(() => undefined);
+    // A failing load is an outage, not a lost secret: let it surface instead of deleting the key.
+    const secret = await deps.secrets.load(key.uid);
     if (secret !== undefined) {
       // The first attempt finished its work but not its bookkeeping: adopt its answer.
       const result = { status: 201, key: toPublic(key) };

@@ -7,9 +7,9 @@ import { KeySecrets } from "../storage/key-secrets";
 import type { KeyDeps } from "./service";
 
 /** Wires the key service to this request's bindings and configuration, with a fresh upstream budget. */
-export function keyDeps(env: Env, config: Config): KeyDeps {
+export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
   return {
-    api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), new UpstreamBudget(config.upstreamTimeoutMs)),
+    api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
     freshSeconds: config.cacheFreshSeconds,

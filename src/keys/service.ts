@@ -96,6 +96,15 @@ export async function deleteKey(deps: KeyDeps, keyId: string, input: { callerId:
 
 /** Takes custody of the secret of a key made elsewhere (dashboard, Terraform). The key must exist upstream. */
 export async function adoptKeySecret(deps: KeyDeps, keyId: string, input: { secret: string; callerId: string }): Promise<PublicKey> {
+  // A held secret may be the one-time secret Cloudflare will never show again: never overwrite it. A
+  // damaged record (custody_failure) may be replaced, which is how an operator repairs it.
+  const held = await deps.secrets.load(keyId).catch((err: unknown) => {
+    if (err instanceof ApiError && err.kind === "custody_failure") return undefined;
+    throw err;
+  });
+  if (held !== undefined) {
+    throw new ApiError("conflict", "turnvend already holds a secret for this key; delete the key or create a new one instead");
+  }
   const record = await deps.api.getKey(keyId);
   await deps.secrets.store(keyId, input.secret, input.callerId);
   forgetVendingKey();

@@ -168,7 +168,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "vend" },
     body: VendBody,
     success: { status: 200, description: "ICE servers for one user.", schema: VendedCredentials },
-    errors: ["not_configured", "unauthorized", "forbidden", "origin_not_allowed", "identity_provider_unavailable", ...JSON_BODY, "invalid_ttl", "rate_limited", "no_active_key", "custody_failure", "ledger_unavailable", ...UPSTREAM],
+    errors: ["not_configured", "unauthorized", "forbidden", "origin_not_allowed", "identity_provider_unavailable", ...JSON_BODY, "invalid_ttl", "rate_limited", "no_active_key", "custody_failure", ...UPSTREAM],
   },
   {
     method: "post",

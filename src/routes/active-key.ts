@@ -4,6 +4,7 @@ import type { AppEnv } from "../http/app-env";
 import { KEY_ID_PATTERN } from "../constants";
 import { ApiError, successEnvelope } from "../http/errors";
 import { readJsonBody } from "../http/json-body";
+import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { requireCaller } from "../auth/require-caller";
 import { vendDeps } from "../vend/deps";
@@ -17,10 +18,11 @@ activeKey.get("/", requireCaller("keys:read"), async (c) => {
   return c.json(successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)))));
 });
 
-activeKey.put("/", requireCaller("keys:write"), async (c) => {
+activeKey.put("/", audited("active_key.set"), requireCaller("keys:write"), async (c) => {
   const body = await readJsonBody(c, ActiveKeyBody);
   const keyId = body.key_id ?? "";
   if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+  c.set("auditKeyId", keyId);
   const view = await setActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)), keyId, c.get("caller")!.id);
   return c.json(successEnvelope(view));
 });

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
 import { readJsonBody } from "../http/json-body";
+import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { requireCaller } from "../auth/require-caller";
 import { REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS } from "../constants";
@@ -16,7 +17,7 @@ export const credentials = new Hono<AppEnv>();
 /** Code of the envelope message saying a capped revocation left credentials for another call. */
 const REVOKE_INCOMPLETE_MESSAGE_CODE = 10050;
 
-credentials.post("/revoke", requireCaller("credentials:revoke"), async (c) => {
+credentials.post("/revoke", audited("credentials.revoke"), requireCaller("credentials:revoke"), async (c) => {
   const body = await readJsonBody(c, RevokeBody);
   const target = body.username !== undefined ? { username: body.username } : { subject: body.subject! };
   const result = await revokeCredentials(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w), new UpstreamBudget(c.get("config").upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS)), target, c.get("caller")!.id);

@@ -13,7 +13,16 @@ export const VendBody = v.strictObject({
 
 export const RevokeBody = v.pipe(
   v.strictObject({
-    username: v.optional(plainText("username", CREDENTIAL_USERNAME_MAX_LENGTH, 1)),
+    // Usernames come from Cloudflare as visible ASCII; anything else (or a dot segment, which would move
+    // the revoke URL) names no credential and must not reach a KV key or an upstream path.
+    username: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^[\x21-\x7e]+$/, "username must be visible ASCII characters"),
+        v.maxLength(CREDENTIAL_USERNAME_MAX_LENGTH, `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`),
+        v.check((u) => u !== "." && u !== "..", "username is not a credential username"),
+      ),
+    ),
     subject: v.optional(Subject),
   }),
   v.check((b) => (b.username === undefined) !== (b.subject === undefined), "send exactly one of username or subject"),

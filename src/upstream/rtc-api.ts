@@ -30,6 +30,11 @@ export class RtcApi {
     private readonly budget: UpstreamBudget,
   ) {}
 
+  /** The same client with a new allowance, for work that runs after the request's own has been used. */
+  withBudget(budget: UpstreamBudget): RtcApi {
+    return new RtcApi(this.baseUrl, budget);
+  }
+
   async generateIceServers(keyId: string, keySecret: string, input: { ttl: number; customIdentifier: string }): Promise<GenerateResponse> {
     const route = "credentials.generate_ice_servers";
     const res = await sendUpstream({

@@ -13,6 +13,7 @@ export interface VendDeps {
   ledger: Ledger;
   pinnedKeyId: string | undefined;
   subjectHashKey: string;
+  upstreamTimeoutMs: number;
   /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
   waitUntil: (work: Promise<unknown>) => void;
   now?: () => number;
@@ -35,6 +36,7 @@ export function vendDeps(
     ledger: new Ledger(env.TURNVEND_KV),
     pinnedKeyId: config.pinnedKeyId,
     subjectHashKey: config.subjectHashKey,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
     waitUntil,
   };
 }

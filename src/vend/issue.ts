@@ -8,6 +8,7 @@ import { subjectHash } from "./subject-hash";
 import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
 import type { LedgerEntry } from "../storage/ledger";
 import { LEDGER_WRITE_ATTEMPTS } from "../constants";
+import { UpstreamBudget } from "../upstream/budget";
 
 /** The body of a successful POST /v1/ice-servers. */
 export interface VendedCredentials {
@@ -27,7 +28,9 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
     }
   }
   log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
-  const results = await Promise.allSettled(usernames.map((username) => deps.rtc.revoke(key.keyId, key.secret, username)));
+  // The request's upstream allowance may be spent by now; the withdrawal gets its own.
+  const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
+  const results = await Promise.allSettled(usernames.map((username) => rtc.revoke(key.keyId, key.secret, username)));
   log("vend.credential_withdrawn", { key_id: key.keyId, subject_hash: entry.subject_hash, revoked: results.filter((r) => r.status === "fulfilled").length });
 }
 

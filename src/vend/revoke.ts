@@ -43,7 +43,11 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
     try {
       const secret = await secretFor(record.key_id);
       if (secret === undefined) {
-        throw new ApiError("no_active_key", "turnvend no longer holds the secret of the TURN key that issued this credential, so it cannot revoke it");
+        // The issuing key was deleted (its secret goes with it), so nothing can revoke this credential any
+        // more: forget it rather than failing every later revocation of the subject. It is not counted.
+        await deps.ledger.remove(record);
+        log("credential.revoke_impossible", { key_id: record.key_id, subject_hash: record.subject_hash, revoked_by: revokedBy });
+        return;
       }
       const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
       await deps.ledger.remove(record);
