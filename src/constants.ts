@@ -20,9 +20,6 @@ export const BODY_MAX_BYTES = 16 * 1024;
 /** Every upstream call is abandoned after this long, so no request can hang on Cloudflare. */
 export const UPSTREAM_TIMEOUT_MS = 10_000;
 
-/** Caller tokens minted by `npm run caller:new`: 32 random bytes, base64url. */
-export const CALLER_TOKEN_BYTES = 32;
-
 // --- Credential vending (issue 3) ---
 
 /** Leeway for exp/nbf on end-user JWTs: absorbs clock skew between the app's auth server and the edge. */

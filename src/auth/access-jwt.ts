@@ -1,10 +1,10 @@
 // Verification of Cloudflare Access service-token JWTs (`Cf-Access-Jwt-Assertion`) for internal callers.
 // Kept apart from orchestration so this code can be reviewed alone. jose does the cryptography.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_TIMEOUT_MS } from "../constants";
+import { errors, jwtVerify } from "jose";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { Caller } from "./callers";
+import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
 import { isScope, type Scope } from "./scopes";
 
 /** The header Cloudflare Access puts the application token in. */
@@ -60,11 +60,7 @@ export function parseAccessCallers(raw: string): { ok: true; callers: AccessCall
   return { ok: true, callers };
 }
 
-// One remote key set per URL per isolate: jose caches the fetched JWKS inside it.
-const remoteSets = new Map<string, JWTVerifyGetKey>();
 
-/** Raised when the Access JWKS cannot be fetched or read: turnvend's problem, not the caller's. */
-class KeySetUnavailable extends Error {}
 
 /**
  * Verifies an Access JWT (RS256 against the team's JWKS, exact `iss` and `aud`, unexpired) and maps its
@@ -74,7 +70,7 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
   if (token.length > ACCESS_JWT_MAX_LENGTH) return reject("too_long", "the Access token is not valid");
   let commonName: unknown;
   try {
-    const { payload } = await jwtVerify(token, keySetFor(settings.jwksUrl), {
+    const { payload } = await jwtVerify(token, remoteKeySet(settings.jwksUrl, "auth.access_jwks_unavailable"), {
       algorithms: ACCESS_ALGORITHMS,
       issuer: settings.issuer,
       audience: settings.audience,
@@ -108,28 +104,3 @@ function reject(reason: string, message: string): never {
   throw new ApiError("unauthorized", message);
 }
 
-function keySetFor(url: string): JWTVerifyGetKey {
-  let getKey = remoteSets.get(url);
-  if (!getKey) {
-    const remote = createRemoteJWKSet(new URL(url), {
-      timeoutDuration: JWKS_TIMEOUT_MS,
-      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-      // jose refetches for an unknown kid only when the last successful fetch is older than this.
-      cooldownDuration: JWKS_COOLDOWN_MS,
-    });
-    // An unknown kid is the token's problem (401); a JWKS that cannot be fetched or read is Access's (503).
-    // Either way nothing is accepted.
-    getKey = async (header, token) => {
-      try {
-        return await remote(header, token);
-      } catch (err) {
-        if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-        if (err instanceof errors.JOSENotSupported || err instanceof errors.JWKInvalid) throw err;
-        log("auth.access_jwks_unavailable", { reason: err instanceof errors.JOSEError ? err.code : err instanceof Error ? err.name : "unknown" });
-        throw new KeySetUnavailable();
-      }
-    };
-    remoteSets.set(url, getKey);
-  }
-  return getKey;
-}

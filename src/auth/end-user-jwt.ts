@@ -1,15 +1,13 @@
 // Verification of end-user JWTs issued by the app's own auth. Kept apart from orchestration so this,
 // the riskiest code in the vend path, can be reviewed alone. jose does the cryptography.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { errors, jwtVerify } from "jose";
 import {
-  JWKS_CACHE_MAX_AGE_MS,
-  JWKS_COOLDOWN_MS,
-  JWKS_TIMEOUT_MS,
   JWT_CLOCK_TOLERANCE_SECONDS,
   SUBJECT_MAX_LENGTH,
 } from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
+import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
 
 export interface JwtSettings {
   issuer: string;
@@ -27,11 +25,7 @@ export interface EndUser {
 const JWKS_ALGORITHMS = ["RS256", "ES256"];
 const SECRET_ALGORITHMS = ["HS256"];
 
-// One remote key set per URL per isolate: jose caches the fetched JWKS inside it.
-const remoteSets = new Map<string, JWTVerifyGetKey>();
 
-/** Raised when the identity provider's key set cannot be fetched: turnvend's problem, not the user's. */
-class KeySetUnavailable extends Error {}
 
 /**
  * Verifies the token and returns its subject. With JWT_JWKS_URL set, only the JWKS is used (the HS256
@@ -48,7 +42,7 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   let subject: unknown;
   try {
     const { payload } = settings.jwksUrl
-      ? await jwtVerify(token, keySetFor(settings.jwksUrl), { ...options, algorithms: JWKS_ALGORITHMS })
+      ? await jwtVerify(token, remoteKeySet(settings.jwksUrl, "auth.jwks_unavailable"), { ...options, algorithms: JWKS_ALGORITHMS })
       : await jwtVerify(token, await hmacKeyFor(settings.hs256Secret ?? ""), { ...options, algorithms: SECRET_ALGORITHMS });
     subject = payload.sub;
   } catch (err) {
@@ -79,27 +73,3 @@ function hmacKeyFor(secret: string): Promise<CryptoKey> {
   return hmacKey.key;
 }
 
-function keySetFor(url: string): JWTVerifyGetKey {
-  let getKey = remoteSets.get(url);
-  if (!getKey) {
-    const remote = createRemoteJWKSet(new URL(url), {
-      timeoutDuration: JWKS_TIMEOUT_MS,
-      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-      cooldownDuration: JWKS_COOLDOWN_MS,
-    });
-    // A token naming an unknown kid is the user's problem (401); a JWKS that cannot be fetched or read
-    // is the provider's (503). jose reports both as errors, so they are told apart here.
-    getKey = async (header, token) => {
-      try {
-        return await remote(header, token);
-      } catch (err) {
-        if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-        if (err instanceof errors.JOSENotSupported || err instanceof errors.JWKInvalid) throw err;
-        log("auth.jwks_unavailable", { reason: err instanceof errors.JOSEError ? err.code : err instanceof Error ? err.name : "unknown" });
-        throw new KeySetUnavailable();
-      }
-    };
-    remoteSets.set(url, getKey);
-  }
-  return getKey;
-}

@@ -7,7 +7,8 @@ import { IDEMPOTENCY_IN_FLIGHT_SECONDS, SECRET_STORE_ATTEMPTS } from "../constan
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { CachedKey } from "../storage/key-index";
-import { IdempotencyStore, sha256Hex, type IdempotencyRecord } from "../storage/idempotency";
+import { sha256Hex } from "../crypto/hex";
+import { IdempotencyStore, type IdempotencyRecord } from "../storage/idempotency";
 import { outcomeUnknown } from "../upstream/request";
 import { hasTag, tagName } from "./name-tag";
 import { clock, toPublic, type KeyDeps, type PublicKey } from "./service";

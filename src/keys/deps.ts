@@ -5,6 +5,8 @@ import { UpstreamBudget } from "../upstream/budget";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
 import type { KeyDeps } from "./service";
+import type { CreateDeps } from "./create";
+import { IdempotencyStore } from "../storage/idempotency";
 
 /** Wires the key service to this request's bindings and configuration, with a fresh upstream budget. */
 export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
@@ -15,4 +17,9 @@ export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(co
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,
   };
+}
+
+/** The key service plus what creation needs: idempotency records and work after the response. */
+export function createDeps(env: Env, config: Config, waitUntil: (work: Promise<unknown>) => void): CreateDeps {
+  return { ...keyDeps(env, config), idempotency: new IdempotencyStore(env.TURNVEND_KV), waitUntil };
 }

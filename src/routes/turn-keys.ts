@@ -1,16 +1,14 @@
 // The v4 TURN key routes, drop-in compatible with Cloudflare's (reference §1).
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../http/app-env";
-import { successEnvelope } from "../http/errors";
+import { ApiError, successEnvelope } from "../http/errors";
 import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { readJsonBody } from "../http/json-body";
 import { requireCaller } from "../auth/require-caller";
-import { keyDeps } from "../keys/deps";
+import { createDeps, keyDeps } from "../keys/deps";
 import { createKey } from "../keys/create";
 import { deleteKey, getKey, listKeys, updateKey, type Cached } from "../keys/service";
-import { IdempotencyStore } from "../storage/idempotency";
-import { ApiError } from "../http/errors";
 import { checkAccount, keyIdParam } from "./params";
 import { KeyNameBody } from "./schemas";
 
@@ -27,11 +25,7 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
   const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
   const caller = c.get("caller")!;
-  const deps = {
-    ...keyDeps(c.env, c.get("config")),
-    idempotency: new IdempotencyStore(c.env.TURNVEND_KV),
-    waitUntil: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
-  };
+  const deps = createDeps(c.env, c.get("config"), (work) => c.executionCtx.waitUntil(work));
   const outcome = await createKey(deps, { name: body.name, callerId: caller.id, idempotencyKey });
   c.set("auditKeyId", outcome.key.uid);
   if (outcome.replayed) c.header("Idempotent-Replayed", "true");

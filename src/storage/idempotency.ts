@@ -1,6 +1,7 @@
 // Idempotency records for key creation, per caller, kept 24 hours. Schema: docs/storage-schema.md.
 import { IDEMPOTENCY_TTL_SECONDS } from "../constants";
 import type { PublicKey } from "../keys/service";
+import { sha256Hex } from "../crypto/hex";
 
 export interface IdempotencyRecord {
   v: 1;
@@ -35,9 +36,4 @@ export class IdempotencyStore {
   private async key(callerId: string, idempotencyKey: string): Promise<string> {
     return `idem:v1:${callerId}:${await sha256Hex(idempotencyKey)}`;
   }
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,5 +1,5 @@
 // The issuance ledger: every credential turnvend hands out, so it can be revoked later (Cloudflare
-// cannot list issued credentials). Schema (also in docs/storage-schema.md once the lead merges it):
+// cannot list issued credentials). Schema (also in docs/storage-schema.md):
 //
 //   cred:v1:<username>                      value  LedgerEntry (JSON)          expires with the credential
 //   credsub:v1:<subject_hash>:<username>    value  ""  metadata SubjectIndexMeta  expires with the credential

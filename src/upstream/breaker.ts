@@ -1,6 +1,7 @@
 // The rate-limit breaker. Cloudflare answers 429 and then blocks every call of the token for minutes
 // (reference §1), so after one 429 no admin call goes upstream until Retry-After has passed. The state
-// lives in KV so every isolate and location sees it, with a copy in isolate memory to save reads.
+// lives in KV so every isolate and location sees it; while it is open, each isolate also remembers it,
+// so a held call costs no KV read.
 import { KV_MIN_TTL_SECONDS } from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";

@@ -21,8 +21,3 @@ export const UpstreamKeyList = v.array(UpstreamKey);
 export function envelopeOf<S extends v.GenericSchema>(result: S) {
   return v.object({ success: v.literal(true), result });
 }
-
-export const UpstreamFailure = v.object({
-  success: v.literal(false),
-  errors: v.array(v.object({ code: v.number(), message: v.string() })),
-});

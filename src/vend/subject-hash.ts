@@ -2,6 +2,7 @@
 // credentials upstream (customIdentifier), keys the ledger and the rate limiter; the raw subject goes
 // nowhere outside this request.
 import { SUBJECT_HASH_HEX_LENGTH } from "../constants";
+import { bytesToHex } from "../crypto/hex";
 
 // Importing an HMAC key is cheap but not free; do it once per isolate per secret value.
 let cached: { raw: string; key: Promise<CryptoKey> } | undefined;
@@ -16,7 +17,5 @@ function hmacKey(raw: string): Promise<CryptoKey> {
 /** The subject's keyed hash: stable for one SUBJECT_HASH_KEY, meaningless without it. */
 export async function subjectHash(subjectHashKey: string, subject: string): Promise<string> {
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(subjectHashKey), new TextEncoder().encode(subject)));
-  let hex = "";
-  for (const b of mac) hex += b.toString(16).padStart(2, "0");
-  return hex.slice(0, SUBJECT_HASH_HEX_LENGTH);
+  return bytesToHex(mac).slice(0, SUBJECT_HASH_HEX_LENGTH);
 }
