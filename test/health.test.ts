@@ -146,3 +146,16 @@ describe("the published dev defaults", () => {
     expect(new URL((env as unknown as { CF_API_BASE_URL: string }).CF_API_BASE_URL).hostname).toBe("127.0.0.1");
   });
 });
+
+describe("configuration problems shown without authentication", () => {
+  it("name a repeated caller by position, never by its id", async () => {
+    const { createExecutionContext, env } = await import("cloudflare:test");
+    const worker = (await import("../src/index")).default;
+    const entry = { id: "billing-service-7", token_sha256: "a".repeat(64), scopes: ["keys:read"] };
+    const res = await worker.fetch(new Request("http://turnvend.test/healthz"), { ...env, CALLERS: JSON.stringify([entry, entry]) }, createExecutionContext());
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(text).toContain("entry 1 repeats an earlier entry");
+    expect(text).not.toContain("billing-service-7");
+  });
+});

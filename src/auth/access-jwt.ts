@@ -5,7 +5,8 @@ import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { Caller } from "./callers";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
-import { isScope, type Scope } from "./scopes";
+import { parseCallerTable, type Parsed } from "./caller-config";
+import type { Scope } from "./scopes";
 
 /** The header Cloudflare Access puts the application token in. */
 export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
@@ -18,7 +19,6 @@ const ACCESS_JWT_MAX_LENGTH = 8_192;
 const ACCESS_ALGORITHMS = ["RS256"];
 /** A client id is `<32 hex>.access`; the pattern is looser so a format change fails on lookup, not on parse. */
 const COMMON_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
-const CALLER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface AccessCallerEntry {
   commonName: string;
@@ -37,27 +37,16 @@ export interface AccessSettings {
 }
 
 /** Parses ACCESS_CALLERS: a JSON array of `{ common_name, id, scopes }`. */
-export function parseAccessCallers(raw: string): { ok: true; callers: AccessCallerEntry[] } | { ok: false; problem: string } {
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
-    return { ok: false, problem: "not JSON" };
-  }
-  if (!Array.isArray(data)) return { ok: false, problem: "must be a JSON array" };
-  const callers: AccessCallerEntry[] = [];
-  const names = new Set<string>();
-  for (const [i, entry] of data.entries()) {
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return { ok: false, problem: `entry ${i} is not an object` };
-    const { common_name: commonName, id, scopes } = entry as Record<string, unknown>;
-    if (typeof commonName !== "string" || !COMMON_NAME_PATTERN.test(commonName)) return { ok: false, problem: `entry ${i} has an invalid common_name` };
-    if (names.has(commonName)) return { ok: false, problem: `common_name ${commonName} appears twice` };
-    names.add(commonName);
-    if (typeof id !== "string" || !CALLER_ID_PATTERN.test(id)) return { ok: false, problem: `entry ${i} has an invalid id` };
-    if (!Array.isArray(scopes) || !scopes.every(isScope)) return { ok: false, problem: `caller ${id}: scopes must be a list of known scopes` };
-    callers.push({ commonName, id, scopes: new Set(scopes) });
-  }
-  return { ok: true, callers };
+export function parseAccessCallers(raw: string): Parsed<AccessCallerEntry> {
+  return parseCallerTable<AccessCallerEntry>(
+    raw,
+    (c) => c.commonName,
+    (fields, scopes, id) => {
+      const commonName = fields.common_name;
+      if (typeof commonName !== "string" || !COMMON_NAME_PATTERN.test(commonName)) return "invalid common_name";
+      return { commonName, id, scopes };
+    },
+  );
 }
 
 
