@@ -1,6 +1,6 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
-import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS } from "./constants";
+import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS, HS256_SECRET_MIN_BYTES } from "./constants";
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
 import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
 import { ApiError } from "./http/errors";
@@ -117,6 +117,10 @@ function parse(env: Env): ConfigResult {
     if (!issuer) problems.push("JWT_ISSUER is missing (needed to verify end-user JWTs)");
     if (!audience) problems.push("JWT_AUDIENCE is missing (needed to verify end-user JWTs)");
     if (jwksUrl) urlSetting("JWT_JWKS_URL", jwksUrl, problems);
+    // RFC 7518 §3.2: an HS256 key shorter than the hash can be guessed offline from any token it signed.
+    if (!jwksUrl && hs256Secret && new TextEncoder().encode(hs256Secret).byteLength < HS256_SECRET_MIN_BYTES && !isLocalUpstream(apiBaseUrl, rtcBaseUrl)) {
+      problems.push(`JWT_HS256_SECRET must be at least ${HS256_SECRET_MIN_BYTES} bytes`);
+    }
     jwt = { issuer, audience, jwksUrl, hs256Secret };
   }
 

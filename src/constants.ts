@@ -112,3 +112,6 @@ export const ORPHAN_SECRETS_PER_RUN = 20;
 export const RECONCILE_ATTEMPT_BUDGET = 40;
 /** Time a reconciliation run may spend upstream. */
 export const RECONCILE_DEADLINE_MS = 60_000;
+
+/** Shortest HS256 secret accepted outside local development: the hash's own length (RFC 7518 §3.2). */
+export const HS256_SECRET_MIN_BYTES = 32;

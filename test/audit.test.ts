@@ -71,7 +71,12 @@ describe("the audit trail", () => {
 
   it("keeps events for the configured retention", async () => {
     await call(KEYS_PATH, { method: "POST", body: {} });
-    const listed = await env.TURNVEND_KV.list({ prefix: "audit:v1:" });
+    // The event is written after the answer: wait for it, never a fixed sleep.
+    let listed = await env.TURNVEND_KV.list({ prefix: "audit:v1:" });
+    for (let i = 0; i < 100 && listed.keys.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      listed = await env.TURNVEND_KV.list({ prefix: "audit:v1:" });
+    }
     const days = (listed.keys[0].expiration! - Date.now() / 1000) / 86_400;
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThanOrEqual(30);

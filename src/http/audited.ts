@@ -27,6 +27,8 @@ export function audited(action: string) {
       outcome,
     };
     log("audit", { ...event });
+    // Written before the answer, so a caller who sees the result can read its event; a failed write
+    // loses nothing the log line above does not hold.
     await new AuditLog(c.env.TURNVEND_KV, config.config.auditRetentionDays)
       .record(event)
       .catch(() => log("audit.write_failed", { request_id: event.request_id, action }));

@@ -2,6 +2,7 @@
 // one KV read whatever the number of keys (up to 1,000). Schema: docs/storage-schema.md.
 
 import { INDEX_MEMORY_MS } from "../constants";
+import { log } from "../observability/log";
 
 const INDEX_KEY = "keys:v1:index";
 
@@ -34,16 +35,20 @@ export class KeyIndex {
 
   async read(): Promise<KeyIndexDoc | undefined> {
     if (memory && Date.now() - memory.at < INDEX_MEMORY_MS) return memory.doc;
-    const stored = await this.kv.get<KeyIndexDoc>(INDEX_KEY, "json");
+    // The index is a copy of upstream: if KV cannot be read, answer as a cache miss instead of failing.
+    const stored = await this.kv.get<KeyIndexDoc>(INDEX_KEY, "json").catch(() => {
+      log("key_index.read_failed", {});
+      return null;
+    });
     const doc = stored?.v === 1 && Array.isArray(stored.keys) ? stored : undefined;
     memory = { doc, at: Date.now() };
     return doc;
   }
 
   async write(doc: KeyIndexDoc): Promise<void> {
-    memory = undefined;
-    await this.kv.put(INDEX_KEY, JSON.stringify(doc));
     memory = { doc, at: Date.now() };
+    // Losing a cache write loses nothing: upstream holds the truth and the next refresh rewrites it.
+    await this.kv.put(INDEX_KEY, JSON.stringify(doc)).catch(() => log("key_index.write_failed", {}));
   }
 
   /**

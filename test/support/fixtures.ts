@@ -4,7 +4,7 @@ export const OTHER_ACCOUNT_ID = "ffffffffffffffffffffffffffffffff";
 export const ACCOUNT_TOKEN = "test-account-token-7c1f0a9e3b";
 export const KEY_ENCRYPTION_KEY = "k1:" + "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="; // 32 bytes
 export const SUBJECT_HASH_KEY = "test-subject-hash-key-5d2e";
-export const JWT_SECRET = "test-jwt-secret-2b7a9c";
+export const JWT_SECRET = "test-jwt-secret-2b7a9c-long-enough-for-hs256";
 export const TURN_SECRET = "test-turn-secret-4e8d";
 
 /** Callers by role: token and scopes. */
