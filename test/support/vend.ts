@@ -44,9 +44,20 @@ export async function activeVendingKey(): Promise<{ uid: string; key: string }> 
   return made;
 }
 
-/** POST /v1/ice-servers with a bearer token (JWT or caller token). */
-export function vend(token: string | undefined, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
-  return call(VEND_PATH, { as: token === undefined ? "none" : { token }, method: "POST", body: opts.body, headers: opts.headers });
+/**
+ * POST /v1/ice-servers with a bearer token (JWT or caller token). The ledger is written after the answer,
+ * so on success this waits until every issued username is recorded, as a later revoke would need.
+ */
+export async function vend(token: string | undefined, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+  const res = await call(VEND_PATH, { as: token === undefined ? "none" : { token }, method: "POST", body: opts.body, headers: opts.headers });
+  if (res.status !== 200) return res;
+  const body = (await res.clone().json()) as Vended;
+  for (const username of body.iceServers.flatMap((s) => (s.username ? [s.username] : []))) {
+    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${username}`)) === null; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  return res;
 }
 
 /** A unique subject per test, so the real per-subject limiter never carries over between tests. */
