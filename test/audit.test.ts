@@ -4,17 +4,11 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
+import type { AuditEvent } from "../src/storage/audit-log";
 
 beforeEach(() => resetWorld());
 
-interface Event {
-  time: string;
-  request_id: string;
-  caller: string;
-  action: string;
-  key_id: string | null;
-  outcome: string;
-}
+type Event = AuditEvent;
 
 async function auditPage(query = "") {
   const res = await call(`/v1/audit${query}`, { as: "auditor" });

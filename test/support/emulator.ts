@@ -3,27 +3,11 @@ import { env } from "cloudflare:test";
 
 const base = () => (env as unknown as { EMULATOR_URL: string }).EMULATOR_URL;
 
-export type RouteName =
-  | "turn_keys.list"
-  | "turn_keys.create"
-  | "turn_keys.get"
-  | "turn_keys.update"
-  | "turn_keys.delete"
-  | "credentials.generate_ice_servers"
-  | "credentials.generate"
-  | "credentials.revoke";
-
-export interface Fault {
-  route: RouteName | "*";
-  count?: number;
-  status?: number;
-  retryAfter?: number;
-  delayMs?: number;
-  hang?: boolean;
-  /** The emulator does the work, then never answers. */
-  loseReply?: boolean;
-  malformed?: boolean | "json" | "shape";
-}
+// The emulator's own types, so a fault the emulator would refuse does not typecheck here either.
+export type { RouteName } from "../../emulator/calls.ts";
+export type { FaultRequest as Fault } from "../../emulator/faults.ts";
+import type { RouteName } from "../../emulator/calls.ts";
+import type { FaultRequest as Fault } from "../../emulator/faults.ts";
 
 async function control(path: string, init?: RequestInit): Promise<unknown> {
   const res = await fetch(`${base()}/__emulator/${path}`, init);
