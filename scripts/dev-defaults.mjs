@@ -6,7 +6,9 @@ export const DEV_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
 export const DEV_ACCOUNT_TOKEN = "dev-account-token";
 export const DEV_CALLER_TOKEN = "dev-admin-token";
 export const DEV_TURN_SECRET = "dev-turn-secret";
-export const ALL_SCOPES = ["keys:read", "keys:write", "keys:reveal", "credentials:issue", "credentials:revoke", "audit:read"];
+// The Worker's own list, so the scripts can never offer a scope the Worker would refuse.
+export { SCOPES as ALL_SCOPES } from "../src/auth/scopes.ts";
+import { SCOPES as ALL_SCOPES } from "../src/auth/scopes.ts";
 
 /** The Worker's settings for a local stack whose emulator listens on `emulatorUrl`. */
 export function devSettings({ port, emulatorUrl }) {

@@ -123,9 +123,3 @@ describe("request bodies", () => {
     expect((await emulator.calls()).total).toBe(0);
   });
 });
-
-describe("the account id", () => {
-  it("is the configured one", () => {
-    expect(ACCOUNT_ID).toMatch(/^[0-9a-f]{32}$/);
-  });
-});

@@ -1,8 +1,8 @@
 // GET/PUT /v1/active-key: which TURN key vends credentials when TURN_KEY_ID does not pin one.
+import { assertKeyId } from "../keys/key-id";
 import { Hono } from "hono";
 import type { AppEnv } from "../http/app-env";
-import { KEY_ID_PATTERN } from "../constants";
-import { ApiError, successEnvelope } from "../http/errors";
+import { successEnvelope } from "../http/errors";
 import { readJsonBody } from "../http/json-body";
 import { audited } from "../http/audited";
 import { methodNotAllowed } from "../http/method-not-allowed";
@@ -20,8 +20,7 @@ activeKey.get("/", requireCaller("keys:read"), async (c) => {
 
 activeKey.put("/", audited("active_key.set"), requireCaller("keys:write"), async (c) => {
   const body = await readJsonBody(c, ActiveKeyBody);
-  const keyId = body.key_id ?? "";
-  if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+  const keyId = assertKeyId(body.key_id);
   c.set("auditKeyId", keyId);
   const view = await setActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)), keyId, c.get("caller")!.id);
   return c.json(successEnvelope(view));

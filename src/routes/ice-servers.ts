@@ -8,8 +8,6 @@ import { requireConfig } from "../config";
 import { authenticateVendRequest, vendSubject } from "../auth/vend-auth";
 import { vendDeps } from "../vend/deps";
 import { issueCredentials } from "../vend/issue";
-import { enforceVendLimits } from "../vend/rate-limit";
-import { subjectHash } from "../vend/subject-hash";
 import { resolveTtl } from "../vend/ttl";
 import { VendBody } from "./vend-schemas";
 
@@ -37,15 +35,13 @@ iceServers.post("/", async (c) => {
   const body = await readJsonBody(c, VendBody);
   const subject = vendSubject(identity, body.subject);
   const ttl = resolveTtl(body.ttl, config);
-  await enforceVendLimits(
-    { subject: c.env.VEND_SUBJECT_LIMITER, ip: c.env.VEND_IP_LIMITER },
-    {
-      subjectHash: await subjectHash(config.subjectHashKey, subject),
-      clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
-    },
-  );
-  const issuedBy = identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user";
-  return c.json(await issueCredentials(vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)), { subject, ttl, issuedBy }));
+  const vended = await issueCredentials(vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)), {
+    subject,
+    ttl,
+    issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
+    clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
+  });
+  return c.json(vended);
 });
 
 iceServers.all("/", methodNotAllowed("POST, OPTIONS"));

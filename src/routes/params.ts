@@ -1,16 +1,12 @@
 // Path parameters of the admin routes, checked before anything else happens with them.
 import type { Context } from "hono";
-import { KEY_ID_PATTERN } from "../constants";
+import { assertKeyId } from "../keys/key-id";
 import type { AppEnv } from "../http/app-env";
 import { ApiError } from "../http/errors";
 
 /** The decoded key id, which must be exactly 32 lowercase hex: a crafted id can never steer a URL. */
 export function keyIdParam(c: Context<AppEnv>): string {
-  const raw = c.req.param("key_id") ?? "";
-  if (!KEY_ID_PATTERN.test(raw)) {
-    throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
-  }
-  return raw;
+  return assertKeyId(c.req.param("key_id"));
 }
 
 /** The account in the path must be the one turnvend manages; other accounts are refused locally. */

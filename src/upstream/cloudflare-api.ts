@@ -1,9 +1,8 @@
 // A thin typed client for the v4 TURN key routes (reference §1), authenticated with the account token.
 // Every call passes the rate-limit breaker first; a 429 trips it.
+import { assertKeyId } from "../keys/key-id";
 import * as v from "valibot";
-import { KEY_ID_PATTERN } from "../constants";
 import type { Config } from "../config";
-import { ApiError } from "../http/errors";
 import type { Breaker } from "./breaker";
 import type { UpstreamBudget } from "./budget";
 import { envelopeOf, UpstreamCreatedKey, UpstreamKey, UpstreamKeyList } from "./schemas";
@@ -41,7 +40,7 @@ export class CloudflareApi {
 
   // Defence in depth: routes validate ids already, but no path segment reaches a URL unchecked.
   private keyPath(keyId: string): string {
-    if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+    assertKeyId(keyId);
     return `/${keyId}`;
   }
 

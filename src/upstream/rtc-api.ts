@@ -1,8 +1,9 @@
 // A thin client for Cloudflare Realtime TURN credentials (reference §2), authenticated with one TURN
 // key's own secret. Responses are validated; failures are mapped for a vend path, where a refused key
 // is an operator problem (503), never the end user's.
+import { assertKeyId } from "../keys/key-id";
 import * as v from "valibot";
-import { CREDENTIAL_USERNAME_MAX_LENGTH, KEY_ID_PATTERN } from "../constants";
+import { CREDENTIAL_USERNAME_MAX_LENGTH } from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { UpstreamBudget } from "./budget";
@@ -71,7 +72,7 @@ export class RtcApi {
 
   private credentialsUrl(keyId: string): string {
     // Defence in depth: key ids come from configuration or KV, but none reaches a URL unchecked.
-    if (!KEY_ID_PATTERN.test(keyId)) throw new ApiError("invalid_key_id", "key_id must be 32 lowercase hex characters");
+    assertKeyId(keyId);
     return `${this.baseUrl}/turn/keys/${keyId}/credentials`;
   }
 

@@ -4,6 +4,7 @@ import { KeySecrets } from "../storage/key-secrets";
 import { Ledger } from "../storage/ledger";
 import { UpstreamBudget } from "../upstream/budget";
 import { RtcApi } from "../upstream/rtc-api";
+import type { VendLimiters } from "./rate-limit";
 
 /** Everything the vend and revoke functions need, as plain values and bindings. */
 export interface VendDeps {
@@ -13,6 +14,7 @@ export interface VendDeps {
   ledger: Ledger;
   pinnedKeyId: string | undefined;
   subjectHashKey: string;
+  limiters: VendLimiters;
   upstreamTimeoutMs: number;
   /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
   waitUntil: (work: Promise<unknown>) => void;
@@ -36,6 +38,7 @@ export function vendDeps(
     ledger: new Ledger(env.TURNVEND_KV),
     pinnedKeyId: config.pinnedKeyId,
     subjectHashKey: config.subjectHashKey,
+    limiters: { subject: env.VEND_SUBJECT_LIMITER, ip: env.VEND_IP_LIMITER },
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     waitUntil,
   };

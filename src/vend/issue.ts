@@ -4,6 +4,7 @@ import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import { clock, type VendDeps } from "./deps";
 import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
+import { enforceVendLimits } from "./rate-limit";
 import { subjectHash } from "./subject-hash";
 import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
 import type { LedgerEntry } from "../storage/ledger";
@@ -34,9 +35,18 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
   log("vend.credential_withdrawn", { key_id: key.keyId, subject_hash: entry.subject_hash, revoked: results.filter((r) => r.status === "fulfilled").length });
 }
 
-export async function issueCredentials(deps: VendDeps, input: { subject: string; ttl: number; issuedBy: string }): Promise<VendedCredentials> {
-  const key = await vendingKey(deps);
+/**
+ * Issues one set of credentials: abuse bounds first (so a refused request costs no upstream call), then
+ * the vending key, the upstream call, and the ledger. `clientIp` is set for end users only: an internal
+ * caller's users all share its address.
+ */
+export async function issueCredentials(
+  deps: VendDeps,
+  input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined },
+): Promise<VendedCredentials> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
+  await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
+  const key = await vendingKey(deps);
   const started = clock(deps);
   const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash }).catch((err: unknown) => {
     // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
