@@ -1,6 +1,6 @@
 // GET/PUT /v1/active-key: which TURN key vends credentials when TURN_KEY_ID does not pin one.
 import { assertKeyId } from "../keys/key-id";
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
 import { readJsonBody } from "../http/json-body";

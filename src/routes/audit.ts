@@ -1,5 +1,5 @@
 // The audit trail, newest first, for callers holding audit:read.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import * as v from "valibot";
 import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX } from "../constants";
 import type { AppEnv } from "../http/app-env";

@@ -1,5 +1,5 @@
 // GET /ice-servers.js: the browser helper (src/page/ice-servers-js.ts), at a stable path.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { ICE_SERVERS_JS } from "../page/ice-servers-js";

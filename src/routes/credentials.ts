@@ -1,5 +1,5 @@
 // POST /v1/credentials/revoke: revoke outstanding credentials by username or by subject.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
 import { readJsonBody } from "../http/json-body";

@@ -1,6 +1,6 @@
 // GET /v1/dev/jwt?sub=...&ttl=...: a dev JWT for the connectivity page and curl. It exists only in local
 // development (see isLocalDevelopment); everywhere else the route is a plain 404.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import { DEV_JWT_TTL_DEFAULT_SECONDS, DEV_JWT_TTL_MAX_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
 import type { AppEnv } from "../http/app-env";
 import { ApiError, successEnvelope } from "../http/errors";

@@ -1,5 +1,5 @@
 // Liveness and configuration check: no auth, no upstream call, no secret values in the answer.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { errorEnvelope, ERRORS, successEnvelope } from "../http/errors";
 import { methodNotAllowed } from "../http/method-not-allowed";

@@ -1,5 +1,5 @@
 // POST /v1/ice-servers: short-lived TURN credentials for one user, ready for new RTCPeerConnection().
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { cors } from "../http/cors";
 import { readJsonBody } from "../http/json-body";

@@ -1,5 +1,5 @@
 // Adoption: take custody of the secret of a key created outside turnvend.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { successEnvelope } from "../http/errors";
 import { audited } from "../http/audited";

@@ -1,5 +1,5 @@
 // GET /openapi.json: the OpenAPI 3.1 document, generated at build time by `npm run openapi`.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import document from "../openapi/document.json";

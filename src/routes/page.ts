@@ -1,5 +1,5 @@
 // GET /: the connectivity page, under a strict Content-Security-Policy with a fresh nonce per response.
-import { Hono } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { readConfig } from "../config";

@@ -1,5 +1,6 @@
 // The v4 TURN key routes, drop-in compatible with Cloudflare's (reference §1).
-import { Hono, type Context } from "hono";
+import type { Context } from "hono";
+import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { ApiError, successEnvelope } from "../http/errors";
 import { audited } from "../http/audited";
