@@ -13,9 +13,7 @@ import { activeKey } from "./routes/active-key";
 import { credentials } from "./routes/credentials";
 import { devJwt } from "./routes/dev-jwt";
 import { iceServers } from "./routes/ice-servers";
-import { page } from "./routes/page";
-import { openapi } from "./routes/openapi";
-import { browserHelper } from "./routes/browser-helper";
+import { staticFiles } from "./routes/static-files";
 
 export const app = new Hono<AppEnv>();
 
@@ -38,9 +36,7 @@ app.route("/v1/ice-servers", iceServers);
 app.route("/v1/credentials", credentials);
 app.route("/v1/active-key", activeKey);
 app.route("/v1/dev", devJwt);
-app.route("/", openapi);
-app.route("/", browserHelper);
-app.route("/", page);
+app.route("/", staticFiles);
 
 app.notFound(notFound);
 app.onError(onError);

@@ -22,51 +22,49 @@ function cspDirectives(res: Response): Map<string, string> {
 }
 
 describe("GET / (the connectivity page)", () => {
-  it("serves one self-contained HTML page under a strict nonce-based CSP", async () => {
+  it("serves an HTML page whose script and style are files from this origin, under a strict CSP", async () => {
     const res = await call("/", { as: "none" });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("cache-control")).toBe("no-cache");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await res.text();
 
     const csp = cspDirectives(res);
     expect(csp.get("default-src")).toBe("'none'");
     expect(csp.get("connect-src")).toBe("'self'");
-    const nonce = /'nonce-([^']+)'/.exec(csp.get("script-src") ?? "")?.[1];
-    expect(nonce).toBeTruthy();
-    expect(csp.get("style-src")).toBe(`'nonce-${nonce}'`);
-    expect(csp.get("script-src")).not.toContain("unsafe");
-    // Every inline script and style carries this response's nonce; nothing is loaded from elsewhere.
-    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
-    const styles = [...html.matchAll(/<style\b([^>]*)>/g)].map((m) => m[1]);
-    expect(scripts.length).toBe(1);
-    expect(styles.length).toBe(1);
-    for (const attrs of [...scripts, ...styles]) expect(attrs).toBe(` nonce="${nonce}"`);
+    expect(csp.get("script-src")).toBe("'self'");
+    expect(csp.get("style-src")).toBe("'self'");
+    // One script and one stylesheet, both files from this origin; nothing inline, nothing from elsewhere.
+    expect([...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1])).toEqual([' src="/connectivity.js" defer']);
+    expect([...html.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*>/g)].map((m) => m[0])).toEqual(['<link rel="stylesheet" href="/connectivity.css">']);
+    expect(html).not.toMatch(/<style\b|\sstyle=/);
     expect(html).not.toMatch(/\b(src|href)="(https?:)?\/\//);
     expect(html).not.toMatch(/\son[a-z]+=/i);
   });
 
-  it("uses a fresh nonce on every response", async () => {
-    const a = cspDirectives(await call("/", { as: "none" })).get("script-src");
-    const b = cspDirectives(await call("/", { as: "none" })).get("script-src");
-    expect(a).not.toBe(b);
-  });
-
   it("runs ICE gathering with the vended servers and shows candidates, timings and the verdict", async () => {
-    const html = await (await call("/", { as: "none" })).text();
-    expect(html).toContain('id="verdict"');
-    expect(html).toContain('"TURN relay reachable: " + (yes ? "yes" : "no")');
+    const res = await call("/connectivity.js", { as: "none" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^(text|application)\/javascript/);
+    const script = await res.text();
+    expect(await (await call("/", { as: "none" })).text()).toContain('id="verdict"');
+    expect(script).toContain('"TURN relay reachable: " + (yes ? "yes" : "no")');
     for (const needle of ["/v1/ice-servers", "new RTCPeerConnection({ iceServers", "createDataChannel", "createOffer", "setLocalDescription", "icecandidate", "icecandidateerror", "relay", "srflx", "performance.now()", "event.url"]) {
-      expect(html).toContain(needle);
+      expect(script).toContain(needle);
     }
     // Network data is written as text, never parsed as HTML.
-    expect(html).not.toContain("innerHTML");
+    expect(script).not.toContain("innerHTML");
+    const css = await call("/connectivity.css", { as: "none" });
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toMatch(/^text\/css/);
   });
 
-  it("knows it is in local development when the upstream is the loopback emulator, and not otherwise", async () => {
-    expect(await (await call("/", { as: "none" })).text()).toContain('data-dev="true"');
-    expect(await (await fetchWith(PRODUCTION_UPSTREAMS, "/")).text()).toContain('data-dev="false"');
+  it("finds local development by asking for a dev JWT, which only local development answers", async () => {
+    const script = await (await call("/connectivity.js", { as: "none" })).text();
+    expect(script).toContain('fetch("/v1/dev/jwt?sub="');
+    expect((await call("/v1/dev/jwt?sub=probe", { as: "none" })).status).toBe(200);
+    expect((await fetchWith(PRODUCTION_UPSTREAMS, "/v1/dev/jwt?sub=probe")).status).toBe(404);
   });
 });
 

@@ -1,5 +1,6 @@
 // Builds the OpenAPI 3.1 document from the operation table and the request schemas. Run at build time
-// (`npm run openapi` writes src/openapi/document.json) so the Worker ships JSON, not the converter.
+// (`npm run openapi` writes public/openapi.json, a static asset) so the Worker ships neither the converter
+// nor the document.
 import * as v from "valibot";
 import { toJsonSchema, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import { CREDENTIAL_TTL_MIN_SECONDS } from "../constants";

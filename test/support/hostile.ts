@@ -57,7 +57,7 @@ export function segmentArb(realIds: string[] = []): fc.Arbitrary<string> {
 
 /** Every route prefix turnvend serves, with hostile segments where its parameters go. */
 /** Routes without parameters. */
-export const FIXED_PATHS = ["/v1/ice-servers", "/v1/credentials/revoke", "/v1/active-key", "/v1/audit", "/healthz", "/", "/v1/dev/jwt", "/openapi.json", "/ice-servers.js"];
+export const FIXED_PATHS = ["/v1/ice-servers", "/v1/credentials/revoke", "/v1/active-key", "/v1/audit", "/healthz", "/", "/v1/dev/jwt", "/openapi.json", "/ice-servers.js", "/connectivity.js", "/connectivity.css"];
 
 export function routePathArb(realIds: string[] = []): fc.Arbitrary<string> {
   const seg = segmentArb(realIds);
@@ -225,6 +225,8 @@ export function routes(uid: string): Route[] {
     { path: "/", methods: ["GET"], public: true },
     { path: "/openapi.json", methods: ["GET"], public: true },
     { path: "/ice-servers.js", methods: ["GET"], public: true },
+    { path: "/connectivity.js", methods: ["GET"], public: true },
+    { path: "/connectivity.css", methods: ["GET"], public: true },
   ];
 }
 

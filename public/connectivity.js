@@ -1,88 +1,15 @@
-// The connectivity page: "does TURN work from this network?". One self-contained document (no CDN,
-// works offline): it gets credentials from turnvend, runs ICE gathering with them, and lists every
-// candidate with its server URL and timing, then the verdict. Inline script and style carry the
-// per-response CSP nonce; nothing from the network is ever written as HTML (textContent only).
-
-/** Credential lifetime the page asks for: the check takes seconds, so the policy minimum is plenty. */
-const CHECK_TTL_SECONDS = 60;
-/** ICE gathering stops after this long even if the browser never reports "complete". */
-const GATHER_TIMEOUT_MS = 15_000;
-
-export function connectivityPage(input: { nonce: string; devMode: boolean }): string {
-  const { nonce, devMode } = input;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>turnvend: TURN connectivity check</title>
-<style nonce="${nonce}">
-  :root { color-scheme: light dark; --ok: #1a7f37; --bad: #cf222e; --muted: #6e7781; }
-  body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
-  h1 { font-size: 1.4rem; margin-bottom: .25rem; }
-  p.lead { color: var(--muted); margin-top: 0; }
-  fieldset { border: 1px solid #8884; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }
-  label { display: block; margin: .4rem 0 .15rem; font-weight: 600; }
-  textarea, input { width: 100%; box-sizing: border-box; font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; padding: .35rem; }
-  button { margin-top: .75rem; padding: .45rem 1.1rem; font-weight: 600; cursor: pointer; }
-  #verdict { font-size: 1.3rem; font-weight: 700; margin: 1rem 0; }
-  #verdict.yes { color: var(--ok); } #verdict.no { color: var(--bad); }
-  #status { color: var(--muted); min-height: 1.2em; }
-  #status.error { color: var(--bad); }
-  table { border-collapse: collapse; width: 100%; font-size: 13px; margin-top: .5rem; }
-  th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #8883; vertical-align: top; }
-  td.mono, li.mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
-  .type-relay { color: var(--ok); font-weight: 700; } .type-srflx { color: #0969da; } .type-host { color: var(--muted); }
-  .hidden { display: none; }
-  small { color: var(--muted); }
-</style>
-</head>
-<body data-dev="${devMode ? "true" : "false"}">
-<h1>TURN connectivity check</h1>
-<p class="lead">Gets short-lived credentials from turnvend, gathers ICE candidates with them in this browser, and shows whether a TURN relay is reachable from this network.</p>
-
-<fieldset id="credentials">
-  <p id="dev-note" class="hidden"><small>Local development: a dev JWT is minted for you. You can still paste a token below.</small></p>
-  <label for="token">Token</label>
-  <textarea id="token" rows="3" spellcheck="false" autocomplete="off" placeholder="An end-user JWT, or an internal caller token with credentials:issue"></textarea>
-  <label for="subject">Subject <small>(only for a caller token; end-user JWTs carry their own)</small></label>
-  <input id="subject" value="connectivity-check" spellcheck="false" autocomplete="off">
-  <button id="run" type="button">Run check</button>
-</fieldset>
-
-<div id="status" role="status" aria-live="polite"></div>
-<div id="verdict" role="status" aria-live="polite"></div>
-
-<section id="servers-section" class="hidden">
-  <h2>ICE servers received</h2>
-  <ul id="servers"></ul>
-  <small id="expiry"></small>
-</section>
-
-<section id="candidates-section" class="hidden">
-  <h2>Candidates</h2>
-  <table>
-    <thead><tr><th>type</th><th>protocol</th><th>address</th><th>server URL</th><th>after</th></tr></thead>
-    <tbody id="candidates"></tbody>
-  </table>
-</section>
-
-<section id="errors-section" class="hidden">
-  <h2>Server errors</h2>
-  <table>
-    <thead><tr><th>server URL</th><th>error</th><th>after</th></tr></thead>
-    <tbody id="errors"></tbody>
-  </table>
-</section>
-
-<script nonce="${nonce}">
+// The connectivity page's script (public/index.html): gets credentials from turnvend, runs ICE gathering
+// with them, and lists every candidate with its server URL and timing, then the verdict. Nothing from the
+// network is ever written as HTML (textContent only). Served as a static asset under a CSP that allows
+// only this origin's scripts, so no inline code runs on the page.
 "use strict";
 (() => {
-  const TTL = ${CHECK_TTL_SECONDS};
-  const GATHER_TIMEOUT_MS = ${GATHER_TIMEOUT_MS};
-  const DEV = document.body.dataset.dev === "true";
+  // Credential lifetime the page asks for: the check takes seconds, so the policy minimum is plenty.
+  const TTL = 60;
+  // ICE gathering stops after this long even if the browser never reports "complete".
+  const GATHER_TIMEOUT_MS = 15000;
+  // Local development mints dev JWTs at /v1/dev/jwt; everywhere else that route is a 404 (see start()).
+  let devMode = false;
   const $ = (id) => document.getElementById(id);
   let running = false;
 
@@ -206,7 +133,7 @@ export function connectivityPage(input: { nonce: string; devMode: boolean }): st
     $("errors-section").classList.add("hidden");
     try {
       let token = $("token").value.trim();
-      if (!token && DEV) {
+      if (!token && devMode) {
         setStatus("Minting a dev JWT…");
         token = await devToken();
       }
@@ -238,13 +165,16 @@ export function connectivityPage(input: { nonce: string; devMode: boolean }): st
   }
 
   $("run").addEventListener("click", run);
-  if (DEV) {
+  // In local development the check runs by itself with a dev JWT; elsewhere it waits for a pasted token.
+  async function start() {
+    try {
+      await devToken();
+    } catch {
+      return;
+    }
+    devMode = true;
     $("dev-note").classList.remove("hidden");
     run();
   }
+  start();
 })();
-</script>
-</body>
-</html>
-`;
-}

@@ -1,9 +1,4 @@
-// The browser helper served at GET /ice-servers.js: a dependency-free ES module that fetches ICE servers
-// with the user's JWT and keeps an RTCPeerConnection's servers fresh before they expire. Kept as a string
-// so Wrangler bundles it with no build step; it avoids backticks and "${" so it can live in this template.
-// test/ice-servers-js.test.ts runs it in workerd; test/e2e uses it in Chromium.
-
-export const ICE_SERVERS_JS = `// turnvend browser helper: ICE servers for RTCPeerConnection, refreshed before they expire.
+// turnvend browser helper: ICE servers for RTCPeerConnection, refreshed before they expire.
 // An ES module with no dependencies:
 //   import { getIceServers, keepFresh } from "https://turnvend.example.com/ice-servers.js";
 //   const first = await getIceServers({ url: "https://turnvend.example.com", token: jwt });
@@ -34,7 +29,7 @@ export class TurnvendError extends Error {
 
 function endpoint(url) {
   if (typeof url !== "string" || url === "") throw new TypeError("url must be turnvend's base URL, e.g. https://turnvend.example.com");
-  return url.replace(/\\/+$/, "") + VEND_PATH;
+  return url.replace(/\/+$/, "") + VEND_PATH;
 }
 
 /**
@@ -172,4 +167,3 @@ export function keepFresh(pc, options) {
     },
   };
 }
-`;
