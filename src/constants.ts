@@ -26,7 +26,7 @@ export const UPSTREAM_TIMEOUT_MS = 10_000;
 export const JWT_CLOCK_TOLERANCE_SECONDS = 30;
 /** Give up on the app's JWKS endpoint after this long; a slow identity provider must not hang vending. */
 export const JWKS_TIMEOUT_MS = 5_000;
-/** How long a fetched JWKS is trusted per isolate before it is fetched again (10 minutes, jose's default). */
+/** How long a fetched JWKS is trusted per isolate before it is fetched again (10 minutes). */
 export const JWKS_CACHE_MAX_AGE_MS = 600_000;
 /** An unknown `kid` refetches the JWKS at most this often, so forged kids cannot hammer the provider. */
 export const JWKS_COOLDOWN_MS = 30_000;

@@ -1,9 +1,10 @@
 // Verification of Cloudflare Access service-token JWTs (`Cf-Access-Jwt-Assertion`) for internal callers.
-// Kept apart from orchestration so this code can be reviewed alone. jose does the cryptography.
-import { errors, jwtVerify } from "jose";
+// Kept apart from orchestration so this code can be reviewed alone. Hono's JWT helpers check the
+// signature (WebCrypto); ./jwt pins the algorithm and checks the claims.
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { Caller } from "./callers";
+import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
 import { parseCallerTable, type Parsed } from "./caller-config";
 import type { Scope } from "./scopes";
@@ -11,12 +12,14 @@ import type { Scope } from "./scopes";
 /** The header Cloudflare Access puts the application token in. */
 export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
 
-/** Leeway for exp/nbf/iat: absorbs clock skew between Access and the edge; Access tokens live for hours, so a minute costs nothing. */
+/** Leeway for exp/nbf: absorbs clock skew between Access and the edge; Access tokens live for hours, so a minute costs nothing. */
 const ACCESS_CLOCK_TOLERANCE_SECONDS = 60;
 /** Access JWTs are about 1 KB; anything far larger is refused before it is parsed. */
 const ACCESS_JWT_MAX_LENGTH = 8_192;
 /** Access signs with RS256 only. Pinning it refuses `none`, HS256 (key confusion) and anything else before any key is looked up. */
-const ACCESS_ALGORITHMS = ["RS256"];
+const ACCESS_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256"];
+/** A token without exp would never expire. */
+const ACCESS_REQUIRED_CLAIMS = ["exp"];
 /** A client id is `<32 hex>.access`; the pattern is looser so a format change fails on lookup, not on parse. */
 const COMMON_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
@@ -59,23 +62,24 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
   if (token.length > ACCESS_JWT_MAX_LENGTH) return reject("too_long", "the Access token is not valid");
   let commonName: unknown;
   try {
-    const { payload } = await jwtVerify(token, remoteKeySet(settings.jwksUrl, "auth.access_jwks_unavailable"), {
+    const claims = await verifyJwt(token, {
       algorithms: ACCESS_ALGORITHMS,
+      keyFor: (alg, kid) => remoteKeySet(settings.jwksUrl, "auth.access_jwks_unavailable").keyFor(alg, kid),
       issuer: settings.issuer,
       audience: settings.audience,
-      clockTolerance: ACCESS_CLOCK_TOLERANCE_SECONDS,
-      // A token without exp would never expire.
-      requiredClaims: ["exp"],
+      clockToleranceSeconds: ACCESS_CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ACCESS_REQUIRED_CLAIMS,
     });
-    commonName = payload["common_name"];
+    commonName = claims["common_name"];
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
       throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the Cloudflare Access signing keys right now; try again shortly", {
         retryAfterSeconds: 5,
       });
     }
-    const reason = err instanceof errors.JOSEError ? err.code : "unexpected";
-    return reject(reason, err instanceof errors.JWTExpired ? "the Access token has expired" : "the Access token is not valid");
+    // Never err.message: errors from below may quote the token.
+    const reason = err instanceof JwtRejected ? err.reason : "unexpected";
+    return reject(reason, err instanceof JwtRejected && err.expired ? "the Access token has expired" : "the Access token is not valid");
   }
   // Only service tokens carry common_name; a user's Access token (email, no common_name) names no caller.
   if (typeof commonName !== "string" || commonName.length === 0) return reject("no_common_name", "the Access token is not a service token");

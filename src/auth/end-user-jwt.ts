@@ -1,12 +1,13 @@
 // Verification of end-user JWTs issued by the app's own auth. Kept apart from orchestration so this,
-// the riskiest code in the vend path, can be reviewed alone. jose does the cryptography.
-import { errors, jwtVerify } from "jose";
+// the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
+// (WebCrypto); ./jwt pins the algorithm and checks the claims.
 import {
   JWT_CLOCK_TOLERANCE_SECONDS,
   SUBJECT_MAX_LENGTH,
 } from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
+import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
 
 export interface JwtSettings {
@@ -22,38 +23,38 @@ export interface EndUser {
 
 // Algorithms are pinned per mode: asymmetric keys from a JWKS can never verify an HS256 token (no
 // HS/RS confusion), a shared secret can never verify RS/ES tokens, and `none` is in neither list.
-const JWKS_ALGORITHMS = ["RS256", "ES256"];
-const SECRET_ALGORITHMS = ["HS256"];
-
-
+const JWKS_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256", "ES256"];
+const SECRET_ALGORITHMS: readonly JwtAlgorithm[] = ["HS256"];
+// A token without exp would never expire; one without sub names nobody.
+const REQUIRED_CLAIMS = ["exp", "sub"];
 
 /**
  * Verifies the token and returns its subject. With JWT_JWKS_URL set, only the JWKS is used (the HS256
  * secret, if also set, is ignored), so a deployment has exactly one trust anchor.
  */
 export async function verifyEndUserJwt(token: string, settings: JwtSettings): Promise<EndUser> {
-  const options = {
-    issuer: settings.issuer,
-    audience: settings.audience,
-    clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS,
-    // A token without exp would never expire; one without sub names nobody.
-    requiredClaims: ["exp", "sub"],
-  };
+  const { jwksUrl } = settings;
+  const secret = settings.hs256Secret ?? "";
   let subject: unknown;
   try {
-    const { payload } = settings.jwksUrl
-      ? await jwtVerify(token, remoteKeySet(settings.jwksUrl, "auth.jwks_unavailable"), { ...options, algorithms: JWKS_ALGORITHMS })
-      : await jwtVerify(token, await hmacKeyFor(settings.hs256Secret ?? ""), { ...options, algorithms: SECRET_ALGORITHMS });
-    subject = payload.sub;
+    const claims = await verifyJwt(token, {
+      algorithms: jwksUrl ? JWKS_ALGORITHMS : SECRET_ALGORITHMS,
+      keyFor: jwksUrl ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid) : () => hmacKeyFor(secret),
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockToleranceSeconds: JWT_CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: REQUIRED_CLAIMS,
+    });
+    subject = claims.sub;
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
       throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the identity provider's signing keys right now; try again shortly", {
         retryAfterSeconds: 5,
       });
     }
-    const reason = err instanceof errors.JOSEError ? err.code : "unexpected";
-    log("auth.jwt_rejected", { reason });
-    throw new ApiError("unauthorized", err instanceof errors.JWTExpired ? "the token has expired" : "the token is not valid");
+    // Never err.message: errors from below may quote the token.
+    log("auth.jwt_rejected", { reason: err instanceof JwtRejected ? err.reason : "unexpected" });
+    throw new ApiError("unauthorized", err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid");
   }
   if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
     log("auth.jwt_rejected", { reason: "bad_sub" });
