@@ -65,7 +65,11 @@ describe("vending for an end user", () => {
     }
     expect(text).not.toContain(subject);
     expect(lines.join("\n")).not.toContain(subject);
-    expect(lines.some((l) => l.includes('"credentials.issued"'))).toBe(true);
+    // The vend is recorded on the request's one access-log line, by the subject's hash.
+    const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "request" && l.route === "ice_servers.vend");
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ status: 200, key_id: key.uid, ttl: 3600, credentials: 1, issued_by: "end_user" });
+    expect(access[0]!.subject_hash).toMatch(/^[0-9a-f]{32}$/);
   });
 });
 

@@ -20,6 +20,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.res.headers.has("Content-Security-Policy")) c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   c.res.headers.delete("Server");
   log("request", {
+    ...c.get("logFields"),
     request_id: requestId,
     method: c.req.method,
     route: c.get("route") ?? c.req.routePath,

@@ -1,7 +1,7 @@
 // Issuing credentials: pick the key, mint upstream tagged with the subject's hash, record every
 // username in the ledger, and shape what the browser gets.
 import { ApiError } from "../http/errors";
-import { log } from "../observability/log";
+import { log, type LogFields } from "../observability/log";
 import { clock, type VendDeps } from "./deps";
 import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
 import { enforceVendLimits } from "./rate-limit";
@@ -10,6 +10,13 @@ import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
 import type { LedgerEntry } from "../storage/ledger";
 import { LEDGER_WRITE_ATTEMPTS } from "../constants";
 import { UpstreamBudget } from "../upstream/budget";
+
+/** A vend's outcome: the body for the browser, and what the request's access-log line records about it. */
+export interface Issued {
+  body: VendedCredentials;
+  /** Ids and counts only: the subject's hash, never the subject; no username, no credential. */
+  logFields: LogFields;
+}
 
 /** The body of a successful POST /v1/ice-servers. */
 export interface VendedCredentials {
@@ -43,7 +50,7 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
 export async function issueCredentials(
   deps: VendDeps,
   input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined },
-): Promise<VendedCredentials> {
+): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
@@ -66,6 +73,9 @@ export async function issueCredentials(
     log("vend.no_usable_urls", { key_id: key.keyId });
     throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
-  log("credentials.issued", { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy });
-  return { iceServers, ttl: input.ttl, expiresAt };
+  // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
+  return {
+    body: { iceServers, ttl: input.ttl, expiresAt },
+    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy },
+  };
 }
