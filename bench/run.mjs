@@ -1,7 +1,8 @@
-// `npm run bench [-- --quick] [-- --verbose]`: turnvend's performance figures, each a ratio of two things
-// measured side by side in the same run (issue 6). Prints a table and writes bench/results.json (full
-// mode) or bench/out/results-quick.json (quick mode). Full mode exits 1 when a target is missed; quick
-// mode (CI) only when the harness itself fails.
+// `npm run bench [-- --quick] [-- --verbose] [-- --only=name,name]`: turnvend's performance figures, each a
+// ratio of two things measured side by side in the same run (issue 6). Prints a table and writes
+// bench/results.json (full mode) or bench/out/results-quick.json (quick mode, and any --only run). Full
+// mode exits 1 when a target is missed; quick mode (CI) only when the harness itself fails. `--only`
+// measures some figures while working on them; the README reports full runs only.
 import { mkdirSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -21,12 +22,16 @@ const OUT = join(root, "bench", "out");
 const mode = process.argv.includes("--quick") ? "quick" : "full";
 const quiet = !process.argv.includes("--verbose");
 const settings = MODES[mode];
+const onlyArg = process.argv.find((a) => a.startsWith("--only="));
+const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
+const wanted = (...names) => !only || names.some((n) => only.has(n));
 const started = Date.now();
 const loadAtStart = loadavg()[0];
 
 const outcomes = {};
 /** Measures one figure; a failure is recorded as that figure's error and the run goes on. */
 async function measure(name, fn) {
+  if (!wanted(name)) return;
   const t0 = Date.now();
   process.stderr.write(`bench: ${name}...`);
   try {
@@ -37,6 +42,8 @@ async function measure(name, fn) {
   process.stderr.write(` ${outcomes[name].error ? "error" : round(outcomes[name].value)} (${round((Date.now() - t0) / 1000, 1)} s)\n`);
 }
 const skip = (reason) => ({ error: reason });
+/** Thrown when `--only` needs nothing from the local stack, so it is never started. */
+class StopEarly extends Error {}
 
 const stoppers = [];
 async function stopAll() {
@@ -52,11 +59,14 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 mkdirSync(OUT, { recursive: true });
 try {
   // Static figures first, while nothing else runs: build both Workers, then time their startup.
-  process.stderr.write(`bench: ${mode} mode; building turnvend and the minimal Hono Worker\n`);
-  const [tvBuild, minimalBuild] = await Promise.all([build("turnvend", join(OUT, "build")), build("minimal_hono", join(OUT, "build"))]);
-  process.stderr.write(`bench: built in ${round((Date.now() - started) / 1000, 1)} s\n`);
-  await measure("bundle_size_ratio", async () => bundleSizeRatio(tvBuild, minimalBuild));
-  await measure("cold_start_ratio", () => coldStartRatio(tvBuild, minimalBuild, settings.coldStartRuns));
+  if (wanted("bundle_size_ratio", "cold_start_ratio")) {
+    process.stderr.write(`bench: ${mode} mode; building turnvend and the minimal Hono Worker\n`);
+    const [tvBuild, minimalBuild] = await Promise.all([build("turnvend", join(OUT, "build")), build("minimal_hono", join(OUT, "build"))]);
+    process.stderr.write(`bench: built in ${round((Date.now() - started) / 1000, 1)} s\n`);
+    await measure("bundle_size_ratio", async () => bundleSizeRatio(tvBuild, minimalBuild));
+    await measure("cold_start_ratio", () => coldStartRatio(tvBuild, minimalBuild, settings.coldStartRuns));
+  }
+  if (!wanted("warm_read_throughput_ratio", "warm_read_upstream_calls", "list_cost_at_scale", "vend_overhead", "vend_upstream_calls")) throw new StopEarly();
 
   // The stack in the `bench` environment: vend rate limits far above the load, fresh local KV.
   const state = join(OUT, "state");
@@ -75,23 +85,25 @@ try {
   await measure("list_cost_at_scale", () => listCostAtScale({ stack, emu, tv, settings: settings.listScale }));
 
   let passthrough;
-  try {
-    const key = await prepareVending({ emu, tv });
-    process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
-    passthrough = await startPassthrough({ emulatorUrl: stack.emulatorUrl, ...key, persistTo: join(state, "passthrough"), quiet });
-    stoppers.push(passthrough.stop);
-  } catch (err) {
-    outcomes.vend_overhead = skip(`vend setup failed: ${err instanceof Error ? err.message : err}`);
+  if (wanted("vend_overhead", "vend_upstream_calls")) {
+    try {
+      const key = await prepareVending({ emu, tv });
+      process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
+      passthrough = await startPassthrough({ emulatorUrl: stack.emulatorUrl, ...key, persistTo: join(state, "passthrough"), quiet });
+      stoppers.push(passthrough.stop);
+    } catch (err) {
+      outcomes.vend_overhead = skip(`vend setup failed: ${err instanceof Error ? err.message : err}`);
+    }
   }
   if (passthrough) await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
   await measure("vend_upstream_calls", () => vendUpstreamCalls({ stack, emu, settings: settings.vendCalls }));
 } catch (err) {
-  process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
+  if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
 } finally {
   await stopAll();
 }
 
-const rows = Object.entries(TARGETS).map(([name, target]) => row(name, target, outcomes[name] ?? skip("not measured (an earlier step failed)")));
+const rows = Object.entries(TARGETS).filter(([name]) => wanted(name)).map(([name, target]) => row(name, target, outcomes[name] ?? skip("not measured (an earlier step failed)")));
 const results = {
   generated_at: new Date().toISOString(),
   mode,
@@ -99,7 +111,7 @@ const results = {
   duration_s: round((Date.now() - started) / 1000, 1),
   figures: rows,
 };
-const file = mode === "full" ? join(root, "bench", "results.json") : join(OUT, "results-quick.json");
+const file = mode === "full" && !only ? join(root, "bench", "results.json") : join(OUT, "results-quick.json");
 writeResults(file, results);
 
 console.log(`\nturnvend bench (${mode}) on ${results.runtime.name}: wrangler ${results.runtime.wrangler}, workerd ${results.runtime.workerd}, node ${results.runtime.node}`);

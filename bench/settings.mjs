@@ -30,8 +30,12 @@ export const MODES = {
     warmCalls: { connections: 10, amount: 10_000, maxSeconds: 50 },
     /** Unloaded latency (one connection): the cost of one list, not queueing. */
     listScale: { connections: 1, warmupSeconds: 1, durationSeconds: 4, rounds: 2 },
-    /** Vend latency: 10 connections against a 50 ms upstream is ~200 vends/s, far below any CPU limit. */
-    vend: { connections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
+    /**
+     * Vend latency unloaded (one connection): what one vend adds to the upstream call. The same runs at 10
+     * connections are reported beside it, not judged: on 2 cores the load tool, the emulator and both
+     * wrangler dev processes saturate the machine there, and p50 then measures queueing, not overhead.
+     */
+    vend: { connections: 1, loadedConnections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
     vendCalls: { connections: 10, amount: 200 },
     coldStartRuns: 3,
   },
@@ -39,7 +43,7 @@ export const MODES = {
     warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
     warmCalls: { connections: 10, amount: 1_000, maxSeconds: 20 },
     listScale: { connections: 1, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
-    vend: { connections: 10, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
+    vend: { connections: 1, loadedConnections: 10, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
     vendCalls: { connections: 10, amount: 50 },
     coldStartRuns: 1,
   },

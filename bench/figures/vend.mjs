@@ -26,11 +26,29 @@ async function vendRequest(url) {
 }
 
 /**
- * p50 of turnvend's vend ÷ p50 of the pass-through's, with the emulator holding every generate call
- * for UPSTREAM_DELAY_MS. Runs alternate (pass-through, turnvend) for `rounds` rounds; latencies pool.
+ * Both sides at `connections`, alternating (pass-through, turnvend) for `rounds` rounds; latencies pool
+ * per side. Returns each side's latencies and req/s.
+ */
+async function runSides(sides, { connections, durationSeconds, rounds }) {
+  const latencies = { passthrough: [], turnvend: [] };
+  const rps = { passthrough: [], turnvend: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, side] of Object.entries(sides)) {
+      const result = await load({ ...side, connections, duration: durationSeconds });
+      latencies[name].push(...result.latencies);
+      rps[name].push(Math.round(result.rps));
+    }
+  }
+  return { latencies, rps };
+}
+
+/**
+ * p50 of turnvend's vend ÷ p50 of the pass-through's, unloaded (one connection), with the emulator holding
+ * every generate call for UPSTREAM_DELAY_MS. The same comparison at `loadedConnections` is reported as
+ * detail only.
  */
 export async function vendOverhead({ stack, passthrough, emu, settings }) {
-  const { connections, warmupSeconds, durationSeconds, rounds } = settings;
+  const { connections, loadedConnections, warmupSeconds, durationSeconds, rounds } = settings;
   const sides = {
     passthrough: await vendRequest(passthrough.url),
     turnvend: await vendRequest(`${stack.url}/v1/ice-servers`),
@@ -38,30 +56,31 @@ export async function vendOverhead({ stack, passthrough, emu, settings }) {
   await emu.delay(GENERATE, UPSTREAM_DELAY_MS);
   try {
     for (const side of Object.values(sides)) await load({ ...side, connections, duration: warmupSeconds });
-    const latencies = { passthrough: [], turnvend: [] };
-    const rps = { passthrough: [], turnvend: [] };
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, side] of Object.entries(sides)) {
-        const result = await load({ ...side, connections, duration: durationSeconds });
-        latencies[name].push(...result.latencies);
-        rps[name].push(Math.round(result.rps));
-      }
-    }
-    const base = percentile(latencies.passthrough, 50);
-    const ours = percentile(latencies.turnvend, 50);
+    const unloaded = await runSides(sides, { connections, durationSeconds, rounds });
+    const loaded = await runSides(sides, { connections: loadedConnections, durationSeconds, rounds });
+    const p50 = (run, side) => percentile(run.latencies[side], 50);
+    const base = p50(unloaded, "passthrough");
+    const ours = p50(unloaded, "turnvend");
     return {
       value: ours / base,
       detail: {
         p50_ms_turnvend: round(ours),
         p50_ms_passthrough: round(base),
         overhead_ms_p50: round(ours - base),
-        p99_ms_turnvend: round(percentile(latencies.turnvend, 99)),
-        p99_ms_passthrough: round(percentile(latencies.passthrough, 99)),
-        rps_turnvend: rps.turnvend,
-        rps_passthrough: rps.passthrough,
+        p99_ms_turnvend: round(percentile(unloaded.latencies.turnvend, 99)),
+        p99_ms_passthrough: round(percentile(unloaded.latencies.passthrough, 99)),
+        rps_turnvend: unloaded.rps.turnvend,
+        rps_passthrough: unloaded.rps.passthrough,
         upstream_delay_ms: UPSTREAM_DELAY_MS,
+        [`loaded_${loadedConnections}_connections`]: {
+          ratio: round(p50(loaded, "turnvend") / p50(loaded, "passthrough")),
+          p50_ms_turnvend: round(p50(loaded, "turnvend")),
+          p50_ms_passthrough: round(p50(loaded, "passthrough")),
+          rps_turnvend: loaded.rps.turnvend,
+          rps_passthrough: loaded.rps.passthrough,
+        },
       },
-      load: { connections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: "pass-through, turnvend per round" },
+      load: { connections, loaded_connections: loadedConnections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: "pass-through, turnvend per round; unloaded runs, then loaded runs" },
     };
   } finally {
     await emu.clearFaults();
