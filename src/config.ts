@@ -1,6 +1,6 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
-import { ACCOUNT_ID_PATTERN, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS, HS256_SECRET_MIN_BYTES } from "./constants";
+import { ACCOUNT_ID_PATTERN, CREDENTIAL_REUSE_MAX_SECONDS, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS, HS256_SECRET_MIN_BYTES } from "./constants";
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
 import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
 import { ApiError } from "./http/errors";
@@ -19,6 +19,8 @@ export interface Config {
   subjectHashKey: string;
   ttlDefaultSeconds: number;
   ttlMaxSeconds: number;
+  /** CREDENTIAL_REUSE_SECONDS: 0 (off) or the per-subject reuse window (src/vend/reuse.ts). */
+  credentialReuseSeconds: number;
   allowedOrigins: ReadonlySet<string>;
   jwt: { issuer: string; audience: string; jwksUrl?: string; hs256Secret?: string } | undefined;
   pinnedKeyId: string | undefined;
@@ -104,6 +106,7 @@ function parse(env: Env): ConfigResult {
   const ttlMaxSeconds = int("CREDENTIAL_TTL_MAX_SECONDS", CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
   const ttlDefaultSeconds = int("CREDENTIAL_TTL_DEFAULT_SECONDS", 3600, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
   if (ttlDefaultSeconds > ttlMaxSeconds) problems.push("CREDENTIAL_TTL_DEFAULT_SECONDS must not exceed CREDENTIAL_TTL_MAX_SECONDS");
+  const credentialReuseSeconds = int("CREDENTIAL_REUSE_SECONDS", 0, 0, CREDENTIAL_REUSE_MAX_SECONDS);
 
   const pinnedKeyId = str("TURN_KEY_ID") || undefined;
   if (pinnedKeyId && !KEY_ID_PATTERN.test(pinnedKeyId)) problems.push("TURN_KEY_ID must be 32 lowercase hex characters");
@@ -157,6 +160,7 @@ function parse(env: Env): ConfigResult {
       subjectHashKey,
       ttlDefaultSeconds,
       ttlMaxSeconds,
+      credentialReuseSeconds,
       allowedOrigins: new Set(str("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean)),
       jwt,
       pinnedKeyId,

@@ -115,3 +115,8 @@ export const RECONCILE_DEADLINE_MS = 60_000;
 
 /** Shortest HS256 secret accepted outside local development: the hash's own length (RFC 7518 §3.2). */
 export const HS256_SECRET_MIN_BYTES = 32;
+
+/** Longest reuse window CREDENTIAL_REUSE_SECONDS may set (seconds); 0, the default, turns reuse off. */
+export const CREDENTIAL_REUSE_MAX_SECONDS = 3_600;
+/** Subjects whose last credentials one isolate keeps for reuse; the oldest are dropped first. */
+export const CREDENTIAL_REUSE_MAX_ENTRIES = 1_000;

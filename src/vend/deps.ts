@@ -16,6 +16,8 @@ export interface VendDeps {
   subjectHashKey: string;
   limiters: VendLimiters;
   upstreamTimeoutMs: number;
+  /** CREDENTIAL_REUSE_SECONDS: how long a subject's last set may be handed out again (0: never). */
+  reuseSeconds: number;
   /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
   waitUntil: (work: Promise<unknown>) => void;
   now?: () => number;
@@ -40,6 +42,7 @@ export function vendDeps(
     subjectHashKey: config.subjectHashKey,
     limiters: { subject: env.VEND_SUBJECT_LIMITER, ip: env.VEND_IP_LIMITER },
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    reuseSeconds: config.credentialReuseSeconds,
     waitUntil,
   };
 }

@@ -7,6 +7,7 @@ import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./i
 import { enforceVendLimits } from "./rate-limit";
 import { subjectHash } from "./subject-hash";
 import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
+import { forgetUsernames, rememberSet, reusableSet } from "./reuse";
 import type { LedgerEntry } from "../storage/ledger";
 import { LEDGER_WRITE_ATTEMPTS } from "../constants";
 import { UpstreamBudget } from "../upstream/budget";
@@ -36,6 +37,7 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
     }
   }
   log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
+  forgetUsernames(usernames);
   // The request's upstream allowance may be spent by now; the withdrawal gets its own.
   const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
   const results = await Promise.allSettled(usernames.map((username) => rtc.revoke(key.keyId, key.secret, username)));
@@ -55,6 +57,15 @@ export async function issueCredentials(
   await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
   const started = clock(deps);
+  const issuedBy = input.issuedBy;
+  const reuse = { subjectHash: hash, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
+  const reused = reusableSet({ ...reuse, keyId: key.keyId, now: started });
+  if (reused) {
+    return {
+      body: { iceServers: reused.iceServers, ttl: Math.floor((reused.expiresAt - started) / 1000), expiresAt: new Date(reused.expiresAt).toISOString() },
+      logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: reused.usernames.length, issued_by: issuedBy, reused: true },
+    };
+  }
   const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash }).catch((err: unknown) => {
     // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
     if (err instanceof ApiError && err.kind === "no_active_key") forgetVendingKey();
@@ -73,9 +84,10 @@ export async function issueCredentials(
     log("vend.no_usable_urls", { key_id: key.keyId });
     throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
+  rememberSet(reuse, { keyId: key.keyId, iceServers, usernames, issuedAt: started, expiresAt: started + input.ttl * 1000 });
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
     body: { iceServers, ttl: input.ttl, expiresAt },
-    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy },
+    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: issuedBy },
   };
 }

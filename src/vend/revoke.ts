@@ -7,6 +7,7 @@ import { log } from "../observability/log";
 import type { LedgerRecord } from "../storage/ledger";
 import { clock, type VendDeps } from "./deps";
 import { subjectHash } from "./subject-hash";
+import { forgetSubject, forgetUsernames } from "./reuse";
 
 export type RevokeTarget = { username: string } | { subject: string };
 
@@ -25,7 +26,9 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
     const record = await deps.ledger.get(target.username);
     records = record ? [record] : [];
   } else {
-    ({ records, more } = await deps.ledger.bySubject(await subjectHash(deps.subjectHashKey, target.subject), REVOKE_MAX_PER_REQUEST));
+    const hash = await subjectHash(deps.subjectHashKey, target.subject);
+    forgetSubject(hash);
+    ({ records, more } = await deps.ledger.bySubject(hash, REVOKE_MAX_PER_REQUEST));
   }
   // KV expiry lags by up to a minute; an expired credential is already dead and needs no upstream call.
   const outstanding = records.filter((r) => Date.parse(r.expires_at) > now);
@@ -49,6 +52,8 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
         log("credential.revoke_impossible", { key_id: record.key_id, subject_hash: record.subject_hash, revoked_by: revokedBy });
         return;
       }
+      // This isolate must not hand the credential out again, even if revoking it upstream fails.
+      forgetUsernames([record.username]);
       const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
       await deps.ledger.remove(record);
       revoked += 1;

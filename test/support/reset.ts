@@ -3,6 +3,7 @@ import { env } from "cloudflare:test";
 import { resetBreakerMemo } from "../../src/upstream/breaker";
 import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetVendingKey } from "../../src/vend/vending-key";
+import { forgetAllSets } from "../../src/vend/reuse";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -16,4 +17,5 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   resetBreakerMemo();
   forgetIndexMemory();
   forgetVendingKey();
+  forgetAllSets();
 }

@@ -1,0 +1,148 @@
+// The optional per-subject reuse window (CREDENTIAL_REUSE_SECONDS, src/vend/reuse.ts): off by default;
+// when on, a subject asking again soon gets the same set with no upstream call.
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { emulator } from "./support/emulator";
+import { CALLERS } from "./support/fixtures";
+import { resetWorld } from "./support/reset";
+import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, VEND_PATH, type Vended } from "./support/vend";
+
+const GENERATE = "credentials.generate_ice_servers";
+
+beforeEach(async () => {
+  await resetWorld();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A vend for `subject` as the issuer caller, with CREDENTIAL_REUSE_SECONDS set to `reuse`. */
+async function vendWith(reuse: string, subject: string, ttl?: number): Promise<Vended> {
+  const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+    body: JSON.stringify(ttl === undefined ? { subject } : { subject, ttl }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Vended;
+}
+
+const generateCalls = async () => (await emulator.calls())[GENERATE];
+const usernameOf = (v: Vended) => v.iceServers.find((s) => s.username)!.username!;
+
+describe("the reuse window", () => {
+  it("is off by default: every vend is a new set and an upstream call", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const a = await vendWith("0", subject);
+    const b = await vendWith("0", subject);
+    expect(usernameOf(a)).not.toBe(usernameOf(b));
+    expect(await generateCalls()).toBe(2);
+  });
+
+  it("hands the same set to the same subject within the window, with no upstream call and its own expiry", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const first = await vendWith("300", subject, 600);
+    const again = await vendWith("300", subject, 600);
+    expect(again.iceServers).toEqual(first.iceServers);
+    expect(again.expiresAt).toBe(first.expiresAt);
+    expect(again.ttl).toBeLessThanOrEqual(600);
+    expect(again.ttl).toBeGreaterThanOrEqual(598);
+    expect(await generateCalls()).toBe(1);
+  });
+
+  it("never shares a set between subjects, or between different TTLs", async () => {
+    await activeVendingKey();
+    const alice = await vendWith("300", freshSubject("alice"), 600);
+    const bob = await vendWith("300", freshSubject("bob"), 600);
+    expect(usernameOf(bob)).not.toBe(usernameOf(alice));
+    const carol = freshSubject("carol");
+    const short = await vendWith("300", carol, 600);
+    const long = await vendWith("300", carol, 1200);
+    expect(usernameOf(long)).not.toBe(usernameOf(short));
+    expect(await generateCalls()).toBe(4);
+  });
+
+  it("ends after the window, and after half the set's lifetime when that comes first", async () => {
+    await activeVendingKey();
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const subject = freshSubject();
+    const first = await vendWith("120", subject, 600);
+    vi.advanceTimersByTime(119_000);
+    expect(usernameOf(await vendWith("120", subject, 600))).toBe(usernameOf(first));
+    vi.advanceTimersByTime(2_000);
+    const second = await vendWith("120", subject, 600);
+    expect(usernameOf(second)).not.toBe(usernameOf(first));
+
+    // A 60 s credential is handed out again for 30 s at most, whatever the window.
+    const brief = await vendWith("3600", subject, 60);
+    vi.advanceTimersByTime(29_000);
+    expect(usernameOf(await vendWith("3600", subject, 60))).toBe(usernameOf(brief));
+    vi.advanceTimersByTime(2_000);
+    const after = await vendWith("3600", subject, 60);
+    expect(usernameOf(after)).not.toBe(usernameOf(brief));
+    expect(after.ttl).toBe(60);
+    expect(await generateCalls()).toBe(4);
+  });
+
+  it("never hands out a set this isolate revoked", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const first = await vendWith("300", subject, 600);
+    // The ledger entry is written after the answer; wait for it, as a revoke needs it.
+    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${usernameOf(first)}`)) === null; i++) await new Promise((r) => setTimeout(r, 10));
+    const revoked = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALLERS.revoker.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ subject }),
+    });
+    expect(revoked.status).toBe(200);
+    const next = await vendWith("300", subject, 600);
+    expect(usernameOf(next)).not.toBe(usernameOf(first));
+    expect(await generateCalls()).toBe(2);
+  });
+
+  it("never hands out a set whose ledger entry could not be written (it was withdrawn)", async () => {
+    await activeVendingKey();
+    const worker = (await import("../src/index")).default;
+    const failingKv = new Proxy(env.TURNVEND_KV, {
+      get(target, prop) {
+        if (prop === "put") {
+          return (key: string, ...rest: unknown[]) =>
+            key.startsWith("cred") ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const subject = freshSubject();
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`http://turnvend.test${VEND_PATH}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject, ttl: 600 }),
+      }),
+      { ...env, TURNVEND_KV: failingKv, CREDENTIAL_REUSE_SECONDS: "300" },
+      ctx,
+    );
+    const first = (await res.json()) as Vended;
+    await waitOnExecutionContext(ctx);
+    const next = await vendWith("300", subject, 600);
+    expect(usernameOf(next)).not.toBe(usernameOf(first));
+    expect(await generateCalls()).toBe(2);
+  });
+
+  it("is refused above an hour, like any invalid setting", async () => {
+    const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "3601" }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ subject: "x" }),
+    });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain("CREDENTIAL_REUSE_SECONDS");
+    expect(await generateCalls()).toBe(0);
+  });
+});
