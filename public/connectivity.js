@@ -166,7 +166,9 @@
 
   $("run").addEventListener("click", run);
   // In local development the check runs by itself with a dev JWT; elsewhere it waits for a pasted token.
+  // Only a page on a loopback address asks, so a deployed page costs no Worker invocation on load.
   async function start() {
+    if (!["localhost", "127.0.0.1", "[::1]"].includes(location.hostname)) return;
     try {
       await devToken();
     } catch {

@@ -13,7 +13,6 @@ import { activeKey } from "./routes/active-key";
 import { credentials } from "./routes/credentials";
 import { devJwt } from "./routes/dev-jwt";
 import { iceServers } from "./routes/ice-servers";
-import { staticFiles } from "./routes/static-files";
 
 export const app = new Hono<AppEnv>();
 
@@ -36,7 +35,6 @@ app.route("/v1/ice-servers", iceServers);
 app.route("/v1/credentials", credentials);
 app.route("/v1/active-key", activeKey);
 app.route("/v1/dev", devJwt);
-app.route("/", staticFiles);
 
 app.notFound(notFound);
 app.onError(onError);

@@ -8,7 +8,7 @@ import worker from "../src/index";
 import { BODY_MAX_BYTES, BODY_READ_TIMEOUT_MS, KEY_ID_PATTERN } from "../src/constants";
 import { readLimitedText } from "../src/http/json-body";
 import { KeySecrets } from "../src/storage/key-secrets";
-import { call, envelope, KEYS_PATH, ORIGIN } from "./support/api";
+import { call, envelope, fromAssets, KEYS_PATH, ORIGIN } from "./support/api";
 import { emulator } from "./support/emulator";
 import { ACCOUNT_ID, CALLERS, KEY_ENCRYPTION_KEY, SECRET_VALUES } from "./support/fixtures";
 import {
@@ -591,7 +591,7 @@ describe("security headers", () => {
     const uid = "0123456789abcdef0123456789abcdef";
     const answers = [
       await call("/healthz", { as: "none" }),
-      await call("/", { as: "none" }),
+      await fromAssets("/"),
       await call("/nowhere", { as: "none" }),
       await call(KEYS_PATH, { as: "none" }),
       await call(KEYS_PATH, { method: "PATCH", body: {} }),
@@ -605,7 +605,7 @@ describe("security headers", () => {
   });
 
   it("give the HTML page a strict Content-Security-Policy", async () => {
-    const res = await call("/", { as: "none" });
+    const res = await fromAssets("/");
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     const csp = res.headers.get("content-security-policy") ?? "";
     const directives = new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));

@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
-import { call, envelope } from "./support/api";
+import { call, envelope, fromAssets } from "./support/api";
 import { emulator } from "./support/emulator";
 import { activeVendingKey, fetchWith, vend, type Vended } from "./support/vend";
 
@@ -23,7 +23,7 @@ function cspDirectives(res: Response): Map<string, string> {
 
 describe("GET / (the connectivity page)", () => {
   it("serves an HTML page whose script and style are files from this origin, under a strict CSP", async () => {
-    const res = await call("/", { as: "none" });
+    const res = await fromAssets("/");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     expect(res.headers.get("cache-control")).toBe("no-cache");
@@ -44,25 +44,26 @@ describe("GET / (the connectivity page)", () => {
   });
 
   it("runs ICE gathering with the vended servers and shows candidates, timings and the verdict", async () => {
-    const res = await call("/connectivity.js", { as: "none" });
+    const res = await fromAssets("/connectivity.js");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^(text|application)\/javascript/);
     const script = await res.text();
-    expect(await (await call("/", { as: "none" })).text()).toContain('id="verdict"');
+    expect(await (await fromAssets("/")).text()).toContain('id="verdict"');
     expect(script).toContain('"TURN relay reachable: " + (yes ? "yes" : "no")');
     for (const needle of ["/v1/ice-servers", "new RTCPeerConnection({ iceServers", "createDataChannel", "createOffer", "setLocalDescription", "icecandidate", "icecandidateerror", "relay", "srflx", "performance.now()", "event.url"]) {
       expect(script).toContain(needle);
     }
     // Network data is written as text, never parsed as HTML.
     expect(script).not.toContain("innerHTML");
-    const css = await call("/connectivity.css", { as: "none" });
+    const css = await fromAssets("/connectivity.css");
     expect(css.status).toBe(200);
     expect(css.headers.get("content-type")).toMatch(/^text\/css/);
   });
 
-  it("finds local development by asking for a dev JWT, which only local development answers", async () => {
-    const script = await (await call("/connectivity.js", { as: "none" })).text();
+  it("asks for a dev JWT only when opened on a loopback address, and only local development answers", async () => {
+    const script = await (await fromAssets("/connectivity.js")).text();
     expect(script).toContain('fetch("/v1/dev/jwt?sub="');
+    expect(script).toContain('if (!["localhost", "127.0.0.1", "[::1]"].includes(location.hostname)) return;');
     expect((await call("/v1/dev/jwt?sub=probe", { as: "none" })).status).toBe(200);
     expect((await fetchWith(PRODUCTION_UPSTREAMS, "/v1/dev/jwt?sub=probe")).status).toBe(404);
   });
@@ -87,6 +88,13 @@ describe("GET /v1/dev/jwt", () => {
     const res = await fetchWith(PRODUCTION_UPSTREAMS, "/v1/dev/jwt?sub=alice");
     expect(res.status).toBe(404);
     expect((await envelope(res)).errors[0].code).toBe(10020);
+  });
+
+  it("answers other methods with 405 locally, and 404 outside local development", async () => {
+    const res = await call("/v1/dev/jwt", { as: "none", method: "POST", body: {} });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET");
+    expect((await fetchWith(PRODUCTION_UPSTREAMS, "/v1/dev/jwt", { method: "POST" })).status).toBe(404);
   });
 
   it("refuses a ttl over an hour", async () => {

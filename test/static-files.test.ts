@@ -1,11 +1,9 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { STATIC_PATHS } from "../src/routes/static-files";
-import { call, envelope } from "./support/api";
+import { OPERATIONS } from "../src/openapi/operations";
+import { fromAssets } from "./support/api";
 
-// At the edge these files never reach the Worker: Workers Static Assets answers them with the headers in
-// public/_headers. The ASSETS binding is that same asset server, so these tests see what a browser gets.
-const fromAssets = (path: string, init?: RequestInit) => env.ASSETS.fetch(new Request(`http://turnvend.test${path}`, init));
+// These files never reach the Worker: Workers Static Assets answers them with the headers in public/_headers.
+const STATIC_PATHS = OPERATIONS.filter((o) => o.staticFile).map((o) => o.path);
 
 describe("the static files (public/)", () => {
   it("are answered by the assets with the same security headers the Worker sets on its own answers", async () => {
@@ -39,12 +37,22 @@ describe("the static files (public/)", () => {
     }
   });
 
-  it("answer other methods with 405 from the Worker, naming GET", async () => {
+  it("are every static file the API description lists, and nothing else answers from the assets", async () => {
+    expect([...STATIC_PATHS].sort()).toEqual(["/", "/connectivity.css", "/connectivity.js", "/ice-servers.js", "/openapi.json"]);
+    for (const path of ["/v1/ice-servers", "/healthz", "/client/v4/accounts"]) {
+      const res = await fromAssets(path);
+      expect(res.status, path).toBe(404);
+      await res.arrayBuffer();
+    }
+  });
+
+  it("answer other methods with the asset server's 405", async () => {
     for (const path of STATIC_PATHS) {
-      const res = await call(path, { as: "none", method: "POST", body: {} });
-      expect(res.status, path).toBe(405);
-      expect(res.headers.get("allow"), path).toBe("GET");
-      expect((await envelope(res)).success, path).toBe(false);
+      for (const method of ["POST", "PUT", "DELETE"]) {
+        const res = await fromAssets(path, { method, body: method === "DELETE" ? undefined : "{}" });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        await res.arrayBuffer();
+      }
     }
   });
 });

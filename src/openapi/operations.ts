@@ -24,6 +24,11 @@ export interface Operation {
   headers?: { name: string; description: string; schema: v.GenericSchema }[];
   success: { status: number; description: string; schema?: v.GenericSchema; contentType?: string; headers?: Record<string, string> };
   errors: ErrorKind[];
+  /**
+   * Answered by Workers Static Assets (public/) before the Worker runs: GET and HEAD only; any other method
+   * gets the asset server's bare 405, not the envelope, and no error of turnvend's applies.
+   */
+  staticFile?: true;
 }
 
 /** Path parameters, checked by src/routes/params.ts with these patterns. */
@@ -225,6 +230,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "none" },
     success: { status: 200, description: "An HTML page that vends ICE servers and tests a TURN relay.", contentType: "text/html" },
     errors: [],
+    staticFile: true,
   },
   {
     method: "get",
@@ -235,6 +241,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "none" },
     success: { status: 200, description: "JavaScript loaded by the connectivity page.", contentType: "text/javascript" },
     errors: [],
+    staticFile: true,
   },
   {
     method: "get",
@@ -245,6 +252,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "none" },
     success: { status: 200, description: "CSS loaded by the connectivity page.", contentType: "text/css" },
     errors: [],
+    staticFile: true,
   },
   {
     method: "get",
@@ -255,6 +263,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "none" },
     success: { status: 200, description: "The OpenAPI 3.1 description of turnvend.", contentType: "application/json" },
     errors: [],
+    staticFile: true,
   },
   {
     method: "get",
@@ -266,5 +275,6 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "none" },
     success: { status: 200, description: "JavaScript (an ES module).", contentType: "text/javascript" },
     errors: [],
+    staticFile: true,
   },
 ];

@@ -56,6 +56,7 @@ export function buildOpenApiDocument() {
       description:
         "TURN credential vending for Cloudflare Realtime TURN. Every error is Cloudflare's v4 envelope with a stable code " +
         "(`x-error-codes` on each response lists them); a method a path does not serve gets 405 (10022) with `Allow`, an unknown path 404 (10020). " +
+        "The static files (the connectivity page and its script and style, /ice-servers.js, this document) are answered by Workers Static Assets: GET and HEAD only, and any other method gets a bare 405. " +
         "Internal callers send a caller token as `Authorization: Bearer` (or a Cloudflare Access service token); the scope each operation needs is in `x-required-scope`.",
     },
     tags: [...new Set(OPERATIONS.map((o) => o.tag))].map((name) => ({ name })),
@@ -93,7 +94,8 @@ function operation(op: Operation) {
     security: security(op),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: false, content: { "application/json": { schema: schema(op.body) } } } } : {}),
-    responses: { ...success(op), ...errorResponses([...op.errors, "internal_error"]) },
+    // A static file never reaches the Worker, so none of its errors apply.
+    responses: op.staticFile ? success(op) : { ...success(op), ...errorResponses([...op.errors, "internal_error"]) },
   };
 }
 

@@ -3,6 +3,7 @@
 import { Hono } from "../http/hono";
 import { DEV_JWT_TTL_DEFAULT_SECONDS, DEV_JWT_TTL_MAX_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
 import type { AppEnv } from "../http/app-env";
+import { methodNotAllowed } from "../http/method-not-allowed";
 import { ApiError, successEnvelope } from "../http/errors";
 import { requireConfig } from "../config";
 import { isLocalDevelopment } from "../auth/dev-mode";
@@ -10,9 +11,14 @@ import { mintDevJwt } from "../auth/dev-jwt";
 
 export const devJwt = new Hono<AppEnv>();
 
+// Outside local development the route does not exist, whatever the method.
+devJwt.use(async (c, next) => {
+  if (!isLocalDevelopment(requireConfig(c.env))) throw new ApiError("route_not_found", "no such route; see README.md for the API");
+  await next();
+});
+
 devJwt.get("/jwt", async (c) => {
   const config = requireConfig(c.env);
-  if (!isLocalDevelopment(config)) throw new ApiError("route_not_found", "no such route; see README.md for the API");
   c.header("Cache-Control", "no-store");
   if (!config.jwt?.hs256Secret || config.jwt.jwksUrl) {
     throw new ApiError("not_configured", "dev JWTs need JWT_HS256_SECRET (and no JWT_JWKS_URL)");
@@ -30,3 +36,5 @@ devJwt.get("/jwt", async (c) => {
   const token = await mintDevJwt({ secret: config.jwt.hs256Secret, issuer: config.jwt.issuer, audience: config.jwt.audience, subject, ttlSeconds: ttl, now });
   return c.json(successEnvelope({ token, sub: subject, expires_at: new Date(Math.floor(now / 1000) * 1000 + ttl * 1000).toISOString() }));
 });
+
+devJwt.all("/jwt", methodNotAllowed("GET"));

@@ -1,9 +1,17 @@
 // Calls the Worker under test the way a client would, over its fetch handler inside workerd.
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { ACCOUNT_ID, CALLERS, type Role } from "./fixtures";
 
 export const ORIGIN = "http://turnvend.test";
 export const KEYS_PATH = `/client/v4/accounts/${ACCOUNT_ID}/calls/turn_keys`;
+
+/**
+ * A static file (public/) as a browser gets it. At the edge, Workers Static Assets answers these before the
+ * Worker runs; the ASSETS binding is that same asset server, with the headers from public/_headers.
+ */
+export function fromAssets(path: string, init?: RequestInit): Promise<Response> {
+  return env.ASSETS.fetch(new Request(ORIGIN + path, init));
+}
 
 export interface CallOptions {
   as?: Role | "none" | { token: string };

@@ -211,7 +211,7 @@ export interface Route {
   role?: Role;
 }
 
-/** Every route, its methods and its body fields; `uid` fills the key-id parameter. */
+/** Every route the Worker serves (the static files are the assets'), its methods and body fields; `uid` fills the key-id parameter. */
 export function routes(uid: string): Route[] {
   return [
     { path: KEYS_PATH, methods: ["GET", "POST"], fields: ["name"], role: "writer" },
@@ -222,11 +222,6 @@ export function routes(uid: string): Route[] {
     { path: REVOKE_PATH, methods: ["POST"], fields: ["username", "subject"], emptyInvalid: true, role: "revoker" },
     { path: VEND_PATH, methods: ["POST"], fields: ["ttl", "subject"], emptyInvalid: true, role: "issuer" },
     { path: "/healthz", methods: ["GET"], public: true },
-    { path: "/", methods: ["GET"], public: true },
-    { path: "/openapi.json", methods: ["GET"], public: true },
-    { path: "/ice-servers.js", methods: ["GET"], public: true },
-    { path: "/connectivity.js", methods: ["GET"], public: true },
-    { path: "/connectivity.css", methods: ["GET"], public: true },
   ];
 }
 
