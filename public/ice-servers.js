@@ -35,7 +35,8 @@ function endpoint(url) {
 /**
  * POST /v1/ice-servers with the user's JWT. Resolves { iceServers, ttl, expiresAt } (expiresAt is an
  * RFC 3339 time); rejects with a TurnvendError when turnvend refuses.
- * Options: url (turnvend's base URL), token (the JWT), and optionally ttl (seconds), signal, fetch.
+ * Options: url (turnvend's base URL), token (the JWT), and optionally ttl (seconds), signal, fetch, and
+ * fresh (true: a new set even within turnvend's reuse window, as a refresh before expiry needs).
  */
 export async function getIceServers(options) {
   const o = options || {};
@@ -44,7 +45,7 @@ export async function getIceServers(options) {
   const res = await doFetch(endpoint(o.url), {
     method: "POST",
     headers: { authorization: "Bearer " + o.token, "content-type": "application/json" },
-    body: JSON.stringify(o.ttl === undefined ? {} : { ttl: o.ttl }),
+    body: JSON.stringify(Object.assign({}, o.ttl === undefined ? {} : { ttl: o.ttl }, o.fresh ? { fresh: true } : {})),
     cache: "no-store",
     credentials: "omit",
     signal: o.signal,
@@ -114,7 +115,8 @@ export function keepFresh(pc, options) {
 
   async function refresh() {
     const token = await o.getToken();
-    const result = await getIceServers({ url: o.url, token, ttl: o.ttl, fetch: o.fetch });
+    // A refresh must bring a new set: within a reuse window turnvend would hand back the current one.
+    const result = await getIceServers({ url: o.url, token, ttl: o.ttl, fetch: o.fetch, fresh: state.current !== undefined });
     if (isClosed()) return result;
     pc.setConfiguration(Object.assign({}, pc.getConfiguration(), { iceServers: result.iceServers }));
     if (o.restartIce && typeof pc.restartIce === "function") pc.restartIce();

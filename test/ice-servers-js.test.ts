@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import ICE_SERVERS_JS from "../public/ice-servers.js?raw";
-import { call } from "./support/api";
+import { fromAssets } from "./support/api";
 import { emulator } from "./support/emulator";
 import { activeVendingKey, freshSubject, userJwt } from "./support/vend";
 
@@ -48,7 +48,7 @@ const usernames = (servers: { username?: string }[]) => servers.map((s) => s.use
 
 describe("GET /ice-servers.js (the browser helper)", () => {
   it("is served as cacheable JavaScript that any origin may import", async () => {
-    const res = await call("/ice-servers.js", { as: "none" });
+    const res = await fromAssets("/ice-servers.js");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^(text|application)\/javascript/);
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
@@ -60,7 +60,7 @@ describe("GET /ice-servers.js (the browser helper)", () => {
     expect(text).toMatch(/^export async function getIceServers\(/m);
     expect(text).toMatch(/^export function keepFresh\(/m);
     expect(text).not.toMatch(/^\s*import\s/m); // dependency-free
-    expect((await call("/ice-servers.js", { as: "none", method: "POST" })).status).toBe(405);
+    expect((await fromAssets("/ice-servers.js", { method: "POST", body: "{}" })).status).toBe(405);
   });
 
   it("parses and exposes getIceServers, keepFresh and TurnvendError", () => {
@@ -102,12 +102,14 @@ describe("the helper's behaviour, run against the real vend route", () => {
       tokens += 1;
       return userJwt(subject);
     };
-    const initial = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: fetchSelf });
+    const bodies: unknown[] = [];
+    const recording = (input: string, init: RequestInit & { credentials?: string }) => (bodies.push(JSON.parse(String(init.body))), fetchSelf(input, init));
+    const initial = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: recording });
     const pc = new FakePeerConnection();
     pc.config = { iceServers: initial.iceServers, iceTransportPolicy: "relay" };
     const refreshed = new Promise<unknown>((resolve) => {
       // 60 s credentials refreshed 59.8 s early: the first refresh comes after the 1 s floor.
-      const fresh = keepFresh(pc, { url: BASE, getToken, ttl: 60, refreshBeforeMs: 59_800, initial, fetch: fetchSelf, onRefresh: () => (fresh.stop(), resolve(fresh.current)) });
+      const fresh = keepFresh(pc, { url: BASE, getToken, ttl: 60, refreshBeforeMs: 59_800, initial, fetch: recording, onRefresh: () => (fresh.stop(), resolve(fresh.current)) });
     });
     const current = (await refreshed) as { iceServers: { username?: string }[] };
     expect(tokens).toBe(2);
@@ -115,6 +117,8 @@ describe("the helper's behaviour, run against the real vend route", () => {
     expect(pc.applied[0].iceTransportPolicy).toBe("relay");
     expect(pc.applied[0].iceServers).toEqual(current.iceServers);
     expect(usernames(pc.applied[0].iceServers)).not.toEqual(usernames(initial.iceServers));
+    // The refresh asks past any reuse window; the first request does not.
+    expect(bodies).toEqual([{ ttl: 60 }, { ttl: 60, fresh: true }]);
   });
 
   it("keepFresh fetches at once without initial credentials, reports failures to onError and stops when the connection closes", async () => {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
 import { resetWorld } from "./support/reset";
-import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, VEND_PATH, type Vended } from "./support/vend";
+import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, userJwt, VEND_PATH, type Vended } from "./support/vend";
 
 const GENERATE = "credentials.generate_ice_servers";
 
@@ -18,11 +18,11 @@ afterEach(() => {
 });
 
 /** A vend for `subject` as the issuer caller, with CREDENTIAL_REUSE_SECONDS set to `reuse`. */
-async function vendWith(reuse: string, subject: string, ttl?: number): Promise<Vended> {
+async function vendWith(reuse: string, subject: string, ttl?: number, extra: Record<string, unknown> = {}): Promise<Vended> {
   const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, {
     method: "POST",
     headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
-    body: JSON.stringify(ttl === undefined ? { subject } : { subject, ttl }),
+    body: JSON.stringify({ subject, ...(ttl === undefined ? {} : { ttl }), ...extra }),
   });
   expect(res.status).toBe(200);
   return (await res.json()) as Vended;
@@ -65,6 +65,31 @@ describe("the reuse window", () => {
     expect(await generateCalls()).toBe(4);
   });
 
+  it("is skipped by a client asking for a fresh set, as a refresh before expiry does", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const first = await vendWith("300", subject, 600);
+    const refreshed = await vendWith("300", subject, 600, { fresh: true });
+    expect(usernameOf(refreshed)).not.toBe(usernameOf(first));
+    expect(await generateCalls()).toBe(2);
+    // The refreshed set is the one handed out again from now on.
+    expect(usernameOf(await vendWith("300", subject, 600))).toBe(usernameOf(refreshed));
+  });
+
+  it("never hands an internal caller's set to an end user with the same subject", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const forCaller = await vendWith("300", subject, 3600);
+    const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(subject)}`, "content-type": "application/json" },
+      body: JSON.stringify({ ttl: 3600 }),
+    });
+    expect(res.status).toBe(200);
+    expect(usernameOf((await res.json()) as Vended)).not.toBe(usernameOf(forCaller));
+    expect(await generateCalls()).toBe(2);
+  });
+
   it("ends after the window, and after half the set's lifetime when that comes first", async () => {
     await activeVendingKey();
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
@@ -102,6 +127,20 @@ describe("the reuse window", () => {
     const next = await vendWith("300", subject, 600);
     expect(usernameOf(next)).not.toBe(usernameOf(first));
     expect(await generateCalls()).toBe(2);
+  });
+
+  it("never hands out a set revoked by username, even before its ledger entry is written", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const first = await vendWith("300", subject, 600);
+    await env.TURNVEND_KV.delete(`cred:v1:${usernameOf(first)}`);
+    const revoked = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CALLERS.revoker.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ username: usernameOf(first) }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(usernameOf(await vendWith("300", subject, 600))).not.toBe(usernameOf(first));
   });
 
   it("never hands out a set whose ledger entry could not be written (it was withdrawn)", async () => {

@@ -40,6 +40,7 @@ iceServers.post("/", async (c) => {
     ttl,
     issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
     clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
+    allowReuse: body.fresh !== true,
   });
   c.set("logFields", issued.logFields);
   return c.json(issued.body);

@@ -9,6 +9,8 @@ export const VendBody = v.strictObject({
   // Checked by the TTL policy, so every bad ttl gets the same invalid_ttl answer naming the range.
   ttl: v.optional(v.unknown()),
   subject: v.optional(Subject),
+  // Skips the reuse window (CREDENTIAL_REUSE_SECONDS): a client refreshing before expiry needs a new set.
+  fresh: v.optional(v.pipe(v.boolean(), v.description("true: a new set even within the reuse window (send it when refreshing before expiresAt)."))),
 });
 
 export const RevokeBody = v.pipe(

@@ -51,15 +51,15 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
  */
 export async function issueCredentials(
   deps: VendDeps,
-  input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined },
+  input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined; allowReuse: boolean },
 ): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
   const started = clock(deps);
   const issuedBy = input.issuedBy;
-  const reuse = { subjectHash: hash, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
-  const reused = reusableSet({ ...reuse, keyId: key.keyId, now: started });
+  const reuse = { subjectHash: hash, issuedBy, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
+  const reused = input.allowReuse ? reusableSet({ ...reuse, keyId: key.keyId, now: started }) : undefined;
   if (reused) {
     return {
       body: { iceServers: reused.iceServers, ttl: Math.floor((reused.expiresAt - started) / 1000), expiresAt: new Date(reused.expiresAt).toISOString() },
@@ -84,10 +84,10 @@ export async function issueCredentials(
     log("vend.no_usable_urls", { key_id: key.keyId });
     throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
-  rememberSet(reuse, { keyId: key.keyId, iceServers, usernames, issuedAt: started, expiresAt: started + input.ttl * 1000 });
+  rememberSet(reuse, { keyId: key.keyId, subjectHash: hash, iceServers, usernames, issuedAt: started, expiresAt: started + input.ttl * 1000 });
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
     body: { iceServers, ttl: input.ttl, expiresAt },
-    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: issuedBy },
+    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: issuedBy, reused: false },
   };
 }

@@ -12,6 +12,7 @@ import type { BrowserIceServer } from "./ice-servers";
 
 export interface IssuedSet {
   keyId: string;
+  subjectHash: string;
   iceServers: BrowserIceServer[];
   usernames: string[];
   /** Epoch ms. */
@@ -19,14 +20,17 @@ export interface IssuedSet {
   expiresAt: number;
 }
 
-/** By subject hash and requested TTL: asking for another lifetime is asking for another set. */
+/**
+ * By who asked (an internal caller or end users), subject hash and requested TTL: a caller's "alice" is not
+ * an end user's "alice", and asking for another lifetime is asking for another set.
+ */
 const entries = new Map<string, IssuedSet>();
-const entryKey = (subjectHash: string, ttl: number) => `${subjectHash}:${ttl}`;
+const entryKey = (input: { issuedBy: string; subjectHash: string; ttl: number }) => JSON.stringify([input.issuedBy, input.subjectHash, input.ttl]);
 
 /** The set to hand out again, if any. */
-export function reusableSet(input: { subjectHash: string; ttl: number; keyId: string; windowSeconds: number; now: number }): IssuedSet | undefined {
+export function reusableSet(input: { issuedBy: string; subjectHash: string; ttl: number; keyId: string; windowSeconds: number; now: number }): IssuedSet | undefined {
   if (input.windowSeconds <= 0) return undefined;
-  const key = entryKey(input.subjectHash, input.ttl);
+  const key = entryKey(input);
   const set = entries.get(key);
   if (!set) return undefined;
   const age = input.now - set.issuedAt;
@@ -39,9 +43,9 @@ export function reusableSet(input: { subjectHash: string; ttl: number; keyId: st
 }
 
 /** Remembers a freshly issued set (only when the window is on). */
-export function rememberSet(input: { subjectHash: string; ttl: number; windowSeconds: number }, set: IssuedSet): void {
+export function rememberSet(input: { issuedBy: string; subjectHash: string; ttl: number; windowSeconds: number }, set: IssuedSet): void {
   if (input.windowSeconds <= 0) return;
-  const key = entryKey(input.subjectHash, input.ttl);
+  const key = entryKey(input);
   entries.delete(key);
   // Map keeps insertion order: the first entry is the oldest.
   if (entries.size >= CREDENTIAL_REUSE_MAX_ENTRIES) entries.delete(entries.keys().next().value!);
@@ -57,7 +61,7 @@ export function forgetUsernames(usernames: readonly string[]): void {
 
 /** Forgets every set of one subject. */
 export function forgetSubject(subjectHash: string): void {
-  for (const key of entries.keys()) if (key.startsWith(`${subjectHash}:`)) entries.delete(key);
+  for (const [key, set] of entries) if (set.subjectHash === subjectHash) entries.delete(key);
 }
 
 /** Forgets everything (tests). */

@@ -23,6 +23,8 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
   let records: LedgerRecord[];
   let more = false;
   if ("username" in target) {
+    // Before the ledger: its entry may still be on its way, or gone, and the set must not be handed out again.
+    forgetUsernames([target.username]);
     const record = await deps.ledger.get(target.username);
     records = record ? [record] : [];
   } else {
@@ -52,8 +54,6 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
         log("credential.revoke_impossible", { key_id: record.key_id, subject_hash: record.subject_hash, revoked_by: revokedBy });
         return;
       }
-      // This isolate must not hand the credential out again, even if revoking it upstream fails.
-      forgetUsernames([record.username]);
       const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
       await deps.ledger.remove(record);
       revoked += 1;
