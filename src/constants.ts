@@ -30,6 +30,11 @@ export const JWKS_TIMEOUT_MS = 5_000;
 export const JWKS_CACHE_MAX_AGE_MS = 600_000;
 /** An unknown `kid` refetches the JWKS at most this often, so forged kids cannot hammer the provider. */
 export const JWKS_COOLDOWN_MS = 30_000;
+/**
+ * While the identity provider fails, a key set fetched within this long keeps verifying tokens: an outage of
+ * the provider's JWKS endpoint does not become an outage of vending. Past it, 503.
+ */
+export const JWKS_MAX_STALE_MS = 3_600_000;
 
 /** Longest subject accepted (JWT `sub` or an internal caller's `subject`); real ids are far shorter. */
 export const SUBJECT_MAX_LENGTH = 256;

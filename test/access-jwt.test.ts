@@ -115,6 +115,12 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** Moves Date.now() `ms` ahead for the rest of the test (mocks are restored after each test). */
+function advanceClock(ms: number) {
+  const realNow = Date.now.bind(Date);
+  vi.spyOn(Date, "now").mockImplementation(() => realNow() + ms);
+}
+
 describe("a valid Access service token authenticates as the caller its common_name maps to", () => {
   it("lists keys with the mapped caller's scopes, fetching the JWKS once", async () => {
     const logs = captureConsole();
@@ -206,11 +212,6 @@ describe("an Access JWT is accepted only in Cf-Access-Jwt-Assertion", () => {
 
 describe("unknown kids refetch the JWKS at most every 30 seconds", () => {
   /** Moves the clock jose reads for its JWKS cache (Date.now) forward; token validity uses `new Date()`. */
-  function advanceClock(ms: number) {
-    const realNow = Date.now.bind(Date);
-    vi.spyOn(Date, "now").mockImplementation(() => realNow() + ms);
-  }
-
   it("refetches once for an unknown kid after the cooldown, then refuses; a second unknown kid does not refetch", async () => {
     const workerEnv = accessEnv();
     // A verified token whose caller lacks keys:read: it loads the JWKS without any upstream call.
@@ -247,9 +248,15 @@ describe("when the JWKS cannot be fetched, Access tokens fail closed", () => {
     expect(res.headers.get("Retry-After")).toBe("5");
     await expectRefused(res, IDP_UNAVAILABLE, 503);
 
-    // No failure is remembered: once the JWKS is back, the next request fetches it and succeeds.
+    // A failure is remembered for the cooldown, so an outage is not hammered: the JWKS is back, but the
+    // next request within 30 s still gets 503 without a fetch; after that, the next one fetches and succeeds.
     await jwksControl.set([current.jwk]);
+    const fetchesBefore = await jwksControl.fetches();
+    expect((await listKeys(workerEnv, viaAccess(await accessJwt()))).status).toBe(503);
+    expect(await jwksControl.fetches()).toBe(fetchesBefore);
+    advanceClock(COOLDOWN_MS + 1_000);
     expect((await listKeys(workerEnv, viaAccess(await accessJwt()))).status).toBe(200);
+    expect(await jwksControl.fetches()).toBe(fetchesBefore + 1);
   });
 
   it("keeps verifying with keys already cached while the JWKS is down", async () => {

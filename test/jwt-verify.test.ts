@@ -280,6 +280,50 @@ describe("a remote JWKS", () => {
     expect(logs.json()).toContainEqual(expect.objectContaining({ event: "test.jwks_unavailable", reason: why }));
   });
 
+  /** Moves Date.now() forward by `ms` from here on (cumulative). */
+  function clockAdvancer() {
+    const realNow = Date.now.bind(Date);
+    let offset = 0;
+    vi.spyOn(Date, "now").mockImplementation(() => realNow() + offset);
+    return (ms: number) => void (offset += ms);
+  }
+
+  it("keeps verifying with the set it has while the provider fails, for up to an hour, fetching at most once per 30 s", async () => {
+    let up = true;
+    const { set, seen } = idp(() => (up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 503 })));
+    const advance = clockAdvancer();
+    await verifyJwt(await rs256(), policyFor(set));
+    up = false;
+    advance(11 * 60_000); // past the 10-minute max age
+    await expect(verifyJwt(await rs256(), policyFor(set))).resolves.toBeTruthy();
+    await expect(verifyJwt(await rs256(), policyFor(set))).resolves.toBeTruthy();
+    expect(seen.fetches).toBe(2);
+    advance(31_000);
+    await expect(verifyJwt(await rs256(), policyFor(set))).resolves.toBeTruthy();
+    expect(seen.fetches).toBe(3);
+    advance(50 * 60_000); // an hour since the last good fetch
+    await expect(verifyJwt(await rs256(), policyFor(set))).rejects.toBeInstanceOf(KeySetUnavailable);
+    up = true;
+    advance(31_000);
+    await expect(verifyJwt(await rs256(), policyFor(set))).resolves.toBeTruthy();
+  });
+
+  it("asks a failing provider at most once per 30 s, even with no set yet, and never calls an unknown kid bad then", async () => {
+    let up = false;
+    const { set, seen } = idp(() => (up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 500 })));
+    const advance = clockAdvancer();
+    for (let i = 0; i < 3; i++) await expect(verifyJwt(await rs256(), policyFor(set))).rejects.toBeInstanceOf(KeySetUnavailable);
+    expect(seen.fetches).toBe(1);
+    advance(31_000);
+    up = true;
+    await expect(verifyJwt(await rs256(), policyFor(set))).resolves.toBeTruthy();
+    // A kid the set lacks while the provider is down again: it may be a rotated key, so 503, not 401.
+    up = false;
+    advance(31_000);
+    await expect(verifyJwt(await rs256({ kid: "rotated" }), policyFor(set))).rejects.toBeInstanceOf(KeySetUnavailable);
+    expect(seen.fetches).toBe(3);
+  });
+
   it("is unavailable when the key a token names cannot be imported, or is a private key", async () => {
     const broken = idp(jwks({ ...rsaJwk, kid: "r1", n: "!!" }));
     await expect(verifyJwt(await rs256(), policyFor(broken.set))).rejects.toBeInstanceOf(KeySetUnavailable);

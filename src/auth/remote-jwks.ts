@@ -1,8 +1,9 @@
 // A remote JSON Web Key Set, shared by the two JWT verifiers (end users, Cloudflare Access). One set per
 // URL per isolate: the fetched set is trusted for JWKS_CACHE_MAX_AGE_MS, each key is imported once (and
-// kept across refetches while the provider keeps publishing it), and an unknown kid refetches at most
-// every JWKS_COOLDOWN_MS, so forged kids cannot hammer the identity provider.
-import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_TIMEOUT_MS } from "../constants";
+// kept across refetches while the provider keeps publishing it), and the set is fetched at most once per
+// JWKS_COOLDOWN_MS, failed attempts included, so neither forged kids nor an outage hammer the identity
+// provider. While the provider fails, a set fetched within JWKS_MAX_STALE_MS keeps verifying.
+import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_MAX_STALE_MS, JWKS_TIMEOUT_MS } from "../constants";
 import { log } from "../observability/log";
 import { JwtRejected, type JwtAlgorithm } from "./jwt";
 
@@ -34,6 +35,8 @@ class Unavailable extends Error {
 class RemoteKeySet {
   private members: Member[] | undefined;
   private fetchedAt = Number.NEGATIVE_INFINITY;
+  /** The last fetch started, whether it succeeded or not. */
+  private attemptedAt = Number.NEGATIVE_INFINITY;
   /** Fetches started and the newest applied: a slow, older fetch never overwrites a newer set. */
   private started = 0;
   private applied = 0;
@@ -47,11 +50,14 @@ class RemoteKeySet {
   async keyFor(alg: JwtAlgorithm, kid: unknown): Promise<CryptoKey> {
     if (!Object.hasOwn(KEY_TYPES, alg)) throw new JwtRejected("alg_not_allowed");
     const keyAlg = alg as KeySetAlgorithm;
-    if (!this.members || !this.fetchedWithin(JWKS_CACHE_MAX_AGE_MS)) await this.reload();
+    if (!this.members || !this.fetchedWithin(JWKS_CACHE_MAX_AGE_MS)) {
+      // Past its age the set is refetched; if that fails, a set young enough keeps serving.
+      if (!(await this.tryReload()) && !(this.members && this.fetchedWithin(JWKS_MAX_STALE_MS))) throw new KeySetUnavailable();
+    }
     let found = this.usable(keyAlg, kid);
-    if (found.length === 0 && !this.fetchedWithin(JWKS_COOLDOWN_MS)) {
-      // Perhaps a rotated key: refetch, at most once per cooldown.
-      await this.reload();
+    if (found.length === 0 && !this.attemptedWithin(JWKS_COOLDOWN_MS)) {
+      // Perhaps a rotated key. If the set cannot be fetched, the token may well be good: 503, not 401.
+      if (!(await this.tryReload())) throw new KeySetUnavailable();
       found = this.usable(keyAlg, kid);
     }
     if (found.length === 0) throw new JwtRejected("unknown_key");
@@ -66,6 +72,22 @@ class RemoteKeySet {
 
   private fetchedWithin(ms: number): boolean {
     return Date.now() < this.fetchedAt + ms;
+  }
+
+  private attemptedWithin(ms: number): boolean {
+    return Date.now() < this.attemptedAt + ms;
+  }
+
+  /** Fetches the set unless an attempt was made within the cooldown; true when a fresh set came. */
+  private async tryReload(): Promise<boolean> {
+    if (this.attemptedWithin(JWKS_COOLDOWN_MS)) return false;
+    try {
+      await this.reload();
+      return true;
+    } catch (err) {
+      if (err instanceof KeySetUnavailable) return false;
+      throw err;
+    }
   }
 
   /** Members that may verify a token with this `alg` and `kid` (RFC 7517 `kty`, `crv`, `alg`, `use`, `key_ops`). */
@@ -98,11 +120,12 @@ class RemoteKeySet {
 
   /**
    * Fetches the set. Any failure (network, timeout, non-200 including redirects, not JSON, not a JWKS)
-   * is logged and thrown as KeySetUnavailable; a set already cached is kept for the next request.
+   * is logged and thrown as KeySetUnavailable; the set already cached is left as it was.
    */
   private async reload(): Promise<void> {
     // No shared in-flight fetch: on Workers a request cannot await I/O started by another request.
     const sequence = ++this.started;
+    this.attemptedAt = Date.now();
     let body: unknown;
     try {
       body = await fetchKeySet(this.url);
