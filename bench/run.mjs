@@ -25,6 +25,12 @@ const settings = MODES[mode];
 const onlyArg = process.argv.find((a) => a.startsWith("--only="));
 const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
 const wanted = (...names) => !only || names.some((n) => only.has(n));
+for (const name of only ?? []) {
+  if (!Object.hasOwn(TARGETS, name)) {
+    console.error(`bench: --only names an unknown figure: ${name} (figures: ${Object.keys(TARGETS).join(", ")})`);
+    process.exit(2);
+  }
+}
 const started = Date.now();
 const loadAtStart = loadavg()[0];
 
