@@ -9,6 +9,7 @@ import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
+import { hmacSha256Key } from "../crypto/hmac-key";
 
 export interface JwtSettings {
   issuer: string;
@@ -39,7 +40,7 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   try {
     const claims = await verifyJwt(token, {
       algorithms: jwksUrl ? JWKS_ALGORITHMS : SECRET_ALGORITHMS,
-      keyFor: jwksUrl ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid) : () => hmacKeyFor(secret),
+      keyFor: jwksUrl ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid) : () => hmacSha256Key(secret, "verify"),
       issuer: settings.issuer,
       audience: settings.audience,
       clockToleranceSeconds: JWT_CLOCK_TOLERANCE_SECONDS,
@@ -61,16 +62,5 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
     throw new ApiError("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
   }
   return { subject };
-}
-
-// Importing the HS256 secret as a key costs work on every vend; do it once per isolate per secret value.
-let hmacKey: { secret: string; key: Promise<CryptoKey> } | undefined;
-
-function hmacKeyFor(secret: string): Promise<CryptoKey> {
-  if (hmacKey?.secret !== secret) {
-    const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    hmacKey = { secret, key };
-  }
-  return hmacKey.key;
 }
 
