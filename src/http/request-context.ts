@@ -16,8 +16,8 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   c.header("X-Content-Type-Options", "nosniff");
   c.header("Referrer-Policy", "no-referrer");
   // API answers are data, never a document: should a browser render one anyway, nothing in it may run or
-  // be framed. The HTML page sets its own, stricter-for-its-purpose policy, which is kept.
-  if (!c.res.headers.has("Content-Security-Policy")) c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  // be framed. (The HTML page is a static asset with its own policy: public/_headers.)
+  c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   c.res.headers.delete("Server");
   log("request", {
     ...c.get("logFields"),

@@ -46,7 +46,7 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
 
 /**
  * Issues one set of credentials: abuse bounds first (so a refused request costs no upstream call), then
- * the vending key, the upstream call, and the ledger. `clientIp` is set for end users only: an internal
+ * the vending key, the set to hand out again if the reuse window allows, else the upstream call and the ledger. `clientIp` is set for end users only: an internal
  * caller's users all share its address.
  */
 export async function issueCredentials(
@@ -57,13 +57,12 @@ export async function issueCredentials(
   await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
   const started = clock(deps);
-  const issuedBy = input.issuedBy;
-  const reuse = { subjectHash: hash, issuedBy, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
+  const reuse = { subjectHash: hash, issuedBy: input.issuedBy, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
   const reused = input.allowReuse ? reusableSet({ ...reuse, keyId: key.keyId, now: started }) : undefined;
   if (reused) {
     return {
       body: { iceServers: reused.iceServers, ttl: Math.floor((reused.expiresAt - started) / 1000), expiresAt: new Date(reused.expiresAt).toISOString() },
-      logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: reused.usernames.length, issued_by: issuedBy, reused: true },
+      logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: reused.usernames.length, issued_by: input.issuedBy, reused: true },
     };
   }
   const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash }).catch((err: unknown) => {
@@ -88,6 +87,6 @@ export async function issueCredentials(
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
     body: { iceServers, ttl: input.ttl, expiresAt },
-    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: issuedBy, reused: false },
+    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy, reused: false },
   };
 }
