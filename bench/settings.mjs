@@ -37,7 +37,7 @@ export const MODES = {
      */
     vend: { connections: 1, loadedConnections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
     vendCalls: { connections: 10, amount: 200 },
-    coldStartRuns: 7,
+    coldStartRuns: 15,
   },
   quick: {
     warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
