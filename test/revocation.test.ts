@@ -5,6 +5,7 @@ import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { CALLERS } from "./support/fixtures";
 import { activeVendingKey, expectError, freshSubject, REVOKE_PATH, userJwt, vend, type Vended } from "./support/vend";
+import { failingPuts } from "./support/kv";
 
 type Credential = { username: string; keyId: string; revoked: boolean };
 
@@ -163,16 +164,7 @@ describe("a ledger that cannot be written", () => {
     const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
     const worker = (await import("../src/index")).default;
     await activeVendingKey();
-    const failingKv = new Proxy(env.TURNVEND_KV, {
-      get(target, prop) {
-        if (prop === "put") {
-          return (key: string, ...rest: unknown[]) =>
-            key.startsWith("cred") ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const failingKv = failingPuts(env.TURNVEND_KV, "cred");
     const ctx = createExecutionContext();
     const req = new Request("http://turnvend.test/v1/ice-servers", {
       method: "POST",

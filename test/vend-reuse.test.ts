@@ -6,6 +6,7 @@ import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, userJwt, VEND_PATH, type Vended } from "./support/vend";
+import { failingPuts } from "./support/kv";
 
 const GENERATE = "credentials.generate_ice_servers";
 
@@ -146,16 +147,7 @@ describe("the reuse window", () => {
   it("never hands out a set whose ledger entry could not be written (it was withdrawn)", async () => {
     await activeVendingKey();
     const worker = (await import("../src/index")).default;
-    const failingKv = new Proxy(env.TURNVEND_KV, {
-      get(target, prop) {
-        if (prop === "put") {
-          return (key: string, ...rest: unknown[]) =>
-            key.startsWith("cred") ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const failingKv = failingPuts(env.TURNVEND_KV, "cred");
     const subject = freshSubject();
     const ctx = createExecutionContext();
     const res = await worker.fetch(
