@@ -1,6 +1,6 @@
 // The optional per-subject reuse window (CREDENTIAL_REUSE_SECONDS, src/vend/reuse.ts): off by default;
 // when on, a subject asking again soon gets the same set with no upstream call.
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
@@ -18,13 +18,18 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A JSON POST to the Worker with `token`, its settings overridden (CREDENTIAL_REUSE_SECONDS and the like). */
+function postWith(overrides: Partial<Record<keyof Env, unknown>>, path: string, token: string, body: unknown): Promise<Response> {
+  return fetchWith(overrides, path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 /** A vend for `subject` as the issuer caller, with CREDENTIAL_REUSE_SECONDS set to `reuse`. */
 async function vendWith(reuse: string, subject: string, ttl?: number, extra: Record<string, unknown> = {}): Promise<Vended> {
-  const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, {
-    method: "POST",
-    headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ subject, ...(ttl === undefined ? {} : { ttl }), ...extra }),
-  });
+  const res = await postWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, CALLERS.issuer.token, { subject, ...(ttl === undefined ? {} : { ttl }), ...extra });
   expect(res.status).toBe(200);
   return (await res.json()) as Vended;
 }
@@ -81,11 +86,7 @@ describe("the reuse window", () => {
     await activeVendingKey();
     const subject = freshSubject();
     const forCaller = await vendWith("300", subject, 3600);
-    const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${await userJwt(subject)}`, "content-type": "application/json" },
-      body: JSON.stringify({ ttl: 3600 }),
-    });
+    const res = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, await userJwt(subject), { ttl: 3600 });
     expect(res.status).toBe(200);
     expect(usernameOf((await res.json()) as Vended)).not.toBe(usernameOf(forCaller));
     expect(await generateCalls()).toBe(2);
@@ -119,11 +120,7 @@ describe("the reuse window", () => {
     const first = await vendWith("300", subject, 600);
     // The ledger entry is written after the answer; wait for it, as a revoke needs it.
     for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${usernameOf(first)}`)) === null; i++) await new Promise((r) => setTimeout(r, 10));
-    const revoked = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${CALLERS.revoker.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ subject }),
-    });
+    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, { subject });
     expect(revoked.status).toBe(200);
     const next = await vendWith("300", subject, 600);
     expect(usernameOf(next)).not.toBe(usernameOf(first));
@@ -135,43 +132,38 @@ describe("the reuse window", () => {
     const subject = freshSubject();
     const first = await vendWith("300", subject, 600);
     await env.TURNVEND_KV.delete(`cred:v1:${usernameOf(first)}`);
-    const revoked = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${CALLERS.revoker.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ username: usernameOf(first) }),
-    });
+    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, { username: usernameOf(first) });
     expect(revoked.status).toBe(200);
     expect(usernameOf(await vendWith("300", subject, 600))).not.toBe(usernameOf(first));
   });
 
   it("never hands out a set whose ledger entry could not be written (it was withdrawn)", async () => {
     await activeVendingKey();
-    const worker = (await import("../src/index")).default;
-    const failingKv = failingPuts(env.TURNVEND_KV, "cred");
     const subject = freshSubject();
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request(`http://turnvend.test${VEND_PATH}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ subject, ttl: 600 }),
-      }),
-      { ...env, TURNVEND_KV: failingKv, CREDENTIAL_REUSE_SECONDS: "300" },
-      ctx,
-    );
+    // fetchWith waits for the work after the answer: the failed ledger writes and the withdrawal.
+    const res = await postWith({ TURNVEND_KV: failingPuts(env.TURNVEND_KV, "cred"), CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, CALLERS.issuer.token, { subject, ttl: 600 });
     const first = (await res.json()) as Vended;
-    await waitOnExecutionContext(ctx);
     const next = await vendWith("300", subject, 600);
     expect(usernameOf(next)).not.toBe(usernameOf(first));
     expect(await generateCalls()).toBe(2);
   });
 
+  it("still counts every request against the subject's rate limit", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    const answers: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const res = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, CALLERS.issuer.token, { subject, ttl: 600 });
+      answers.push(res.status);
+      await res.arrayBuffer();
+    }
+    // VEND_SUBJECT_LIMITER allows 20 per 60 s: one set, reused 19 times, then 429.
+    expect(answers).toEqual([...Array(20).fill(200), 429]);
+    expect(await generateCalls()).toBe(1);
+  });
+
   it("is refused above an hour, like any invalid setting", async () => {
-    const res = await fetchWith({ CREDENTIAL_REUSE_SECONDS: "3601" }, VEND_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ subject: "x" }),
-    });
+    const res = await postWith({ CREDENTIAL_REUSE_SECONDS: "3601" }, VEND_PATH, CALLERS.issuer.token, { subject: "x" });
     expect(res.status).toBe(503);
     expect(await res.text()).toContain("CREDENTIAL_REUSE_SECONDS");
     expect(await generateCalls()).toBe(0);
