@@ -71,7 +71,8 @@ export async function issueCredentials(
     throw err;
   });
   // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
-  const expiresAt = new Date(started + input.ttl * 1000).toISOString();
+  const expiresAtMs = started + input.ttl * 1000;
+  const expiresAt = new Date(expiresAtMs).toISOString();
 
   const usernames = credentialUsernames(upstream.iceServers);
   // The ledger is written after the answer, off the hot path (a KV write can take longer than the whole
@@ -83,7 +84,7 @@ export async function issueCredentials(
     log("vend.no_usable_urls", { key_id: key.keyId });
     throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
-  rememberSet(reuse, { keyId: key.keyId, subjectHash: hash, iceServers, usernames, issuedAt: started, expiresAt: started + input.ttl * 1000 });
+  rememberSet(reuse, { keyId: key.keyId, subjectHash: hash, iceServers, usernames, issuedAt: started, expiresAt: expiresAtMs });
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
     body: { iceServers, ttl: input.ttl, expiresAt },
