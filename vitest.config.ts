@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { ACCOUNT_ID, ACCOUNT_TOKEN, CALLERS, JWT_SECRET, KEY_ENCRYPTION_KEY, SUBJECT_HASH_KEY } from "./test/support/fixtures.ts";
+import {
+  ACCOUNT_ID,
+  ACCOUNT_TOKEN,
+  CALLERS,
+  JWT_SECRET,
+  KEY_ENCRYPTION_KEY,
+  SUBJECT_HASH_KEY,
+} from "./test/support/fixtures.ts";
 
 const callers = Object.entries(CALLERS).map(([id, c]) => ({
   id,

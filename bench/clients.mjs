@@ -17,7 +17,8 @@ async function json(res, what) {
 
 export function emulator(baseUrl) {
   const control = (path, init) => fetch(`${baseUrl}/__emulator${path}`, init).then((r) => json(r, `emulator ${path}`));
-  const post = (path, body) => control(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const post = (path, body) =>
+    control(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return {
     reset: (seedKeys = 0) => post("/reset", { seedKeys }),
     delay: (route, delayMs) => post("/faults", { route, delayMs, count: -1 }),

@@ -8,7 +8,17 @@ import { percentile } from "./stats.mjs";
  * percentiles of 2xx answers (ms), and counts; throws if anything but 2xx came back, since a benchmark of
  * errors measures nothing.
  */
-export async function load({ url, connections, duration, amount, maxSeconds, method = "GET", headers = {}, body, requests }) {
+export async function load({
+  url,
+  connections,
+  duration,
+  amount,
+  maxSeconds,
+  method = "GET",
+  headers = {},
+  body,
+  requests,
+}) {
   const latencies = [];
   const opts = { url, connections, method, headers, body, requests, timeout: 30 };
   if (amount !== undefined) opts.amount = amount;
@@ -23,7 +33,9 @@ export async function load({ url, connections, duration, amount, maxSeconds, met
   clearTimeout(cap);
   const total = result.requests.total;
   if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
-    throw new Error(`load on ${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${total} requests (status codes ${JSON.stringify(result.statusCodeStats)})`);
+    throw new Error(
+      `load on ${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${total} requests (status codes ${JSON.stringify(result.statusCodeStats)})`,
+    );
   }
   return {
     requests: total,

@@ -10,9 +10,22 @@ const CONFIG = join(root, "bench", "fixtures", "passthrough", "wrangler.toml");
 export async function startPassthrough({ emulatorUrl, keyId, keySecret, persistTo, quiet }) {
   const port = await freePort();
   const args = [
-    "dev", "-c", CONFIG, "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false",
-    "--persist-to", persistTo,
-    "--var", `RTC_API_BASE_URL:${emulatorUrl}/v1`, "--var", `TURN_KEY_ID:${keyId}`, "--var", `TURN_KEY_API_TOKEN:${keySecret}`,
+    "dev",
+    "-c",
+    CONFIG,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--show-interactive-dev-session=false",
+    "--persist-to",
+    persistTo,
+    "--var",
+    `RTC_API_BASE_URL:${emulatorUrl}/v1`,
+    "--var",
+    `TURN_KEY_ID:${keyId}`,
+    "--var",
+    `TURN_KEY_API_TOKEN:${keySecret}`,
   ];
   const child = await startChild("passthrough", join(root, "node_modules", ".bin", "wrangler"), args, {
     env: { WRANGLER_SEND_METRICS: "false" },

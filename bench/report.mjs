@@ -42,16 +42,21 @@ export function environment({ loadAtStart }) {
 export function meets(value, target) {
   if (!Number.isFinite(value)) return false;
   switch (target.op) {
-    case ">=": return value >= target.value;
-    case "<=": return value <= target.value;
-    case "==": return value === target.value;
-    default: throw new Error(`unknown target op ${target.op}`);
+    case ">=":
+      return value >= target.value;
+    case "<=":
+      return value <= target.value;
+    case "==":
+      return value === target.value;
+    default:
+      throw new Error(`unknown target op ${target.op}`);
   }
 }
 
 /** A figure's row: its value against its target, or the error that kept it from being measured. */
 export function row(name, target, outcome) {
-  if (outcome.error) return { name, value: null, target: `${target.op} ${target.value}`, pass: false, error: outcome.error };
+  if (outcome.error)
+    return { name, value: null, target: `${target.op} ${target.value}`, pass: false, error: outcome.error };
   return {
     name,
     value: round(outcome.value),
@@ -64,7 +69,12 @@ export function row(name, target, outcome) {
 
 export function printTable(rows, { mode }) {
   const header = ["figure", "value", "target", mode === "quick" ? "result (not enforced)" : "result"];
-  const lines = rows.map((r) => [r.name, r.value === null ? "error" : String(r.value), r.target, r.error ? `ERROR: ${r.error}` : r.pass ? "pass" : "FAIL"]);
+  const lines = rows.map((r) => [
+    r.name,
+    r.value === null ? "error" : String(r.value),
+    r.target,
+    r.error ? `ERROR: ${r.error}` : r.pass ? "pass" : "FAIL",
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log([fmt(header), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n"));

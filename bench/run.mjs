@@ -45,7 +45,9 @@ async function measure(name, fn) {
   } catch (err) {
     outcomes[name] = { error: err instanceof Error ? err.message : String(err) };
   }
-  process.stderr.write(` ${outcomes[name].error ? "error" : round(outcomes[name].value)} (${round((Date.now() - t0) / 1000, 1)} s)\n`);
+  process.stderr.write(
+    ` ${outcomes[name].error ? "error" : round(outcomes[name].value)} (${round((Date.now() - t0) / 1000, 1)} s)\n`,
+  );
 }
 const skip = (reason) => ({ error: reason });
 /** Thrown when `--only` needs nothing from the local stack, so it is never started. */
@@ -53,7 +55,10 @@ class StopEarly extends Error {}
 
 const stoppers = [];
 async function stopAll() {
-  while (stoppers.length) await stoppers.pop()().catch(() => {});
+  while (stoppers.length)
+    await stoppers
+      .pop()()
+      .catch(() => {});
 }
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, async () => {
@@ -67,14 +72,26 @@ try {
   // Static figures first, while nothing else runs: build both Workers, then time their startup.
   if (wanted("bundle_size_ratio", "cold_start_ratio")) {
     process.stderr.write(`bench: ${mode} mode; building turnvend and the minimal Hono Worker\n`);
-    const [tvBuild, minimalBuild] = await Promise.all([build("turnvend", join(OUT, "build")), build("minimal_hono", join(OUT, "build"))]);
+    const [tvBuild, minimalBuild] = await Promise.all([
+      build("turnvend", join(OUT, "build")),
+      build("minimal_hono", join(OUT, "build")),
+    ]);
     process.stderr.write(`bench: built in ${round((Date.now() - started) / 1000, 1)} s\n`);
     await measure("bundle_size_ratio", async () => bundleSizeRatio(tvBuild, minimalBuild));
     // Startup is timed once the builds' processes have exited and the machine has settled.
     await new Promise((r) => setTimeout(r, mode === "full" ? 5_000 : 0));
     await measure("cold_start_ratio", () => coldStartRatio(tvBuild, minimalBuild, settings.coldStartRuns));
   }
-  if (!wanted("warm_read_throughput_ratio", "warm_read_upstream_calls", "list_cost_at_scale", "vend_overhead", "vend_upstream_calls")) throw new StopEarly();
+  if (
+    !wanted(
+      "warm_read_throughput_ratio",
+      "warm_read_upstream_calls",
+      "list_cost_at_scale",
+      "vend_overhead",
+      "vend_upstream_calls",
+    )
+  )
+    throw new StopEarly();
 
   // The stack in the `bench` environment: vend rate limits far above the load, fresh local KV.
   const state = join(OUT, "state");
@@ -97,13 +114,19 @@ try {
     try {
       const key = await prepareVending({ emu, tv });
       process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
-      passthrough = await startPassthrough({ emulatorUrl: stack.emulatorUrl, ...key, persistTo: join(state, "passthrough"), quiet });
+      passthrough = await startPassthrough({
+        emulatorUrl: stack.emulatorUrl,
+        ...key,
+        persistTo: join(state, "passthrough"),
+        quiet,
+      });
       stoppers.push(passthrough.stop);
     } catch (err) {
       outcomes.vend_overhead = skip(`vend setup failed: ${err instanceof Error ? err.message : err}`);
     }
   }
-  if (passthrough) await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
+  if (passthrough)
+    await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
   await measure("vend_upstream_calls", () => vendUpstreamCalls({ stack, emu, settings: settings.vendCalls }));
 } catch (err) {
   if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
@@ -111,7 +134,9 @@ try {
   await stopAll();
 }
 
-const rows = Object.entries(TARGETS).filter(([name]) => wanted(name)).map(([name, target]) => row(name, target, outcomes[name] ?? skip("not measured (an earlier step failed)")));
+const rows = Object.entries(TARGETS)
+  .filter(([name]) => wanted(name))
+  .map(([name, target]) => row(name, target, outcomes[name] ?? skip("not measured (an earlier step failed)")));
 const results = {
   generated_at: new Date().toISOString(),
   mode,
@@ -122,8 +147,12 @@ const results = {
 const file = mode === "full" && !only ? join(root, "bench", "results.json") : join(OUT, "results-quick.json");
 writeResults(file, results);
 
-console.log(`\nturnvend bench (${mode}) on ${results.runtime.name}: wrangler ${results.runtime.wrangler}, workerd ${results.runtime.workerd}, node ${results.runtime.node}`);
-console.log(`machine: ${results.machine.cores} cores (${results.machine.cpu_model}); ${results.runtime.load_tool}; took ${results.duration_s} s\n`);
+console.log(
+  `\nturnvend bench (${mode}) on ${results.runtime.name}: wrangler ${results.runtime.wrangler}, workerd ${results.runtime.workerd}, node ${results.runtime.node}`,
+);
+console.log(
+  `machine: ${results.machine.cores} cores (${results.machine.cpu_model}); ${results.runtime.load_tool}; took ${results.duration_s} s\n`,
+);
 printTable(rows, { mode });
 console.log(`\nwritten to ${file}`);
 

@@ -87,7 +87,8 @@ export function controlRoutes(state: EmulatorState): Hono {
   // PUT sets the JWKS (a `{ keys: [...] }` object); DELETE removes it, so GET answers 503 like a provider that is down.
   app.put("/jwks", async (c) => {
     const body = await readJsonBody(c.req.raw);
-    if (!body.ok || !isPlainObject(body.value) || !Array.isArray(body.value["keys"])) return badRequest(c, "body must be a JWKS: { keys: [...] }");
+    if (!body.ok || !isPlainObject(body.value) || !Array.isArray(body.value["keys"]))
+      return badRequest(c, "body must be a JWKS: { keys: [...] }");
     jwks.body = body.value;
     return c.json({ ok: true }, 200);
   });

@@ -46,7 +46,7 @@ export function parseFaultRequest(input: unknown): Parsed {
   }
   const o = input as Record<string, unknown>;
   const route = o["route"];
-  if (route !== "*" && !isRouteName(route)) return { ok: false, error: "route must be a known route name or \"*\"" };
+  if (route !== "*" && !isRouteName(route)) return { ok: false, error: 'route must be a known route name or "*"' };
 
   const fault: QueuedFault = { remaining: 1 };
   const count = o["count"];
@@ -97,7 +97,7 @@ export function parseFaultRequest(input: unknown): Parsed {
   const malformed = o["malformed"];
   if (malformed !== undefined) {
     if (typeof malformed !== "boolean" && malformed !== "json" && malformed !== "shape") {
-      return { ok: false, error: "malformed must be a boolean, \"json\" or \"shape\"" };
+      return { ok: false, error: 'malformed must be a boolean, "json" or "shape"' };
     }
     fault.malformed = malformed;
   }
@@ -111,8 +111,18 @@ export function parseFaultRequest(input: unknown): Parsed {
     if (typeof message !== "string") return { ok: false, error: "message must be a string" };
     fault.message = message;
   }
-  if (!fault.status && !fault.delayMs && !fault.hang && !fault.loseReply && !fault.malformed && fault.retryAfter === undefined) {
-    return { ok: false, error: "a fault needs at least one of status, delayMs, hang, loseReply, malformed, retryAfter" };
+  if (
+    !fault.status &&
+    !fault.delayMs &&
+    !fault.hang &&
+    !fault.loseReply &&
+    !fault.malformed &&
+    fault.retryAfter === undefined
+  ) {
+    return {
+      ok: false,
+      error: "a fault needs at least one of status, delayMs, hang, loseReply, malformed, retryAfter",
+    };
   }
   return { ok: true, route, fault };
 }

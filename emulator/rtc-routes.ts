@@ -66,10 +66,7 @@ export function credentialsRoutes(state: EmulatorState, opts: ResolvedOptions): 
     const keyId = c.req.param("key_id") ?? "";
     const { username, credential } = await mintCredential(state, opts.turnSecret, { keyId, ...input });
     // Like Cloudflare: STUN in its own entry without credentials, TURN/TURNS together with them.
-    const iceServers = [
-      ...(stunUrls.length > 0 ? [{ urls: stunUrls }] : []),
-      { urls: turnUrls, username, credential },
-    ];
+    const iceServers = [...(stunUrls.length > 0 ? [{ urls: stunUrls }] : []), { urls: turnUrls, username, credential }];
     return c.json({ iceServers }, 201);
   });
 

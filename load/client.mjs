@@ -68,7 +68,9 @@ export function turnvendClient(baseUrl, { recorder, violations, expected }) {
     } catch (err) {
       const ms = performance.now() - t0;
       recorder.record(op, "error", ms);
-      violations.push(`${op} ${method} ${path}: no answer (${err?.name ?? "error"}: ${err?.message ?? err}) after ${Math.round(ms)} ms`);
+      violations.push(
+        `${op} ${method} ${path}: no answer (${err?.name ?? "error"}: ${err?.message ?? err}) after ${Math.round(ms)} ms`,
+      );
       return { status: "error", headers: new Headers(), body: undefined, text: "", ms };
     }
     const ms = performance.now() - t0;
@@ -88,15 +90,26 @@ export function turnvendClient(baseUrl, { recorder, violations, expected }) {
     const where = `${op} ${method} ${path} -> ${r.status} (request ${r.headers.get("x-request-id") ?? "?"})`;
     if (r.status >= 500) {
       if (r.text.includes("Your worker restarted mid-request")) {
-        return violations.push(`${where}: wrangler dev reloaded the Worker mid-request (a source file changed during the run): rerun`);
+        return violations.push(
+          `${where}: wrangler dev reloaded the Worker mid-request (a source file changed during the run): rerun`,
+        );
       }
       const b = r.body;
       const envelope =
-        b && b.success === false && Array.isArray(b.errors) && b.errors.length > 0 && Array.isArray(b.messages) && b.result === null;
+        b &&
+        b.success === false &&
+        Array.isArray(b.errors) &&
+        b.errors.length > 0 &&
+        Array.isArray(b.messages) &&
+        b.result === null;
       const code = envelope ? b.errors[0]?.code : undefined;
       if (!envelope) return violations.push(`${where}: 5xx outside the v4 envelope: ${r.text.slice(0, 200)}`);
-      if (!DELIBERATE_5XX.has(code)) return violations.push(`${where}: 5xx with code ${code} (not a deliberate fault code): ${r.text.slice(0, 200)}`);
-      if (DELIBERATE_5XX.get(code) !== r.status) return violations.push(`${where}: code ${code} with status ${r.status}, expected ${DELIBERATE_5XX.get(code)}`);
+      if (!DELIBERATE_5XX.has(code))
+        return violations.push(
+          `${where}: 5xx with code ${code} (not a deliberate fault code): ${r.text.slice(0, 200)}`,
+        );
+      if (DELIBERATE_5XX.get(code) !== r.status)
+        return violations.push(`${where}: code ${code} with status ${r.status}, expected ${DELIBERATE_5XX.get(code)}`);
       if (r.status === 503 && !/^\d+$/.test(r.headers.get("retry-after") ?? "")) {
         return violations.push(`${where}: 503 without a Retry-After: ${r.text.slice(0, 200)}`);
       }
@@ -117,7 +130,8 @@ export function emulatorControl(baseUrl) {
     if (!res.ok) throw new Error(`emulator ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
     return text ? JSON.parse(text) : null;
   };
-  const post = (path, body) => control(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const post = (path, body) =>
+    control(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return {
     reset: () => post("/reset", { seedKeys: 0 }),
     setFaults: (faults) => post("/faults", faults),

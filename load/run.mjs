@@ -83,7 +83,9 @@ try {
   rmSync(state, { recursive: true, force: true });
   // The `bench` environment lifts the vend rate limits (20/min per subject, 60/min per IP), which this
   // load would otherwise turn into a stream of 429s from one IP.
-  log(`${mode} mode: ${durationS} s at concurrency ${concurrency}; starting the emulator and turnvend (wrangler dev --env bench)`);
+  log(
+    `${mode} mode: ${durationS} s at concurrency ${concurrency}; starting the emulator and turnvend (wrangler dev --env bench)`,
+  );
   stack = await startStack({
     port: await freePort(),
     env: "bench",
@@ -99,12 +101,16 @@ try {
 
   // Seed, faults off: a few keys, the first one active.
   for (let i = 0; i < SEED_KEYS; i++) await wl.create(undefined, `seed-${i}`);
-  if (wl.live.length !== SEED_KEYS) throw new Error(`seeding made ${wl.live.length} of ${SEED_KEYS} keys: ${violations.join("; ")}`);
+  if (wl.live.length !== SEED_KEYS)
+    throw new Error(`seeding made ${wl.live.length} of ${SEED_KEYS} keys: ${violations.join("; ")}`);
   const activeKeyId = wl.live[0];
   wl.protected.add(activeKeyId);
   const setup = await tv.call("setup", "PUT", "/v1/active-key", { body: { key_id: activeKeyId }, headers: ADMIN });
   if (setup.status !== 200) throw new Error(`PUT /v1/active-key: ${setup.status} ${setup.text}`);
-  const probe = await tv.call("setup", "POST", "/v1/ice-servers", { body: {}, headers: { authorization: `Bearer ${await endUserJwt("load-probe")}` } });
+  const probe = await tv.call("setup", "POST", "/v1/ice-servers", {
+    body: {},
+    headers: { authorization: `Bearer ${await endUserJwt("load-probe")}` },
+  });
   if (probe.status !== 200) throw new Error(`vend before the load: ${probe.status} ${probe.text}`);
   const callsBefore = (await emu.calls()).total;
 
@@ -131,12 +137,17 @@ try {
 
   // A real client finishes what it started: each create still unresolved is retried under its key.
   const checkViolations = [];
-  const ctv = turnvendClient(stack.url, { recorder: checkRecorder, violations: checkViolations, expected: { ...EXPECTED, "check:active-key": [200], "check:vend": [200] } });
+  const ctv = turnvendClient(stack.url, {
+    recorder: checkRecorder,
+    violations: checkViolations,
+    expected: { ...EXPECTED, "check:active-key": [200], "check:vend": [200] },
+  });
   wl.tv = ctv;
   const unresolved = [...wl.creates].filter(([, c]) => !c.resolved);
   for (const [idem, c] of unresolved) await wl.create(idem, c.name, 4);
   const stillUnresolved = [...wl.creates].filter(([, c]) => !c.resolved).map(([idem]) => idem);
-  for (const idem of stillUnresolved) checkViolations.push(`create under Idempotency-Key ${idem} still has no answer with faults off`);
+  for (const idem of stillUnresolved)
+    checkViolations.push(`create under Idempotency-Key ${idem} still has no answer with faults off`);
 
   // Lost secrets. Upstream is the truth: every key there that turnvend made must be one it can vend with.
   // "Made by turnvend": the ` ~tv-` tag in its upstream name, or a uid turnvend answered 201 for (an update
@@ -147,13 +158,22 @@ try {
   for (const k of ours) {
     const r = await ctv.call("check:active-key", "PUT", "/v1/active-key", { body: { key_id: k.uid }, headers: ADMIN });
     if (r.status !== 200) {
-      checkViolations.push(`lost secret: upstream key ${k.uid} (${JSON.stringify(k.name)}) was made by turnvend but PUT /v1/active-key answers ${r.status}: ${r.text.slice(0, 160)}`);
+      checkViolations.push(
+        `lost secret: upstream key ${k.uid} (${JSON.stringify(k.name)}) was made by turnvend but PUT /v1/active-key answers ${r.status}: ${r.text.slice(0, 160)}`,
+      );
       continue;
     }
-    const v = await ctv.call("check:vend", "POST", "/v1/ice-servers", { body: {}, headers: { authorization: `Bearer ${await endUserJwt(`check-${k.uid}`)}` } });
-    if (v.status !== 200) checkViolations.push(`lost secret: cannot vend with upstream key ${k.uid}: ${v.status} ${v.text.slice(0, 160)}`);
+    const v = await ctv.call("check:vend", "POST", "/v1/ice-servers", {
+      body: {},
+      headers: { authorization: `Bearer ${await endUserJwt(`check-${k.uid}`)}` },
+    });
+    if (v.status !== 200)
+      checkViolations.push(`lost secret: cannot vend with upstream key ${k.uid}: ${v.status} ${v.text.slice(0, 160)}`);
   }
-  const restore = await ctv.call("check:active-key", "PUT", "/v1/active-key", { body: { key_id: activeKeyId }, headers: ADMIN });
+  const restore = await ctv.call("check:active-key", "PUT", "/v1/active-key", {
+    body: { key_id: activeKeyId },
+    headers: ADMIN,
+  });
   if (restore.status !== 200) checkViolations.push(`could not restore the active key: ${restore.status}`);
 
   // Every 201 is a key upstream unless it was deleted afterwards.
@@ -164,7 +184,10 @@ try {
       continue;
     }
     if (wl.deleteAttempted.has(uid)) continue; // every delete attempt got a 5xx: either outcome is fine
-    if (!up) checkViolations.push(`lost key: turnvend answered 201 for ${uid} (Idempotency-Key ${idem}) but it is not upstream`);
+    if (!up)
+      checkViolations.push(
+        `lost key: turnvend answered 201 for ${uid} (Idempotency-Key ${idem}) but it is not upstream`,
+      );
     else if (!MARKER.test(up.name)) {
       if (wl.updated.has(uid)) warnings.tagDroppedByUpdate.push(uid);
       else checkViolations.push(`key ${uid} lost its ~tv- tag upstream without an update: ${JSON.stringify(up.name)}`);
@@ -174,14 +197,21 @@ try {
   for (const [idem, c] of wl.creates) {
     if (c.uid && wl.deleteAttempted.has(c.uid)) continue;
     const tag = createTag(idem);
-    const keys = upstream.filter((k) => k.name === `~tv-${tag}` || k.name.endsWith(` ~tv-${tag}`) || (c.uid && k.uid === c.uid));
+    const keys = upstream.filter(
+      (k) => k.name === `~tv-${tag}` || k.name.endsWith(` ~tv-${tag}`) || (c.uid && k.uid === c.uid),
+    );
     const expected = c.uid ? 1 : 0;
     if (keys.length !== expected) {
-      checkViolations.push(`Idempotency-Key ${idem}: ${keys.length} upstream keys belong to it, expected ${expected} (${keys.map((k) => `${k.uid} ${JSON.stringify(k.name)}`).join(", ")})`);
+      checkViolations.push(
+        `Idempotency-Key ${idem}: ${keys.length} upstream keys belong to it, expected ${expected} (${keys.map((k) => `${k.uid} ${JSON.stringify(k.name)}`).join(", ")})`,
+      );
     }
   }
   const strangers = upstream.filter((k) => !ours.includes(k));
-  if (strangers.length > 0) checkViolations.push(`${strangers.length} upstream keys neither tagged nor answered 201 (the run made every key through turnvend): ${strangers.map((k) => k.uid).join(", ")}`);
+  if (strangers.length > 0)
+    checkViolations.push(
+      `${strangers.length} upstream keys neither tagged nor answered 201 (the run made every key through turnvend): ${strangers.map((k) => k.uid).join(", ")}`,
+    );
   violations.push(...checkViolations);
 
   // The table (and its "all" row) leaves out the setup requests made before the load.
@@ -189,7 +219,9 @@ try {
   for (const [op, o] of recorder.ops) if (op !== "setup") loadOnly.ops.set(op, o);
   const table = loadOnly.summary(elapsedS);
   const statusTotals = table.at(-1).statuses;
-  const fiveXx = Object.entries(statusTotals).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
+  const fiveXx = Object.entries(statusTotals)
+    .filter(([s]) => Number(s) >= 500)
+    .reduce((a, [, n]) => a + n, 0);
   results = {
     generated_at: new Date().toISOString(),
     mode,
@@ -202,26 +234,52 @@ try {
     upstream_calls: upstreamCalls,
     operations: table,
     x_cache: wl.counters.xcache,
-    creates: { attempted: wl.creates.size, answered_201: wl.created.size - SEED_KEYS, idempotent_replays: wl.counters.replayed, finished_after_load: unresolved.length },
+    creates: {
+      attempted: wl.creates.size,
+      answered_201: wl.created.size - SEED_KEYS,
+      idempotent_replays: wl.counters.replayed,
+      finished_after_load: unresolved.length,
+    },
     deletes: { attempted: wl.deleteAttempted.size, confirmed: wl.deleteConfirmed.size },
     credentials: { vended: wl.counters.vendedCredentials, revoked: wl.counters.revoked },
-    end_state: { upstream_keys: upstream.length, turnvend_keys_checked: ours.length, tagged: upstream.filter((k) => MARKER.test(k.name)).length },
+    end_state: {
+      upstream_keys: upstream.length,
+      turnvend_keys_checked: ours.length,
+      tagged: upstream.filter((k) => MARKER.test(k.name)).length,
+    },
     warnings,
-    checks: checkRecorder.summary(1).filter((r) => r.op !== "all").map(({ op, requests, statuses }) => ({ op, requests, statuses })),
+    checks: checkRecorder
+      .summary(1)
+      .filter((r) => r.op !== "all")
+      .map(({ op, requests, statuses }) => ({ op, requests, statuses })),
     violations,
   };
 
-  console.log(`\nturnvend load (${mode}): ${round(elapsedS, 1)} s, concurrency ${concurrency}, ~5 % upstream faults (500, 503, 429 Retry-After 1, hang, delay 2.5 s, malformed, lost reply); upstream timeout ${UPSTREAM_TIMEOUT_MS} ms; ${cpus().length} cores, load average ${loadAtStart} at start\n`);
+  console.log(
+    `\nturnvend load (${mode}): ${round(elapsedS, 1)} s, concurrency ${concurrency}, ~5 % upstream faults (500, 503, 429 Retry-After 1, hang, delay 2.5 s, malformed, lost reply); upstream timeout ${UPSTREAM_TIMEOUT_MS} ms; ${cpus().length} cores, load average ${loadAtStart} at start\n`,
+  );
   printTable(table);
   const all = table.at(-1);
-  console.log(`\nthroughput ${all.rps} req/s, p50 ${all.p50_ms} ms, p99 ${all.p99_ms} ms; ${fiveXx} deliberate 5xx of ${all.requests} (${round((100 * fiveXx) / all.requests, 2)} %); ${upstreamCalls} upstream calls`);
-  console.log(`X-Cache: ${Object.entries(wl.counters.xcache).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(
+    `\nthroughput ${all.rps} req/s, p50 ${all.p50_ms} ms, p99 ${all.p99_ms} ms; ${fiveXx} deliberate 5xx of ${all.requests} (${round((100 * fiveXx) / all.requests, 2)} %); ${upstreamCalls} upstream calls`,
+  );
+  console.log(
+    `X-Cache: ${Object.entries(wl.counters.xcache)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
+  );
   const cr = results.creates;
-  console.log(`creates: ${cr.attempted - SEED_KEYS} started, ${cr.answered_201} keys answered 201 (${cr.idempotent_replays} by replay), ${cr.finished_after_load} finished after the load; deletes: ${results.deletes.attempted} sent, ${results.deletes.confirmed} confirmed`);
+  console.log(
+    `creates: ${cr.attempted - SEED_KEYS} started, ${cr.answered_201} keys answered 201 (${cr.idempotent_replays} by replay), ${cr.finished_after_load} finished after the load; deletes: ${results.deletes.attempted} sent, ${results.deletes.confirmed} confirmed`,
+  );
   console.log(`credentials: ${results.credentials.vended} vended, ${results.credentials.revoked} revoked`);
-  console.log(`end state (faults off): ${upstream.length} keys upstream, ${ours.length} made by turnvend, each checked with PUT /v1/active-key and a vend`);
+  console.log(
+    `end state (faults off): ${upstream.length} keys upstream, ${ours.length} made by turnvend, each checked with PUT /v1/active-key and a vend`,
+  );
   if (warnings.tagDroppedByUpdate.length > 0) {
-    console.log(`warning: ${warnings.tagDroppedByUpdate.length} renamed keys lost their ~tv- tag upstream (PUT .../turn_keys/:id sends the new name untagged); checked by uid instead`);
+    console.log(
+      `warning: ${warnings.tagDroppedByUpdate.length} renamed keys lost their ~tv- tag upstream (PUT .../turn_keys/:id sends the new name untagged); checked by uid instead`,
+    );
   }
 } catch (err) {
   violations.push(`load run failed: ${err instanceof Error ? err.stack : err}`);

@@ -22,7 +22,10 @@ export class Recorder {
   /** `status` is the HTTP status, or "error" when no answer came back. */
   record(op, status, ms) {
     let o = this.ops.get(op);
-    if (!o) this.ops.set(op, (o = { ms: [], statuses: new Map() }));
+    if (!o) {
+      o = { ms: [], statuses: new Map() };
+      this.ops.set(op, o);
+    }
     o.ms.push(ms);
     const k = String(status);
     o.statuses.set(k, (o.statuses.get(k) ?? 0) + 1);
@@ -63,10 +66,13 @@ export function printTable(rows) {
     String(r.p50_ms),
     String(r.p99_ms),
     String(r.max_ms),
-    Object.entries(r.statuses).map(([s, n]) => `${s}:${n}`).join(" "),
+    Object.entries(r.statuses)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(" "),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   console.log(line(head));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const b of body) console.log(line(b));

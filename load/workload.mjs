@@ -62,7 +62,10 @@ export class Workload {
   pickOp() {
     const total = Object.values(MIX).reduce((a, b) => a + b, 0);
     let x = Math.random() * total;
-    for (const [op, w] of Object.entries(MIX)) if ((x -= w) < 0) return op;
+    for (const [op, w] of Object.entries(MIX)) {
+      x -= w;
+      if (x < 0) return op;
+    }
     return "list";
   }
 
@@ -77,7 +80,9 @@ export class Workload {
 
   async list() {
     const nc = Math.random() < NO_CACHE_SHARE;
-    const r = await this.tv.call(nc ? "list(no-cache)" : "list", "GET", KEYS_PATH, { headers: { ...ADMIN, ...(nc ? { "cache-control": "no-cache" } : {}) } });
+    const r = await this.tv.call(nc ? "list(no-cache)" : "list", "GET", KEYS_PATH, {
+      headers: { ...ADMIN, ...(nc ? { "cache-control": "no-cache" } : {}) },
+    });
     this.noteCache(r);
     if (r.status === 200) this.checkNames(r, r.body?.result);
   }
@@ -87,17 +92,22 @@ export class Workload {
     const pool = Math.random() < 0.9 || this.deleteAttempted.size === 0 ? this.live : [...this.deleteAttempted];
     if (pool.length === 0) return this.list();
     const nc = Math.random() < NO_CACHE_SHARE;
-    const r = await this.tv.call(nc ? "get(no-cache)" : "get", "GET", `${KEYS_PATH}/${pickOne(pool)}`, { headers: { ...ADMIN, ...(nc ? { "cache-control": "no-cache" } : {}) } });
+    const r = await this.tv.call(nc ? "get(no-cache)" : "get", "GET", `${KEYS_PATH}/${pickOne(pool)}`, {
+      headers: { ...ADMIN, ...(nc ? { "cache-control": "no-cache" } : {}) },
+    });
     this.noteCache(r);
     if (r.status === 200) this.checkNames(r, [r.body?.result]);
   }
 
   /** Names turnvend returns must never show the upstream marker. */
   checkNames(r, keys) {
-    if (!Array.isArray(keys)) return this.tv.violations.push(`${r.status} read answered without a result array: ${r.text.slice(0, 200)}`);
+    if (!Array.isArray(keys))
+      return this.tv.violations.push(`${r.status} read answered without a result array: ${r.text.slice(0, 200)}`);
     for (const k of keys) {
-      if (typeof k?.uid !== "string") return this.tv.violations.push(`read answered a key without uid: ${r.text.slice(0, 200)}`);
-      if (/~tv-/.test(k.name ?? "")) this.tv.violations.push(`read leaked the upstream marker in name ${JSON.stringify(k.name)}`);
+      if (typeof k?.uid !== "string")
+        return this.tv.violations.push(`read answered a key without uid: ${r.text.slice(0, 200)}`);
+      if (/~tv-/.test(k.name ?? ""))
+        this.tv.violations.push(`read leaked the upstream marker in name ${JSON.stringify(k.name)}`);
     }
   }
 
@@ -106,7 +116,10 @@ export class Workload {
     const rec = this.creates.get(idem) ?? { name, resolved: false };
     this.creates.set(idem, rec);
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const r = await this.tv.call("create", "POST", KEYS_PATH, { body: { name: rec.name }, headers: { ...ADMIN, "idempotency-key": idem } });
+      const r = await this.tv.call("create", "POST", KEYS_PATH, {
+        body: { name: rec.name },
+        headers: { ...ADMIN, "idempotency-key": idem },
+      });
       if (r.status === 201) {
         const uid = r.body?.result?.uid;
         if (typeof uid !== "string") {
@@ -114,7 +127,8 @@ export class Workload {
           return;
         }
         if (r.headers.get("idempotent-replayed") === "true") this.counters.replayed += 1;
-        if (rec.uid && rec.uid !== uid) this.tv.violations.push(`Idempotency-Key ${idem} answered 201 with two keys: ${rec.uid} and ${uid}`);
+        if (rec.uid && rec.uid !== uid)
+          this.tv.violations.push(`Idempotency-Key ${idem} answered 201 with two keys: ${rec.uid} and ${uid}`);
         rec.uid = uid;
         rec.resolved = true;
         if (!this.created.has(uid)) {
@@ -135,8 +149,12 @@ export class Workload {
     if (this.live.length === 0) return this.list();
     const uid = pickOne(this.live);
     this.updated.add(uid);
-    const r = await this.tv.call("update", "PUT", `${KEYS_PATH}/${uid}`, { body: { name: `load-upd-${++this.seq}` }, headers: ADMIN });
-    if (r.status === 200 && typeof r.body?.result?.uid !== "string") this.tv.violations.push(`update 200 without result.uid: ${r.text.slice(0, 200)}`);
+    const r = await this.tv.call("update", "PUT", `${KEYS_PATH}/${uid}`, {
+      body: { name: `load-upd-${++this.seq}` },
+      headers: ADMIN,
+    });
+    if (r.status === 200 && typeof r.body?.result?.uid !== "string")
+      this.tv.violations.push(`update 200 without result.uid: ${r.text.slice(0, 200)}`);
   }
 
   async delete() {
@@ -158,14 +176,20 @@ export class Workload {
 
   async vend() {
     const subject = `load-user-${Math.floor(Math.random() * SUBJECTS)}`;
-    const r = await this.tv.call("vend", "POST", "/v1/ice-servers", { body: {}, headers: { authorization: `Bearer ${await endUserJwt(subject)}` } });
+    const r = await this.tv.call("vend", "POST", "/v1/ice-servers", {
+      body: {},
+      headers: { authorization: `Bearer ${await endUserJwt(subject)}` },
+    });
     if (r.status !== 200) return;
     const servers = r.body?.iceServers;
-    const names = Array.isArray(servers) ? [...new Set(servers.map((s) => s?.username).filter((u) => typeof u === "string"))] : [];
+    const names = Array.isArray(servers)
+      ? [...new Set(servers.map((s) => s?.username).filter((u) => typeof u === "string"))]
+      : [];
     if (names.length === 0) return this.tv.violations.push(`vend 200 without a TURN username: ${r.text.slice(0, 200)}`);
     this.counters.vendedCredentials += names.length;
     for (const u of names) {
-      if (this.usernames.length >= USERNAME_POOL_MAX) this.usernames.splice(Math.floor(Math.random() * this.usernames.length), 1);
+      if (this.usernames.length >= USERNAME_POOL_MAX)
+        this.usernames.splice(Math.floor(Math.random() * this.usernames.length), 1);
       this.usernames.push(u);
     }
   }

@@ -2,7 +2,7 @@
 // with them, and lists every candidate with its server URL and timing, then the verdict. Nothing from the
 // network is ever written as HTML (textContent only). Served as a static asset under a CSP that allows
 // only this origin's scripts, so no inline code runs on the page.
-"use strict";
+
 (() => {
   // Credential lifetime the page asks for: the check takes seconds, so the policy minimum is plenty.
   const TTL = 60;
@@ -54,7 +54,7 @@
     });
     const data = await res.json().catch(() => null);
     if (!res.ok) {
-      const message = data && data.errors && data.errors[0] ? data.errors[0].message : "no details";
+      const message = data?.errors?.[0] ? data.errors[0].message : "no details";
       throw new Error("POST /v1/ice-servers answered HTTP " + res.status + ": " + message);
     }
     return data;
@@ -153,7 +153,17 @@
       $("candidates-section").classList.remove("hidden");
       setStatus("Gathering ICE candidates…");
       const result = await gather(vended.iceServers);
-      setStatus("Gathering finished after " + result.total + ": " + result.found.host + " host, " + result.found.srflx + " srflx, " + result.found.relay + " relay.");
+      setStatus(
+        "Gathering finished after " +
+          result.total +
+          ": " +
+          result.found.host +
+          " host, " +
+          result.found.srflx +
+          " srflx, " +
+          result.found.relay +
+          " relay.",
+      );
       setVerdict(result.found.relay > 0);
     } catch (err) {
       setStatus(err instanceof Error ? err.message : String(err), true);

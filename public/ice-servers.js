@@ -28,7 +28,8 @@ export class TurnvendError extends Error {
 }
 
 function endpoint(url) {
-  if (typeof url !== "string" || url === "") throw new TypeError("url must be turnvend's base URL, e.g. https://turnvend.example.com");
+  if (typeof url !== "string" || url === "")
+    throw new TypeError("url must be turnvend's base URL, e.g. https://turnvend.example.com");
   return url.replace(/\/+$/, "") + VEND_PATH;
 }
 
@@ -66,7 +67,12 @@ export async function getIceServers(options) {
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     );
   }
-  if (!body || !Array.isArray(body.iceServers) || typeof body.expiresAt !== "string" || Number.isNaN(Date.parse(body.expiresAt))) {
+  if (
+    !body ||
+    !Array.isArray(body.iceServers) ||
+    typeof body.expiresAt !== "string" ||
+    Number.isNaN(Date.parse(body.expiresAt))
+  ) {
     throw new TurnvendError(res.status, 0, "turnvend's answer holds no iceServers and expiresAt");
   }
   return { iceServers: body.iceServers, ttl: body.ttl, expiresAt: body.expiresAt };
@@ -90,7 +96,8 @@ export function keepFresh(pc, options) {
   if (typeof o.getToken !== "function") throw new TypeError("getToken must be a function that returns the user's JWT");
   endpoint(o.url);
   const refreshBeforeMs = o.refreshBeforeMs === undefined ? DEFAULT_REFRESH_BEFORE_MS : o.refreshBeforeMs;
-  if (typeof refreshBeforeMs !== "number" || !(refreshBeforeMs >= 0)) throw new TypeError("refreshBeforeMs must be a number of milliseconds");
+  if (typeof refreshBeforeMs !== "number" || !(refreshBeforeMs >= 0))
+    throw new TypeError("refreshBeforeMs must be a number of milliseconds");
 
   let timer;
   let stopped = false;
@@ -116,7 +123,13 @@ export function keepFresh(pc, options) {
   async function refresh() {
     const token = await o.getToken();
     // A refresh must bring a new set: within a reuse window turnvend would hand back the current one.
-    const result = await getIceServers({ url: o.url, token, ttl: o.ttl, fetch: o.fetch, fresh: state.current !== undefined });
+    const result = await getIceServers({
+      url: o.url,
+      token,
+      ttl: o.ttl,
+      fetch: o.fetch,
+      fresh: state.current !== undefined,
+    });
     if (isClosed()) return result;
     pc.setConfiguration(Object.assign({}, pc.getConfiguration(), { iceServers: result.iceServers }));
     if (o.restartIce && typeof pc.restartIce === "function") pc.restartIce();
@@ -130,8 +143,8 @@ export function keepFresh(pc, options) {
   function failed(err) {
     failures += 1;
     if (o.onError) o.onError(err);
-    const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, failures - 1));
-    const retryAfter = err && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+    const retryAfter = err?.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
     schedule(Math.max(backoff, retryAfter));
   }
 

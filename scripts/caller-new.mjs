@@ -4,7 +4,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { ALL_SCOPES } from "./dev-defaults.mjs";
 
-const usage = "usage: npm run caller:new -- --id <caller-id> --scopes <scope[,scope...]>\nscopes: " + ALL_SCOPES.join(", ");
+const usage =
+  "usage: npm run caller:new -- --id <caller-id> --scopes <scope[,scope...]>\nscopes: " + ALL_SCOPES.join(", ");
 
 let values;
 try {
@@ -14,7 +15,10 @@ try {
   process.exit(2);
 }
 const id = values.id ?? "";
-const scopes = (values.scopes ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const scopes = (values.scopes ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) {
   console.error(`--id must be 1-64 characters of A-Z a-z 0-9 . _ : -\n${usage}`);
   process.exit(2);

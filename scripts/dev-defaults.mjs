@@ -20,7 +20,11 @@ export function devSettings({ port, emulatorUrl }) {
     // 32 bytes of "turnvend-local-development-key!!", base64: a fixed key so local KV survives restarts.
     KEY_ENCRYPTION_KEY: "dev:" + Buffer.from("turnvend-local-development-key!!").toString("base64"),
     CALLERS: JSON.stringify([
-      { id: "dev-admin", token_sha256: createHash("sha256").update(DEV_CALLER_TOKEN).digest("hex"), scopes: ALL_SCOPES },
+      {
+        id: "dev-admin",
+        token_sha256: createHash("sha256").update(DEV_CALLER_TOKEN).digest("hex"),
+        scopes: ALL_SCOPES,
+      },
     ]),
     SUBJECT_HASH_KEY: "dev-subject-hash-key",
     JWT_HS256_SECRET: "dev-jwt-secret",
@@ -32,8 +36,10 @@ export function devSettings({ port, emulatorUrl }) {
 
 /** Renders settings as a dotenv file for `wrangler dev --env-file`. */
 export function toDotenv(settings) {
-  return Object.entries(settings)
-    // Single quotes: dotenv takes the value literally, so JSON survives. No value holds a quote.
-    .map(([k, v]) => `${k}='${v}'`)
-    .join("\n") + "\n";
+  return (
+    Object.entries(settings)
+      // Single quotes: dotenv takes the value literally, so JSON survives. No value holds a quote.
+      .map(([k, v]) => `${k}='${v}'`)
+      .join("\n") + "\n"
+  );
 }

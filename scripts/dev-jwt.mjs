@@ -21,7 +21,10 @@ function fail(message) {
 
 let values;
 try {
-  ({ values } = parseArgs({ options: { sub: { type: "string" }, ttl: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+  ({ values } = parseArgs({
+    options: { sub: { type: "string" }, ttl: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  }));
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err));
 }
@@ -32,7 +35,8 @@ if (values.help) {
 const sub = values.sub;
 if (!sub || sub.length > SUBJECT_MAX_LENGTH) fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters)`);
 const ttl = values.ttl === undefined ? TTL_DEFAULT_SECONDS : Number(values.ttl);
-if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS) fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);
+if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS)
+  fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);
 
 const secret = process.env.JWT_HS256_SECRET || "dev-jwt-secret";
 const issuer = process.env.JWT_ISSUER || "turnvend-dev";

@@ -96,7 +96,9 @@ export async function startStack(options = {}) {
       // Dev defaults go in a file under .wrangler/ (git-ignored), not on the command line.
       mkdirSync(join(root, ".wrangler"), { recursive: true });
       const envFile = join(root, ".wrangler", `dev-defaults-${port}.env`);
-      writeFileSync(envFile, toDotenv({ ...devSettings({ port, emulatorUrl }), ...options.workerEnv }), { mode: 0o600 });
+      writeFileSync(envFile, toDotenv({ ...devSettings({ port, emulatorUrl }), ...options.workerEnv }), {
+        mode: 0o600,
+      });
       wranglerArgs.push("--env-file", envFile);
     }
     const wrangler = await startChild("wrangler", join(root, "node_modules", ".bin", "wrangler"), wranglerArgs, {

@@ -9,10 +9,14 @@ const stack = await startStack({ port });
 
 console.log(`
 turnvend is running on ${stack.url}
-${real ? "  upstream:      real Cloudflare (from .dev.vars)" : `  upstream:      local Cloudflare emulator at ${stack.emulatorUrl}
+${
+  real
+    ? "  upstream:      real Cloudflare (from .dev.vars)"
+    : `  upstream:      local Cloudflare emulator at ${stack.emulatorUrl}
   account id:    ${DEV_ACCOUNT_ID}
   caller token:  ${DEV_CALLER_TOKEN}   (every scope; local development only)
-  try:           curl -H "Authorization: Bearer ${DEV_CALLER_TOKEN}" ${stack.url}/client/v4/accounts/${DEV_ACCOUNT_ID}/calls/turn_keys`}
+  try:           curl -H "Authorization: Bearer ${DEV_CALLER_TOKEN}" ${stack.url}/client/v4/accounts/${DEV_ACCOUNT_ID}/calls/turn_keys`
+}
   connectivity:  ${stack.url}/
 Press Ctrl+C to stop.
 `);

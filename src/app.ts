@@ -18,7 +18,8 @@ export const app = new Hono<AppEnv>();
 
 // Answered, not thrown: Hono runs notFound outside the handler chain, so a throw here would skip the
 // request-context middleware's tail (no X-Request-Id, no security headers, no access-log line).
-const notFound = (c: Context<AppEnv>) => onError(new ApiError("route_not_found", "no such route; see README.md for the API"), c);
+const notFound = (c: Context<AppEnv>) =>
+  onError(new ApiError("route_not_found", "no such route; see README.md for the API"), c);
 
 app.use(requestContext);
 // One spelling per resource: `/turn_keys/` is not `/turn_keys`. The tiny preset's router (src/http/hono.ts)

@@ -1,6 +1,14 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
-import { ACCOUNT_ID_PATTERN, CREDENTIAL_REUSE_MAX_SECONDS, CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, KEY_ID_PATTERN, UPSTREAM_TIMEOUT_MS, HS256_SECRET_MIN_BYTES } from "./constants";
+import {
+  ACCOUNT_ID_PATTERN,
+  CREDENTIAL_REUSE_MAX_SECONDS,
+  CREDENTIAL_TTL_CAP_SECONDS,
+  CREDENTIAL_TTL_MIN_SECONDS,
+  KEY_ID_PATTERN,
+  UPSTREAM_TIMEOUT_MS,
+  HS256_SECRET_MIN_BYTES,
+} from "./constants";
 import { parseCallers, type CallerEntry } from "./auth/caller-config";
 import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
 import { ApiError } from "./http/errors";
@@ -82,7 +90,8 @@ function parse(env: Env): ConfigResult {
   };
 
   const accountId = required("CLOUDFLARE_ACCOUNT_ID");
-  if (accountId && !ACCOUNT_ID_PATTERN.test(accountId)) problems.push("CLOUDFLARE_ACCOUNT_ID must be 32 lowercase hex characters");
+  if (accountId && !ACCOUNT_ID_PATTERN.test(accountId))
+    problems.push("CLOUDFLARE_ACCOUNT_ID must be 32 lowercase hex characters");
   const apiToken = required("CLOUDFLARE_API_TOKEN");
   const keyEncryptionKeys = required("KEY_ENCRYPTION_KEY");
   if (keyEncryptionKeys) {
@@ -92,8 +101,16 @@ function parse(env: Env): ConfigResult {
   const subjectHashKey = required("SUBJECT_HASH_KEY");
   if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
 
-  const apiBaseUrl = urlSetting("CF_API_BASE_URL", str("CF_API_BASE_URL") || "https://api.cloudflare.com/client/v4", problems);
-  const rtcBaseUrl = urlSetting("RTC_API_BASE_URL", str("RTC_API_BASE_URL") || "https://rtc.live.cloudflare.com/v1", problems);
+  const apiBaseUrl = urlSetting(
+    "CF_API_BASE_URL",
+    str("CF_API_BASE_URL") || "https://api.cloudflare.com/client/v4",
+    problems,
+  );
+  const rtcBaseUrl = urlSetting(
+    "RTC_API_BASE_URL",
+    str("RTC_API_BASE_URL") || "https://rtc.live.cloudflare.com/v1",
+    problems,
+  );
 
   let callers: CallerEntry[] = [];
   const callersRaw = required("CALLERS");
@@ -103,13 +120,25 @@ function parse(env: Env): ConfigResult {
     else problems.push(`CALLERS is invalid: ${parsed.problem}`);
   }
 
-  const ttlMaxSeconds = int("CREDENTIAL_TTL_MAX_SECONDS", CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
-  const ttlDefaultSeconds = int("CREDENTIAL_TTL_DEFAULT_SECONDS", 3600, CREDENTIAL_TTL_MIN_SECONDS, CREDENTIAL_TTL_CAP_SECONDS);
-  if (ttlDefaultSeconds > ttlMaxSeconds) problems.push("CREDENTIAL_TTL_DEFAULT_SECONDS must not exceed CREDENTIAL_TTL_MAX_SECONDS");
+  const ttlMaxSeconds = int(
+    "CREDENTIAL_TTL_MAX_SECONDS",
+    CREDENTIAL_TTL_CAP_SECONDS,
+    CREDENTIAL_TTL_MIN_SECONDS,
+    CREDENTIAL_TTL_CAP_SECONDS,
+  );
+  const ttlDefaultSeconds = int(
+    "CREDENTIAL_TTL_DEFAULT_SECONDS",
+    3600,
+    CREDENTIAL_TTL_MIN_SECONDS,
+    CREDENTIAL_TTL_CAP_SECONDS,
+  );
+  if (ttlDefaultSeconds > ttlMaxSeconds)
+    problems.push("CREDENTIAL_TTL_DEFAULT_SECONDS must not exceed CREDENTIAL_TTL_MAX_SECONDS");
   const credentialReuseSeconds = int("CREDENTIAL_REUSE_SECONDS", 0, 0, CREDENTIAL_REUSE_MAX_SECONDS);
 
   const pinnedKeyId = str("TURN_KEY_ID") || undefined;
-  if (pinnedKeyId && !KEY_ID_PATTERN.test(pinnedKeyId)) problems.push("TURN_KEY_ID must be 32 lowercase hex characters");
+  if (pinnedKeyId && !KEY_ID_PATTERN.test(pinnedKeyId))
+    problems.push("TURN_KEY_ID must be 32 lowercase hex characters");
 
   const issuer = str("JWT_ISSUER");
   const audience = str("JWT_AUDIENCE");
@@ -121,7 +150,12 @@ function parse(env: Env): ConfigResult {
     if (!audience) problems.push("JWT_AUDIENCE is missing (needed to verify end-user JWTs)");
     if (jwksUrl) urlSetting("JWT_JWKS_URL", jwksUrl, problems);
     // RFC 7518 §3.2: an HS256 key shorter than the hash can be guessed offline from any token it signed.
-    if (!jwksUrl && hs256Secret && new TextEncoder().encode(hs256Secret).byteLength < HS256_SECRET_MIN_BYTES && !isLocalUpstream(apiBaseUrl, rtcBaseUrl)) {
+    if (
+      !jwksUrl &&
+      hs256Secret &&
+      new TextEncoder().encode(hs256Secret).byteLength < HS256_SECRET_MIN_BYTES &&
+      !isLocalUpstream(apiBaseUrl, rtcBaseUrl)
+    ) {
       problems.push(`JWT_HS256_SECRET must be at least ${HS256_SECRET_MIN_BYTES} bytes`);
     }
     jwt = { issuer, audience, jwksUrl, hs256Secret };
@@ -141,7 +175,8 @@ function parse(env: Env): ConfigResult {
     for (const [name, devValue] of Object.entries(DEV_ONLY_VALUES)) {
       if (str(name as keyof Env) === devValue) problems.push(`${name} holds the local development default`);
     }
-    if (callers.some((c) => c.tokenSha256 === DEV_CALLER_TOKEN_SHA256)) problems.push("CALLERS holds the local development caller");
+    if (callers.some((c) => c.tokenSha256 === DEV_CALLER_TOKEN_SHA256))
+      problems.push("CALLERS holds the local development caller");
   }
 
   if (problems.length > 0) return { ok: false, problems };
@@ -161,7 +196,12 @@ function parse(env: Env): ConfigResult {
       ttlDefaultSeconds,
       ttlMaxSeconds,
       credentialReuseSeconds,
-      allowedOrigins: new Set(str("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean)),
+      allowedOrigins: new Set(
+        str("ALLOWED_ORIGINS")
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
       jwt,
       pinnedKeyId,
       auditRetentionDays,
@@ -186,7 +226,8 @@ function accessSettings(str: (name: keyof Env) => string, problems: string[]): A
   const jwksOverride = str("ACCESS_JWKS_URL");
   if (!team && !audience && !callersRaw && !jwksOverride) return undefined;
   if (!team) problems.push("ACCESS_TEAM_DOMAIN is missing (needed to verify Access JWTs)");
-  else if (!ACCESS_TEAM_DOMAIN_PATTERN.test(team)) problems.push("ACCESS_TEAM_DOMAIN must be a hostname like myteam.cloudflareaccess.com");
+  else if (!ACCESS_TEAM_DOMAIN_PATTERN.test(team))
+    problems.push("ACCESS_TEAM_DOMAIN must be a hostname like myteam.cloudflareaccess.com");
   if (!audience) problems.push("ACCESS_AUD is missing (needed to verify Access JWTs)");
   else if (!ACCESS_AUD_PATTERN.test(audience)) problems.push("ACCESS_AUD must be the Access application's AUD tag");
   let callers: AccessSettings["callers"] = [];
@@ -197,7 +238,9 @@ function accessSettings(str: (name: keyof Env) => string, problems: string[]): A
     else problems.push(`ACCESS_CALLERS is invalid: ${parsed.problem}`);
   }
   const issuer = `https://${team}`;
-  const jwksUrl = jwksOverride ? urlSetting("ACCESS_JWKS_URL", jwksOverride, problems) : `${issuer}/cdn-cgi/access/certs`;
+  const jwksUrl = jwksOverride
+    ? urlSetting("ACCESS_JWKS_URL", jwksOverride, problems)
+    : `${issuer}/cdn-cgi/access/certs`;
   return { issuer, audience, jwksUrl, callers };
 }
 

@@ -18,7 +18,13 @@ export default {
       return;
     }
     ctx.waitUntil(
-      reconcile(keyDeps(env, config.config, new UpstreamBudget(config.config.upstreamTimeoutMs, RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS))).catch((err: unknown) => {
+      reconcile(
+        keyDeps(
+          env,
+          config.config,
+          new UpstreamBudget(config.config.upstreamTimeoutMs, RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS),
+        ),
+      ).catch((err: unknown) => {
         log("reconcile.failed", { kind: err instanceof ApiError ? err.kind : "unexpected" });
       }),
     );

@@ -30,13 +30,18 @@ const emulatorUrl = () => (env as unknown as { EMULATOR_URL: string }).EMULATOR_
 
 const jwksControl = {
   set: async (keys: JWK[]) => {
-    const res = await fetch(`${emulatorUrl()}/__emulator/jwks`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ keys }) });
+    const res = await fetch(`${emulatorUrl()}/__emulator/jwks`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ keys }),
+    });
     expect(res.status).toBe(200);
   },
   unset: async () => {
     expect((await fetch(`${emulatorUrl()}/__emulator/jwks`, { method: "DELETE" })).status).toBe(200);
   },
-  fetches: async () => ((await (await fetch(`${emulatorUrl()}/__emulator/jwks/fetches`)).json()) as { fetches: number }).fetches,
+  fetches: async () =>
+    ((await (await fetch(`${emulatorUrl()}/__emulator/jwks/fetches`)).json()) as { fetches: number }).fetches,
 };
 
 interface SigningKey {
@@ -55,7 +60,11 @@ let rotated: SigningKey;
 let stranger: SigningKey;
 
 beforeAll(async () => {
-  [current, rotated, stranger] = await Promise.all([signingKey("current"), signingKey("rotated"), signingKey("stranger")]);
+  [current, rotated, stranger] = await Promise.all([
+    signingKey("current"),
+    signingKey("rotated"),
+    signingKey("stranger"),
+  ]);
 });
 
 /** A service token as Access mints it; override any claim, or drop one with `undefined`. */
@@ -151,12 +160,24 @@ describe("a valid Access service token authenticates as the caller its common_na
 
 describe("every other Access token is refused with 401, before any upstream call", () => {
   it.each([
-    ["a token for another Access application (aud)", { aud: ["0000000000000000000000000000000000000000000000000000000000000000"] }],
+    [
+      "a token for another Access application (aud)",
+      { aud: ["0000000000000000000000000000000000000000000000000000000000000000"] },
+    ],
     ["a token from another team (iss)", { iss: "https://other-team.cloudflareaccess.com" }],
-    ["an expired token (beyond the clock tolerance)", { iat: Math.floor(Date.now() / 1000) - 3600, nbf: undefined, exp: Math.floor(Date.now() / 1000) - 300 }],
+    [
+      "an expired token (beyond the clock tolerance)",
+      { iat: Math.floor(Date.now() / 1000) - 3600, nbf: undefined, exp: Math.floor(Date.now() / 1000) - 300 },
+    ],
     ["a token without exp", { exp: undefined }],
-    ["a service token whose common_name is not in ACCESS_CALLERS", { common_name: "ffffffffffffffffffffffffffffffff.access" }],
-    ["a user's Access token (no common_name)", { common_name: undefined, email: "someone@example.com", sub: "7335d417-61da-459d-899c-0a01c76a2f94" }],
+    [
+      "a service token whose common_name is not in ACCESS_CALLERS",
+      { common_name: "ffffffffffffffffffffffffffffffff.access" },
+    ],
+    [
+      "a user's Access token (no common_name)",
+      { common_name: undefined, email: "someone@example.com", sub: "7335d417-61da-459d-899c-0a01c76a2f94" },
+    ],
   ])("refuses %s", async (_label, claims) => {
     const res = await listKeys(accessEnv(), viaAccess(await accessJwt(claims)));
     await expectRefused(res);
@@ -176,7 +197,12 @@ describe("every other Access token is refused with 401, before any upstream call
   });
 
   it("refuses an unsigned token (alg none) without fetching the JWKS", async () => {
-    const token = new UnsecuredJWT({ common_name: OPS_CN }).setIssuer(ISSUER).setAudience(AUD).setIssuedAt().setExpirationTime("10m").encode();
+    const token = new UnsecuredJWT({ common_name: OPS_CN })
+      .setIssuer(ISSUER)
+      .setAudience(AUD)
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .encode();
     await expectRefused(await listKeys(accessEnv(), viaAccess(token)));
     expect(await jwksControl.fetches()).toBe(0);
   });
@@ -190,7 +216,7 @@ describe("every other Access token is refused with 401, before any upstream call
     const workerEnv = accessEnv();
     await expectRefused(await listKeys(workerEnv, viaAccess("not-a-jwt")));
     await expectRefused(await listKeys(workerEnv, viaAccess(`${await accessJwt()}.x`)));
-    await expectRefused(await listKeys(workerEnv, viaAccess((await accessJwt({ pad: "x".repeat(9_000) })))));
+    await expectRefused(await listKeys(workerEnv, viaAccess(await accessJwt({ pad: "x".repeat(9_000) }))));
   });
 });
 
@@ -200,7 +226,9 @@ describe("an Access JWT is accepted only in Cf-Access-Jwt-Assertion", () => {
   });
 
   it("refuses a malformed Authorization header even next to a valid Access JWT", async () => {
-    await expectRefused(await listKeys(accessEnv(), { authorization: "Basic b3BzOmJvdA==", ...viaAccess(await accessJwt()) }));
+    await expectRefused(
+      await listKeys(accessEnv(), { authorization: "Basic b3BzOmJvdA==", ...viaAccess(await accessJwt()) }),
+    );
   });
 
   it("ignores the Access header when Access is not configured", async () => {
@@ -215,7 +243,11 @@ describe("unknown kids refetch the JWKS at most every 30 seconds", () => {
   it("refetches once for an unknown kid after the cooldown, then refuses; a second unknown kid does not refetch", async () => {
     const workerEnv = accessEnv();
     // A verified token whose caller lacks keys:read: it loads the JWKS without any upstream call.
-    await expectRefused(await listKeys(workerEnv, viaAccess(await accessJwt({ common_name: AUDITOR_CN }))), FORBIDDEN, 403);
+    await expectRefused(
+      await listKeys(workerEnv, viaAccess(await accessJwt({ common_name: AUDITOR_CN }))),
+      FORBIDDEN,
+      403,
+    );
     expect(await jwksControl.fetches()).toBe(1);
 
     // Within 30 s of the fetch an unknown kid costs no fetch at all.
@@ -225,7 +257,9 @@ describe("unknown kids refetch the JWKS at most every 30 seconds", () => {
     advanceClock(COOLDOWN_MS + 1_000);
     await expectRefused(await listKeys(workerEnv, viaAccess(await accessJwt({}, stranger))));
     expect(await jwksControl.fetches()).toBe(2);
-    await expectRefused(await listKeys(workerEnv, viaAccess(await accessJwt({}, { ...stranger, kid: "another-stranger" }))));
+    await expectRefused(
+      await listKeys(workerEnv, viaAccess(await accessJwt({}, { ...stranger, kid: "another-stranger" }))),
+    );
     expect(await jwksControl.fetches()).toBe(2);
   });
 
@@ -279,8 +313,19 @@ describe("Access settings are validated; a half-configured Access fails closed",
     ["a team domain outside cloudflareaccess.com", { ACCESS_TEAM_DOMAIN: "turnvend-test.example.com" }],
     ["a team domain given as a URL", { ACCESS_TEAM_DOMAIN: `https://${TEAM_DOMAIN}` }],
     ["an http JWKS override off loopback", { ACCESS_JWKS_URL: "http://jwks.example.com/certs" }],
-    ["ACCESS_CALLERS with an unknown scope", { ACCESS_CALLERS: JSON.stringify([{ common_name: OPS_CN, id: "ops-bot", scopes: ["keys:everything"] }]) }],
-    ["ACCESS_CALLERS naming one common_name twice", { ACCESS_CALLERS: JSON.stringify([{ common_name: OPS_CN, id: "a", scopes: [] }, { common_name: OPS_CN, id: "b", scopes: [] }]) }],
+    [
+      "ACCESS_CALLERS with an unknown scope",
+      { ACCESS_CALLERS: JSON.stringify([{ common_name: OPS_CN, id: "ops-bot", scopes: ["keys:everything"] }]) },
+    ],
+    [
+      "ACCESS_CALLERS naming one common_name twice",
+      {
+        ACCESS_CALLERS: JSON.stringify([
+          { common_name: OPS_CN, id: "a", scopes: [] },
+          { common_name: OPS_CN, id: "b", scopes: [] },
+        ]),
+      },
+    ],
   ])("answers 503 not_configured with %s", async (_label, overrides) => {
     const res = await listKeys(accessEnv(overrides), viaAccess(await accessJwt()));
     await expectRefused(res, NOT_CONFIGURED, 503);

@@ -12,7 +12,10 @@ type Event = AuditEvent;
 
 async function auditPage(query = "") {
   const res = await call(`/v1/audit${query}`, { as: "auditor" });
-  return { res, body: (await res.json()) as { result: Event[]; result_info: { count: number; cursor: string | null } } };
+  return {
+    res,
+    body: (await res.json()) as { result: Event[]; result_info: { count: number; cursor: string | null } },
+  };
 }
 
 describe("the audit trail", () => {
@@ -26,7 +29,12 @@ describe("the audit trail", () => {
 
     const { res, body } = await auditPage();
     expect(res.status).toBe(200);
-    expect(body.result.map((e) => e.action)).toEqual(["turn_key.delete", "turn_key.adopt", "turn_key.update", "turn_key.create"]);
+    expect(body.result.map((e) => e.action)).toEqual([
+      "turn_key.delete",
+      "turn_key.adopt",
+      "turn_key.update",
+      "turn_key.create",
+    ]);
     expect(body.result[3]).toMatchObject({ caller: "admin", key_id: uid, outcome: "success" });
     expect(body.result[3].request_id).toBe(created.headers.get("x-request-id"));
     expect(body.result[1].key_id).toBe(other.uid);

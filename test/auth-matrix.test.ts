@@ -21,11 +21,41 @@ interface AdminRoute {
 
 const ROUTES: AdminRoute[] = [
   { label: "GET /turn_keys", method: "GET", scope: "keys:read", success: 200, request: () => ({ path: KEYS_PATH }) },
-  { label: "POST /turn_keys", method: "POST", scope: "keys:write", success: 201, request: () => ({ path: KEYS_PATH, body: { name: "m" } }) },
-  { label: "GET /turn_keys/:key_id", method: "GET", scope: "keys:read", success: 200, request: (k) => ({ path: `${KEYS_PATH}/${k.uid}` }) },
-  { label: "PUT /turn_keys/:key_id", method: "PUT", scope: "keys:write", success: 200, request: (k) => ({ path: `${KEYS_PATH}/${k.uid}`, body: { name: "n" } }) },
-  { label: "DELETE /turn_keys/:key_id", method: "DELETE", scope: "keys:write", success: 200, request: (k) => ({ path: `${KEYS_PATH}/${k.uid}` }) },
-  { label: "PUT /v1/keys/:key_id/secret", method: "PUT", scope: "keys:write", success: 200, request: (k) => ({ path: `/v1/keys/${k.uid}/secret`, body: { key: k.key } }) },
+  {
+    label: "POST /turn_keys",
+    method: "POST",
+    scope: "keys:write",
+    success: 201,
+    request: () => ({ path: KEYS_PATH, body: { name: "m" } }),
+  },
+  {
+    label: "GET /turn_keys/:key_id",
+    method: "GET",
+    scope: "keys:read",
+    success: 200,
+    request: (k) => ({ path: `${KEYS_PATH}/${k.uid}` }),
+  },
+  {
+    label: "PUT /turn_keys/:key_id",
+    method: "PUT",
+    scope: "keys:write",
+    success: 200,
+    request: (k) => ({ path: `${KEYS_PATH}/${k.uid}`, body: { name: "n" } }),
+  },
+  {
+    label: "DELETE /turn_keys/:key_id",
+    method: "DELETE",
+    scope: "keys:write",
+    success: 200,
+    request: (k) => ({ path: `${KEYS_PATH}/${k.uid}` }),
+  },
+  {
+    label: "PUT /v1/keys/:key_id/secret",
+    method: "PUT",
+    scope: "keys:write",
+    success: 200,
+    request: (k) => ({ path: `/v1/keys/${k.uid}/secret`, body: { key: k.key } }),
+  },
 ];
 
 const ROLES = Object.keys(CALLERS) as Role[];
@@ -36,7 +66,11 @@ const UNAUTHENTICATED: { label: string; as: CallOptions["as"]; headers?: Record<
   { label: "no Authorization header", as: "none" },
   { label: "an unknown token", as: { token: "tv_test_nobody_000000" } },
   { label: "the account API token", as: { token: ACCOUNT_TOKEN } },
-  { label: "a valid token followed by junk", as: "none", headers: { authorization: `Bearer ${CALLERS.admin.token} x` } },
+  {
+    label: "a valid token followed by junk",
+    as: "none",
+    headers: { authorization: `Bearer ${CALLERS.admin.token} x` },
+  },
   { label: "a valid token in another scheme", as: "none", headers: { authorization: `Basic ${CALLERS.admin.token}` } },
   { label: "an empty bearer", as: "none", headers: { authorization: "Bearer " } },
 ];

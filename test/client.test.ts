@@ -6,7 +6,12 @@ import { ACCOUNT_ID, CALLERS, OTHER_ACCOUNT_ID, type Role } from "./support/fixt
 import { resetWorld } from "./support/reset";
 
 const clientFor = (role: Role, accountId = ACCOUNT_ID) =>
-  createTurnvendClient({ baseUrl: "http://turnvend.test/", token: CALLERS[role].token, accountId, fetch: (input, init) => SELF.fetch(input, init) });
+  createTurnvendClient({
+    baseUrl: "http://turnvend.test/",
+    token: CALLERS[role].token,
+    accountId,
+    fetch: (input, init) => SELF.fetch(input, init),
+  });
 
 beforeEach(() => resetWorld());
 
@@ -21,17 +26,29 @@ describe("the typed client, against the running service", () => {
 
     expect((await admin.keys.list()).map((k) => k.name).sort()).toEqual(["quiet", "rooms"]);
     expect(await admin.keys.get(created.uid, { fresh: true })).toMatchObject({ uid: created.uid, name: "rooms" });
-    expect(await admin.keys.update(created.uid, { name: "rooms-2" })).toMatchObject({ uid: created.uid, name: "rooms-2" });
+    expect(await admin.keys.update(created.uid, { name: "rooms-2" })).toMatchObject({
+      uid: created.uid,
+      name: "rooms-2",
+    });
 
-    expect(await admin.activeKey.set(created.uid)).toMatchObject({ key_id: created.uid, pinned: false, set_by: "admin" });
+    expect(await admin.activeKey.set(created.uid)).toMatchObject({
+      key_id: created.uid,
+      pinned: false,
+      set_by: "admin",
+    });
     expect((await admin.activeKey.get()).key_id).toBe(created.uid);
 
     const vended = await clientFor("issuer").vendIceServers({ subject: "alice", ttl: 600 });
     expect(vended.ttl).toBe(600);
-    expect(vended.iceServers.some((s) => s.urls.some((u) => u.startsWith("turn:")) && s.username && s.credential)).toBe(true);
+    expect(vended.iceServers.some((s) => s.urls.some((u) => u.startsWith("turn:")) && s.username && s.credential)).toBe(
+      true,
+    );
     expect(Date.parse(vended.expiresAt)).toBeGreaterThan(Date.now());
 
-    expect(await clientFor("revoker").credentials.revoke({ subject: "alice" })).toEqual({ revoked: 1, remaining: false });
+    expect(await clientFor("revoker").credentials.revoke({ subject: "alice" })).toEqual({
+      revoked: 1,
+      remaining: false,
+    });
 
     const page = await clientFor("auditor").audit.list({ limit: 10 });
     expect(page.events.map((e) => e.action)).toEqual(expect.arrayContaining(["turn_key.create", "turn_key.update"]));
@@ -52,16 +69,31 @@ describe("the typed client, against the running service", () => {
   });
 
   it("throws a typed TurnvendApiError with status, code and kind for a missing key", async () => {
-    const err = await clientFor("admin").keys.get("0".repeat(32)).catch((e: unknown) => e);
+    const err = await clientFor("admin")
+      .keys.get("0".repeat(32))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TurnvendApiError);
     expect(err).toMatchObject({ status: 404, code: 10021, kind: "key_not_found" });
     expect((err as TurnvendApiError).requestId).toMatch(/^[A-Za-z0-9-]{8,64}$/);
   });
 
   it("surfaces scope and account refusals with their kinds, without calling upstream", async () => {
-    await expect(clientFor("reader").keys.create({ name: "x" })).rejects.toMatchObject({ status: 403, kind: "forbidden" });
-    await expect(clientFor("admin", OTHER_ACCOUNT_ID).keys.list()).rejects.toMatchObject({ status: 403, kind: "account_mismatch" });
-    await expect(createTurnvendClient({ baseUrl: "http://turnvend.test", token: "nope", accountId: ACCOUNT_ID, fetch: (i, init) => SELF.fetch(i, init) }).keys.list()).rejects.toMatchObject({
+    await expect(clientFor("reader").keys.create({ name: "x" })).rejects.toMatchObject({
+      status: 403,
+      kind: "forbidden",
+    });
+    await expect(clientFor("admin", OTHER_ACCOUNT_ID).keys.list()).rejects.toMatchObject({
+      status: 403,
+      kind: "account_mismatch",
+    });
+    await expect(
+      createTurnvendClient({
+        baseUrl: "http://turnvend.test",
+        token: "nope",
+        accountId: ACCOUNT_ID,
+        fetch: (i, init) => SELF.fetch(i, init),
+      }).keys.list(),
+    ).rejects.toMatchObject({
       status: 401,
       kind: "unauthorized",
     });

@@ -2,7 +2,16 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { call, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
-import { activeVendingKey, ACTIVE_KEY_PATH, expectError, freshSubject, REVOKE_PATH, userJwt, vend, VEND_PATH } from "./support/vend";
+import {
+  activeVendingKey,
+  ACTIVE_KEY_PATH,
+  expectError,
+  freshSubject,
+  REVOKE_PATH,
+  userJwt,
+  vend,
+  VEND_PATH,
+} from "./support/vend";
 
 const ALLOWED = "https://app.example.com";
 const ALSO_ALLOWED = "http://127.0.0.1:8787";
@@ -13,7 +22,11 @@ beforeEach(async () => {
 });
 
 const corsHeaders = (res: Response) => [...res.headers.keys()].filter((h) => h.startsWith("access-control-"));
-const varyOrigin = (res: Response) => (res.headers.get("vary") ?? "").split(",").map((v) => v.trim().toLowerCase()).includes("origin");
+const varyOrigin = (res: Response) =>
+  (res.headers.get("vary") ?? "")
+    .split(",")
+    .map((v) => v.trim().toLowerCase())
+    .includes("origin");
 
 describe("CORS on POST /v1/ice-servers", () => {
   it.each([ALLOWED, ALSO_ALLOWED])("reflects the allow-listed origin %s exactly, with Vary: Origin", async (origin) => {
@@ -29,7 +42,11 @@ describe("CORS on POST /v1/ice-servers", () => {
     const res = await call(VEND_PATH, {
       method: "OPTIONS",
       as: "none",
-      headers: { origin: ALLOWED, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      headers: {
+        origin: ALLOWED,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED);
@@ -57,7 +74,11 @@ describe("CORS on POST /v1/ice-servers", () => {
   });
 
   it("refuses a preflight from a disallowed origin", async () => {
-    const res = await call(VEND_PATH, { method: "OPTIONS", as: "none", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    const res = await call(VEND_PATH, {
+      method: "OPTIONS",
+      as: "none",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
     await expectError(res, 403, 10013);
     expect(corsHeaders(res)).toEqual([]);
   });

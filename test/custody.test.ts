@@ -30,10 +30,12 @@ async function rawRecord(keyId: string): Promise<Record<string, unknown>> {
 
 /** Asserts that opening the stored record fails closed: the 503 custody_failure, never a wrong value. */
 async function expectFailsClosed(keyId: string) {
-  const err = await secrets().load(keyId).then(
-    (value) => ({ value }),
-    (e: unknown) => e,
-  );
+  const err = await secrets()
+    .load(keyId)
+    .then(
+      (value) => ({ value }),
+      (e: unknown) => e,
+    );
   expect(err).toBeInstanceOf(ApiError);
   expect((err as ApiError).kind).toBe("custody_failure");
   expect((err as ApiError).status).toBe(503);
@@ -55,7 +57,9 @@ describe("stored key secrets", () => {
     for (const s of stored) expect(s).toHaveLength(64);
 
     const entries = await dumpKv();
-    expect(entries.map((e) => e.name)).toEqual(expect.arrayContaining([secretKey(revealed.uid), secretKey(hidden.uid), secretKey(oob.uid)]));
+    expect(entries.map((e) => e.name)).toEqual(
+      expect.arrayContaining([secretKey(revealed.uid), secretKey(hidden.uid), secretKey(oob.uid)]),
+    );
     for (const entry of entries) {
       const text = `${entry.name}\n${entry.value}\n${JSON.stringify(entry.metadata)}`;
       for (const s of stored) {
@@ -70,11 +74,14 @@ describe("stored key secrets", () => {
     const secret = await secrets().load(hidden.uid);
     expect(secret).toHaveLength(64);
     // Proof it is the real secret: the rtc service accepts it as the key's bearer.
-    const rtc = await fetch(`${(env as unknown as { EMULATOR_URL: string }).EMULATOR_URL}/v1/turn/keys/${hidden.uid}/credentials/generate-ice-servers`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-      body: JSON.stringify({ ttl: 600 }),
-    });
+    const rtc = await fetch(
+      `${(env as unknown as { EMULATOR_URL: string }).EMULATOR_URL}/v1/turn/keys/${hidden.uid}/credentials/generate-ice-servers`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+        body: JSON.stringify({ ttl: 600 }),
+      },
+    );
     expect(rtc.status).toBe(201);
   });
 
@@ -202,7 +209,9 @@ describe("key-encryption key rotation", () => {
     expect((await rawRecord(fresh)).kek).toBe("k2");
     expect(await rotated.load(fresh)).toBe("n".repeat(64));
     // The old ring alone cannot open what the new key sealed.
-    const err = await secrets().load(fresh).catch((e: unknown) => e);
+    const err = await secrets()
+      .load(fresh)
+      .catch((e: unknown) => e);
     expect((err as ApiError).kind).toBe("custody_failure");
   });
 });

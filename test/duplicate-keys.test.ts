@@ -50,19 +50,25 @@ describe("findDuplicateKey", () => {
 
   it("finds a key repeated in any object, however the JSON around it looks", () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 1 }), fc.jsonValue(), fc.nat(), fc.jsonValue(), (obj, extra, pick, wrapper) => {
-        const keys = Object.keys(obj);
-        const key = keys[pick % keys.length];
-        // Append the repeat as raw text: JSON.stringify could never write it.
-        const body = JSON.stringify(obj);
-        const repeated = `${body.slice(0, -1)},${JSON.stringify(key)}:${JSON.stringify(extra)}}`;
-        const text = `[${JSON.stringify(wrapper)},${repeated}]`;
-        expect(() => JSON.parse(text)).not.toThrow();
-        const found = findDuplicateKey(text);
-        expect(found).toBeDefined();
-        // `wrapper` comes first in document order but, written by JSON.stringify, repeats nothing.
-        expect(found).toBe(key);
-      }),
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 1 }),
+        fc.jsonValue(),
+        fc.nat(),
+        fc.jsonValue(),
+        (obj, extra, pick, wrapper) => {
+          const keys = Object.keys(obj);
+          const key = keys[pick % keys.length];
+          // Append the repeat as raw text: JSON.stringify could never write it.
+          const body = JSON.stringify(obj);
+          const repeated = `${body.slice(0, -1)},${JSON.stringify(key)}:${JSON.stringify(extra)}}`;
+          const text = `[${JSON.stringify(wrapper)},${repeated}]`;
+          expect(() => JSON.parse(text)).not.toThrow();
+          const found = findDuplicateKey(text);
+          expect(found).toBeDefined();
+          // `wrapper` comes first in document order but, written by JSON.stringify, repeats nothing.
+          expect(found).toBe(key);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -62,15 +62,27 @@ describe("a missing or invalid setting fails closed", () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ["CALLERS empty", { CALLERS: "" }, "CALLERS"],
     ["CALLERS not JSON", { CALLERS: "{oops" }, "CALLERS"],
-    ["CALLERS with an unknown scope", { CALLERS: JSON.stringify([{ id: "x", token_sha256: "a".repeat(64), scopes: ["keys:everything"] }]) }, "CALLERS"],
+    [
+      "CALLERS with an unknown scope",
+      { CALLERS: JSON.stringify([{ id: "x", token_sha256: "a".repeat(64), scopes: ["keys:everything"] }]) },
+      "CALLERS",
+    ],
     ["CLOUDFLARE_API_TOKEN missing", { CLOUDFLARE_API_TOKEN: undefined }, "CLOUDFLARE_API_TOKEN"],
     ["CLOUDFLARE_ACCOUNT_ID missing", { CLOUDFLARE_ACCOUNT_ID: "" }, "CLOUDFLARE_ACCOUNT_ID"],
     ["CLOUDFLARE_ACCOUNT_ID malformed", { CLOUDFLARE_ACCOUNT_ID: "not-an-account" }, "CLOUDFLARE_ACCOUNT_ID"],
     ["KEY_ENCRYPTION_KEY missing", { KEY_ENCRYPTION_KEY: "  " }, "KEY_ENCRYPTION_KEY"],
-    ["KEY_ENCRYPTION_KEY not <id>:<base64 of 32 bytes>", { KEY_ENCRYPTION_KEY: "k1:dG9vLXNob3J0" }, "KEY_ENCRYPTION_KEY"],
+    [
+      "KEY_ENCRYPTION_KEY not <id>:<base64 of 32 bytes>",
+      { KEY_ENCRYPTION_KEY: "k1:dG9vLXNob3J0" },
+      "KEY_ENCRYPTION_KEY",
+    ],
     ["SUBJECT_HASH_KEY missing", { SUBJECT_HASH_KEY: undefined }, "SUBJECT_HASH_KEY"],
     ["the KV binding missing", { TURNVEND_KV: undefined }, "TURNVEND_KV"],
-    ["CF_API_BASE_URL over plain http to a public host", { CF_API_BASE_URL: "http://api.example.com/client/v4" }, "CF_API_BASE_URL"],
+    [
+      "CF_API_BASE_URL over plain http to a public host",
+      { CF_API_BASE_URL: "http://api.example.com/client/v4" },
+      "CF_API_BASE_URL",
+    ],
     ["CF_API_BASE_URL not a URL", { CF_API_BASE_URL: "::::" }, "CF_API_BASE_URL"],
   ];
 
@@ -89,9 +101,25 @@ describe("a missing or invalid setting fails closed", () => {
     it(`with ${label}: an admin route answers 503 (code 10033) naming ${setting}, logs it, and calls nothing upstream`, async () => {
       for (const [path, init] of [
         [KEYS_PATH, asAdmin],
-        [KEYS_PATH, { ...asAdmin, method: "POST", headers: { ...asAdmin.headers, "content-type": "application/json" }, body: "{}" }],
+        [
+          KEYS_PATH,
+          {
+            ...asAdmin,
+            method: "POST",
+            headers: { ...asAdmin.headers, "content-type": "application/json" },
+            body: "{}",
+          },
+        ],
         [`${KEYS_PATH}/${"a".repeat(32)}`, asAdmin],
-        [`/v1/keys/${"a".repeat(32)}/secret`, { ...asAdmin, method: "PUT", headers: { ...asAdmin.headers, "content-type": "application/json" }, body: JSON.stringify({ key: "k".repeat(64) }) }],
+        [
+          `/v1/keys/${"a".repeat(32)}/secret`,
+          {
+            ...asAdmin,
+            method: "PUT",
+            headers: { ...asAdmin.headers, "content-type": "application/json" },
+            body: JSON.stringify({ key: "k".repeat(64) }),
+          },
+        ],
       ] as [string, RequestInit][]) {
         const res = await fetchWith(overrides, path, init);
         expect(res.status, path).toBe(503);
@@ -112,7 +140,14 @@ describe("a missing or invalid setting fails closed", () => {
   });
 
   it("never echoes a secret's value in the message", async () => {
-    const res = await fetchWith({ CALLERS: "[" + SECRET_VALUES[0], CF_API_BASE_URL: "https://api.cloudflare.com/client/v4", CLOUDFLARE_API_TOKEN: "dev-account-token" }, "/healthz");
+    const res = await fetchWith(
+      {
+        CALLERS: "[" + SECRET_VALUES[0],
+        CF_API_BASE_URL: "https://api.cloudflare.com/client/v4",
+        CLOUDFLARE_API_TOKEN: "dev-account-token",
+      },
+      "/healthz",
+    );
     const text = await res.text();
     expect(res.status).toBe(503);
     for (const secret of [...SECRET_VALUES, "dev-account-token"]) expect(text).not.toContain(secret);
@@ -126,7 +161,10 @@ describe("the published dev defaults", () => {
     ["CLOUDFLARE_API_TOKEN", { CLOUDFLARE_API_TOKEN: "dev-account-token" }],
     ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: "dev:dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=" }],
     ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "dev-subject-hash-key" }],
-    ["CALLERS", { CALLERS: JSON.stringify([{ id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] }]) }],
+    [
+      "CALLERS",
+      { CALLERS: JSON.stringify([{ id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] }]) },
+    ],
   ])("are refused against real Cloudflare: %s", async (setting, overrides) => {
     const health = await fetchWith({ ...REAL_CLOUDFLARE, ...overrides }, "/healthz");
     expect(health.status).toBe(503);
@@ -152,7 +190,11 @@ describe("configuration problems shown without authentication", () => {
     const { createExecutionContext, env } = await import("cloudflare:test");
     const worker = (await import("../src/index")).default;
     const entry = { id: "billing-service-7", token_sha256: "a".repeat(64), scopes: ["keys:read"] };
-    const res = await worker.fetch(new Request("http://turnvend.test/healthz"), { ...env, CALLERS: JSON.stringify([entry, entry]) }, createExecutionContext());
+    const res = await worker.fetch(
+      new Request("http://turnvend.test/healthz"),
+      { ...env, CALLERS: JSON.stringify([entry, entry]) },
+      createExecutionContext(),
+    );
     expect(res.status).toBe(503);
     const text = await res.text();
     expect(text).toContain("entry 1 repeats an earlier entry");

@@ -31,9 +31,23 @@ import {
   type Route,
 } from "./support/hostile";
 import { resetWorld } from "./support/reset";
-import { activeVendingKey, ACTIVE_KEY_PATH, expectError, freshSubject, REVOKE_PATH, userJwt, VEND_PATH } from "./support/vend";
+import {
+  activeVendingKey,
+  ACTIVE_KEY_PATH,
+  expectError,
+  freshSubject,
+  REVOKE_PATH,
+  userJwt,
+  VEND_PATH,
+} from "./support/vend";
 
-const CODES = { invalid_request: 10001, invalid_json: 10002, unknown_field: 10003, unauthorized: 10010, payload_too_large: 10024 };
+const CODES = {
+  invalid_request: 10001,
+  invalid_json: 10002,
+  unknown_field: 10003,
+  unauthorized: 10010,
+  payload_too_large: 10024,
+};
 /** Runs per property: enough to reach every route with every family of input, small enough to stay well under a minute. */
 const RUNS = 300;
 const adminAuth = `Bearer ${CALLERS.admin.token}`;
@@ -51,9 +65,13 @@ const upstreamCalls = async () => (await emulator.calls()).total;
 async function hostileWorld() {
   const vending = await activeVendingKey();
   const adopted = await emulator.createOutOfBand("adopted");
-  expect((await call(`/v1/keys/${adopted.uid}/secret`, { method: "PUT", body: { key: adopted.key } })).status).toBe(200);
+  expect((await call(`/v1/keys/${adopted.uid}/secret`, { method: "PUT", body: { key: adopted.key } })).status).toBe(
+    200,
+  );
   const bystander = await emulator.createOutOfBand("bystander");
-  const created = await envelope<{ uid: string; key: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "created" } }));
+  const created = await envelope<{ uid: string; key: string }>(
+    await call(KEYS_PATH, { method: "POST", body: { name: "created" } }),
+  );
   return {
     ids: [adopted.uid, bystander.uid, created.result.uid],
     secrets: [...SECRET_VALUES, vending.key, adopted.key, bystander.key, created.result.key],
@@ -86,7 +104,9 @@ describe("arbitrary requests at every route (property-based)", () => {
     // Every role but admin: admin holds keys:reveal, so a create it sends legitimately returns that key's new secret.
     const authorization = authorizationArb(["reader", "writer", "issuer", "revoker", "auditor"], [endUser]);
     // Real routes with their own methods and fields (keys but the vending one), or anything at all.
-    const table = world.ids.flatMap((id) => routes(id)).filter((r, i, all) => all.findIndex((o) => o.path === r.path) === i);
+    const table = world.ids
+      .flatMap((id) => routes(id))
+      .filter((r, i, all) => all.findIndex((o) => o.path === r.path) === i);
     const randomArb: fc.Arbitrary<RequestSpec> = fc
       .record({
         method: methodArb,
@@ -106,7 +126,10 @@ describe("arbitrary requests at every route (property-based)", () => {
         ],
         body,
       }));
-    const specArb = fc.oneof({ weight: 3, arbitrary: plausibleSpecArb(table, authorization, noiseHeadersArb()) }, { weight: 2, arbitrary: randomArb });
+    const specArb = fc.oneof(
+      { weight: 3, arbitrary: plausibleSpecArb(table, authorization, noiseHeadersArb()) },
+      { weight: 2, arbitrary: randomArb },
+    );
 
     const transcript: string[] = [];
     const statuses = new Map<number, number>();
@@ -178,10 +201,22 @@ function normalized(method: string): string | undefined {
 const INVALID_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   name: fc.oneof(
     fc.constantFrom(5, true, null, [], {}, "n".repeat(201)),
-    fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom("\r", "\n", "\u0000", "\u001b", "\u007f", "\u0085", "\u009b"), fc.string({ maxLength: 20 })).map((parts) => parts.join("")),
+    fc
+      .tuple(
+        fc.string({ maxLength: 20 }),
+        fc.constantFrom("\r", "\n", "\u0000", "\u001b", "\u007f", "\u0085", "\u009b"),
+        fc.string({ maxLength: 20 }),
+      )
+      .map((parts) => parts.join("")),
   ),
-  key: fc.oneof(fc.string().filter((s) => s.length !== 64), fc.constantFrom(64, null, [])),
-  key_id: fc.oneof(fc.string().filter((s) => !KEY_ID_PATTERN.test(s)), fc.constantFrom(1, null)),
+  key: fc.oneof(
+    fc.string().filter((s) => s.length !== 64),
+    fc.constantFrom(64, null, []),
+  ),
+  key_id: fc.oneof(
+    fc.string().filter((s) => !KEY_ID_PATTERN.test(s)),
+    fc.constantFrom(1, null),
+  ),
   subject: fc.oneof(fc.constant(""), fc.constant("s".repeat(257)), fc.constantFrom(1, null, [], {})),
   username: fc.oneof(fc.constant(""), fc.constant("u".repeat(257)), fc.constantFrom(1, null)),
   ttl: fc.constantFrom("abc", -5, 1e9, 3.5, true, [], {}, "3600"),
@@ -192,31 +227,57 @@ const looksLikeJsonType = (type: string) => /^application\/json\s*(;|$)/i.test(t
 /** A body no route accepts, whichever of the route's fields it uses. Returns [content-type, body]. */
 function invalidBodyArb(route: Route): fc.Arbitrary<[string, string | Uint8Array]> {
   const fields = route.fields ?? [];
-  const json = (body: fc.Arbitrary<string | Uint8Array>) => body.map((b) => ["application/json", b] as [string, string | Uint8Array]);
+  const json = (body: fc.Arbitrary<string | Uint8Array>) =>
+    body.map((b) => ["application/json", b] as [string, string | Uint8Array]);
   const families: fc.Arbitrary<[string, string | Uint8Array]>[] = [
     // Not JSON at all.
     json(fc.string({ unit: "binary", minLength: 1, maxLength: 100 }).filter((s) => s.trim() !== "" && !parses(s))),
     // JSON, but not an object.
-    json(fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)).map((v) => JSON.stringify(v))),
+    json(
+      fc
+        .jsonValue()
+        .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+        .map((v) => JSON.stringify(v)),
+    ),
     // An unknown field, possibly next to known ones.
     json(
       fc
-        .tuple(fc.string({ maxLength: 20 }).filter((k) => !fields.includes(k)), fc.jsonValue({ maxDepth: 2 }))
+        .tuple(
+          fc.string({ maxLength: 20 }).filter((k) => !fields.includes(k)),
+          fc.jsonValue({ maxDepth: 2 }),
+        )
         .map(([k, v]) => `{${JSON.stringify(k)}:${JSON.stringify(v)}}`),
     ),
-    json(fc.constantFrom('{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', '{"prototype":1}')),
+    json(
+      fc.constantFrom(
+        '{"__proto__":{"admin":true}}',
+        '{"constructor":{"prototype":{"admin":true}}}',
+        '{"prototype":1}',
+      ),
+    ),
     // A key twice.
-    json(fc.tuple(fc.constantFrom(...fields, "x"), fc.jsonValue({ maxDepth: 1 }), fc.jsonValue({ maxDepth: 1 })).map(([k, a, b]) => `{"${k}":${JSON.stringify(a)},"${k}":${JSON.stringify(b)}}`)),
+    json(
+      fc
+        .tuple(fc.constantFrom(...fields, "x"), fc.jsonValue({ maxDepth: 1 }), fc.jsonValue({ maxDepth: 1 }))
+        .map(([k, a, b]) => `{"${k}":${JSON.stringify(a)},"${k}":${JSON.stringify(b)}}`),
+    ),
     // Too large, even when well-formed.
     json(fc.constantFrom(BODY_MAX_BYTES, 50_000).map((n) => JSON.stringify({ [fields[0] ?? "x"]: "x".repeat(n) }))),
     // Not UTF-8.
     json(fc.uint8Array({ minLength: 1, maxLength: 50 }).map((b) => Uint8Array.of(0x7b, 0xff, ...b))),
     // A perfectly good JSON object under a content type that is not JSON.
-    fc.tuple(contentTypeArb.filter((t) => !looksLikeJsonType(t)), fc.constant(JSON.stringify(Object.fromEntries(fields.slice(0, 1).map((f) => [f, "x"]))) + " ")).map(([t, b]) => [t, b === "{} " ? '{"x":1}' : b] as [string, string]),
+    fc
+      .tuple(
+        contentTypeArb.filter((t) => !looksLikeJsonType(t)),
+        fc.constant(JSON.stringify(Object.fromEntries(fields.slice(0, 1).map((f) => [f, "x"]))) + " "),
+      )
+      .map(([t, b]) => [t, b === "{} " ? '{"x":1}' : b] as [string, string]),
   ];
   if (fields.length > 0) {
     // A known field with a value it can never take.
-    families.push(json(fc.constantFrom(...fields).chain((f) => INVALID_VALUES[f].map((v) => JSON.stringify({ [f]: v })))));
+    families.push(
+      json(fc.constantFrom(...fields).chain((f) => INVALID_VALUES[f].map((v) => JSON.stringify({ [f]: v })))),
+    );
   }
   if (route.emptyInvalid) families.push(json(fc.constantFrom("", "{}", "  ")));
   if (route.path === REVOKE_PATH) families.push(json(fc.constant(JSON.stringify({ username: "u", subject: "s" }))));
@@ -248,7 +309,8 @@ function mayReachRoute(path: string): boolean {
   for (const p of decodings) {
     if (FIXED_PATHS.includes(p)) return true;
     const keys = /^\/client\/v4\/accounts\/([^/]*)\/calls\/turn_keys(?:\/([^/]*))?$/.exec(p);
-    if (keys && tryDecode(keys[1]) === ACCOUNT_ID && (keys[2] === undefined || KEY_ID_PATTERN.test(tryDecode(keys[2])))) return true;
+    if (keys && tryDecode(keys[1]) === ACCOUNT_ID && (keys[2] === undefined || KEY_ID_PATTERN.test(tryDecode(keys[2]))))
+      return true;
     const secret = /^\/v1\/keys\/([^/]*)\/secret$/.exec(p);
     if (secret && KEY_ID_PATTERN.test(tryDecode(secret[1]))) return true;
   }
@@ -267,17 +329,42 @@ function tryDecode(s: string): string {
  * Requests that are invalid by construction, in four families: no valid credentials; a method the path does
  * not take; a path that names no route (or a malformed id, or another account); a body the route refuses.
  */
-function invalidRequestArb(uid: string, endUserJwt: string, noise: fc.Arbitrary<[string, string][]>, anyPath: fc.Arbitrary<string>): fc.Arbitrary<RequestSpec> {
+function invalidRequestArb(
+  uid: string,
+  endUserJwt: string,
+  noise: fc.Arbitrary<[string, string][]>,
+  anyPath: fc.Arbitrary<string>,
+): fc.Arbitrary<RequestSpec> {
   const table = routes(uid);
   const guarded = table.filter((r) => !r.public);
   const withBody = table.filter((r) => r.fields);
-  const spec = (method: string, path: string, headers: [string, string][], body?: string | Uint8Array): RequestSpec => ({ method, path, headers, body });
+  const spec = (
+    method: string,
+    path: string,
+    headers: [string, string][],
+    body?: string | Uint8Array,
+  ): RequestSpec => ({ method, path, headers, body });
 
   // Mostly the route's own methods, so the refusal comes from authentication rather than routing.
   const unauthenticated = fc
     .constantFrom(...guarded)
-    .chain((route) => fc.tuple(fc.constant(route), fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...route.methods) }, { weight: 1, arbitrary: methodArb })))
-    .chain(([route, method]) => fc.tuple(fc.constant(route), fc.constant(method), authorizationArb([]), noise, fc.option(contentTypeArb, { nil: undefined }), bodyArb, fc.boolean()))
+    .chain((route) =>
+      fc.tuple(
+        fc.constant(route),
+        fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...route.methods) }, { weight: 1, arbitrary: methodArb }),
+      ),
+    )
+    .chain(([route, method]) =>
+      fc.tuple(
+        fc.constant(route),
+        fc.constant(method),
+        authorizationArb([]),
+        noise,
+        fc.option(contentTypeArb, { nil: undefined }),
+        bodyArb,
+        fc.boolean(),
+      ),
+    )
     .map(([route, method, auth, hs, type, body, jwtInstead]) => {
       // An end-user JWT is a credential on the vend route only; on admin routes it is one more wrong token.
       const authorization = jwtInstead && route.path !== VEND_PATH ? `Bearer ${endUserJwt}` : auth;
@@ -294,7 +381,9 @@ function invalidRequestArb(uid: string, endUserJwt: string, noise: fc.Arbitrary<
       // HEAD is GET without a body wherever GET is allowed.
       return m !== undefined && !route.methods.includes(m) && !(m === "HEAD" && route.methods.includes("GET"));
     })
-    .map(([route, method, hs, body]) => spec(method, route.path, [["authorization", adminAuth], ["content-type", "application/json"], ...hs], body));
+    .map(([route, method, hs, body]) =>
+      spec(method, route.path, [["authorization", adminAuth], ["content-type", "application/json"], ...hs], body),
+    );
 
   const noRoute = fc
     .tuple(anyPath, methodArb, noise, bodyArb)
@@ -311,7 +400,9 @@ function invalidRequestArb(uid: string, endUserJwt: string, noise: fc.Arbitrary<
         noise.map((hs) => hs.filter(([name]) => !["content-type", "content-encoding"].includes(name.toLowerCase()))),
       ),
     )
-    .map(([route, method, [type, body], hs]) => spec(method, route.path, [["authorization", adminAuth], ["content-type", type], ...hs], body));
+    .map(([route, method, [type, body], hs]) =>
+      spec(method, route.path, [["authorization", adminAuth], ["content-type", type], ...hs], body),
+    );
 
   return fc.oneof(unauthenticated, wrongMethod, noRoute, badBody);
 }
@@ -382,15 +473,34 @@ describe("duplicate JSON keys", () => {
 });
 
 describe("control characters in a key name", () => {
-  const names = ["a\r\nX-Injected: 1", "line\nbreak", "nul\u0000", "esc\u001b[31m", "del\u007f", "nel\u0085", "csi\u009b"];
-  it.each(names.map((n) => [printable(n), n]))("refuses %s on create and update with 400, without calling upstream", async (_label, name) => {
-    await expectError(await call(KEYS_PATH, { method: "POST", body: { name } }), 400, CODES.invalid_request);
-    await expectError(await call(`${KEYS_PATH}/0123456789abcdef0123456789abcdef`, { method: "PUT", body: { name } }), 400, CODES.invalid_request);
-    expect(await upstreamCalls()).toBe(0);
-  });
+  const names = [
+    "a\r\nX-Injected: 1",
+    "line\nbreak",
+    "nul\u0000",
+    "esc\u001b[31m",
+    "del\u007f",
+    "nel\u0085",
+    "csi\u009b",
+  ];
+  it.each(names.map((n) => [printable(n), n]))(
+    "refuses %s on create and update with 400, without calling upstream",
+    async (_label, name) => {
+      await expectError(await call(KEYS_PATH, { method: "POST", body: { name } }), 400, CODES.invalid_request);
+      await expectError(
+        await call(`${KEYS_PATH}/0123456789abcdef0123456789abcdef`, { method: "PUT", body: { name } }),
+        400,
+        CODES.invalid_request,
+      );
+      expect(await upstreamCalls()).toBe(0);
+    },
+  );
 
   it("refuses an unpaired surrogate, which would reach Cloudflare as another name", async () => {
-    await expectError(await call(KEYS_PATH, { method: "POST", body: '{"name":"a\\ud800b"}' }), 400, CODES.invalid_request);
+    await expectError(
+      await call(KEYS_PATH, { method: "POST", body: '{"name":"a\\ud800b"}' }),
+      400,
+      CODES.invalid_request,
+    );
     expect(await upstreamCalls()).toBe(0);
   });
 
@@ -428,7 +538,11 @@ describe("a 10 MB body", () => {
       { highWaterMark: 0 },
     );
     const started = Date.now();
-    const res = await SELF.fetch(ORIGIN + KEYS_PATH, { method: "POST", body: stream, headers: { authorization: adminAuth, "content-type": "application/json" } });
+    const res = await SELF.fetch(ORIGIN + KEYS_PATH, {
+      method: "POST",
+      body: stream,
+      headers: { authorization: adminAuth, "content-type": "application/json" },
+    });
     await expectError(res, 413, CODES.payload_too_large);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(produced).toBeLessThan(TEN_MB / 10);
@@ -453,22 +567,33 @@ describe("a slow-drip body", () => {
     return { stream, sent: () => sent };
   }
 
-  it(`is abandoned with 408 after BODY_READ_TIMEOUT_MS (${BODY_READ_TIMEOUT_MS} ms), without calling upstream`, async () => {
-    const { stream } = drip(200);
-    const started = Date.now();
-    const res = await SELF.fetch(ORIGIN + KEYS_PATH, { method: "POST", body: stream, headers: { authorization: adminAuth, "content-type": "application/json" } });
-    const elapsed = Date.now() - started;
-    await expectError(res, 408, CODES.invalid_request);
-    expect(elapsed).toBeGreaterThanOrEqual(BODY_READ_TIMEOUT_MS - 500);
-    expect(elapsed).toBeLessThan(BODY_READ_TIMEOUT_MS + 3_000);
-    expect(await upstreamCalls()).toBe(0);
-  }, BODY_READ_TIMEOUT_MS + 10_000);
+  it(
+    `is abandoned with 408 after BODY_READ_TIMEOUT_MS (${BODY_READ_TIMEOUT_MS} ms), without calling upstream`,
+    async () => {
+      const { stream } = drip(200);
+      const started = Date.now();
+      const res = await SELF.fetch(ORIGIN + KEYS_PATH, {
+        method: "POST",
+        body: stream,
+        headers: { authorization: adminAuth, "content-type": "application/json" },
+      });
+      const elapsed = Date.now() - started;
+      await expectError(res, 408, CODES.invalid_request);
+      expect(elapsed).toBeGreaterThanOrEqual(BODY_READ_TIMEOUT_MS - 500);
+      expect(elapsed).toBeLessThan(BODY_READ_TIMEOUT_MS + 3_000);
+      expect(await upstreamCalls()).toBe(0);
+    },
+    BODY_READ_TIMEOUT_MS + 10_000,
+  );
 
   it("is bounded by the deadline however it drips, while a prompt body within the limit reads whole", async () => {
     const slow = drip(20);
     const request = new Request(ORIGIN, { method: "POST", body: slow.stream });
     const started = Date.now();
-    await expect(readLimitedText(request, BODY_MAX_BYTES, 300)).rejects.toMatchObject({ kind: "invalid_request", status: 408 });
+    await expect(readLimitedText(request, BODY_MAX_BYTES, 300)).rejects.toMatchObject({
+      kind: "invalid_request",
+      status: 408,
+    });
     expect(Date.now() - started).toBeLessThan(1_000);
 
     const prompt = new Request(ORIGIN, { method: "POST", body: '{"name":"ok"}' });
@@ -482,7 +607,9 @@ describe("a slow-drip body", () => {
         controller.error(new Error("connection reset"));
       },
     });
-    await expect(readLimitedText(new Request(ORIGIN, { method: "POST", body: broken }), BODY_MAX_BYTES, 1_000)).rejects.toMatchObject({
+    await expect(
+      readLimitedText(new Request(ORIGIN, { method: "POST", body: broken }), BODY_MAX_BYTES, 1_000),
+    ).rejects.toMatchObject({
       kind: "invalid_request",
       status: 400,
     });
@@ -493,7 +620,9 @@ describe("method-override headers", () => {
   const overrides = ["x-http-method-override", "x-http-method", "x-method-override"];
 
   it("are ignored: a POST stays a POST and a GET stays a GET, and the key survives", async () => {
-    const created = await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "survivor" } }));
+    const created = await envelope<{ uid: string }>(
+      await call(KEYS_PATH, { method: "POST", body: { name: "survivor" } }),
+    );
     const path = `${KEYS_PATH}/${created.result.uid}`;
     for (const header of overrides) {
       // POST is not a method of the key route: 405, whatever the header says.
@@ -501,11 +630,18 @@ describe("method-override headers", () => {
       await expectError(post, 405, 10022);
       const get = await call(path, { headers: { [header]: "DELETE" } });
       expect(get.status).toBe(200);
-      expect((await envelope<{ uid: string; name: string }>(get)).result).toMatchObject({ uid: created.result.uid, name: "survivor" });
+      expect((await envelope<{ uid: string; name: string }>(get)).result).toMatchObject({
+        uid: created.result.uid,
+        name: "survivor",
+      });
     }
     // The query-string and form-field conventions are ignored too.
     expect((await call(`${path}?_method=DELETE`)).status).toBe(200);
-    const form = await call(path, { method: "POST", body: "_method=DELETE", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = await call(path, {
+      method: "POST",
+      body: "_method=DELETE",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     await expectError(form, 405, 10022);
 
     const calls = await emulator.calls();
@@ -516,23 +652,33 @@ describe("method-override headers", () => {
 
 describe("a bearer token with trailing junk", () => {
   const token = CALLERS.admin.token;
-  const variants = [`Bearer ${token} junk`, `Bearer ${token}\tjunk`, `Bearer ${token},`, `Bearer  ${token}`, `Bearer ${token} ${token}`, `Bearer ${token}\u00a0`];
+  const variants = [
+    `Bearer ${token} junk`,
+    `Bearer ${token}\tjunk`,
+    `Bearer ${token},`,
+    `Bearer  ${token}`,
+    `Bearer ${token} ${token}`,
+    `Bearer ${token}\u00a0`,
+  ];
 
-  it.each(variants.map((v) => [printable(v), v]))("refuses Authorization: %s with 401 on admin and vend routes, without calling upstream", async (_label, authorization) => {
-    for (const [method, path, body] of [
-      ["GET", KEYS_PATH, undefined],
-      ["GET", "/v1/audit", undefined],
-      ["POST", VEND_PATH, { subject: "s" }],
-    ] as const) {
-      const res = await SELF.fetch(ORIGIN + path, {
-        method,
-        headers: { authorization, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      await expectError(res, 401, CODES.unauthorized);
-    }
-    expect(await upstreamCalls()).toBe(0);
-  });
+  it.each(variants.map((v) => [printable(v), v]))(
+    "refuses Authorization: %s with 401 on admin and vend routes, without calling upstream",
+    async (_label, authorization) => {
+      for (const [method, path, body] of [
+        ["GET", KEYS_PATH, undefined],
+        ["GET", "/v1/audit", undefined],
+        ["POST", VEND_PATH, { subject: "s" }],
+      ] as const) {
+        const res = await SELF.fetch(ORIGIN + path, {
+          method,
+          headers: { authorization, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        await expectError(res, 401, CODES.unauthorized);
+      }
+      expect(await upstreamCalls()).toBe(0);
+    },
+  );
 
   it("refuses two Authorization headers, even two copies of a valid one", async () => {
     const headers = new Headers();
@@ -560,7 +706,11 @@ describe("a JWT in the wrong header", () => {
     for (const path of [KEYS_PATH, `${KEYS_PATH}/0123456789abcdef0123456789abcdef`, "/v1/audit", ACTIVE_KEY_PATH]) {
       await expectError(await call(path, { as: { token: jwt } }), 401, CODES.unauthorized);
     }
-    await expectError(await call(REVOKE_PATH, { as: { token: jwt }, method: "POST", body: { subject: "alice" } }), 401, CODES.unauthorized);
+    await expectError(
+      await call(REVOKE_PATH, { as: { token: jwt }, method: "POST", body: { subject: "alice" } }),
+      401,
+      CODES.unauthorized,
+    );
     expect(await upstreamCalls()).toBe(0);
   });
 
@@ -573,12 +723,18 @@ describe("a JWT in the wrong header", () => {
       ...env,
       ACCESS_TEAM_DOMAIN: "turnvend-test.cloudflareaccess.com",
       ACCESS_AUD: "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2",
-      ACCESS_CALLERS: JSON.stringify([{ common_name: "88bf3b6d86161464f6509f7219099e57.access", id: "ops-bot", scopes: ["keys:read"] }]),
+      ACCESS_CALLERS: JSON.stringify([
+        { common_name: "88bf3b6d86161464f6509f7219099e57.access", id: "ops-bot", scopes: ["keys:read"] },
+      ]),
       ACCESS_JWKS_URL: `${(env as unknown as { EMULATOR_URL: string }).EMULATOR_URL}/__emulator/jwks?scenario=${crypto.randomUUID()}`,
     } as Env;
     for (const value of [CALLERS.admin.token, await userJwt("alice")]) {
       const ctx = createExecutionContext();
-      const res = await worker.fetch(new Request(ORIGIN + KEYS_PATH, { headers: { "cf-access-jwt-assertion": value } }), accessOn, ctx);
+      const res = await worker.fetch(
+        new Request(ORIGIN + KEYS_PATH, { headers: { "cf-access-jwt-assertion": value } }),
+        accessOn,
+        ctx,
+      );
       await waitOnExecutionContext(ctx);
       await expectError(res, 401, CODES.unauthorized);
     }
@@ -597,7 +753,11 @@ describe("security headers", () => {
       await call(KEYS_PATH, { method: "PATCH", body: {} }),
       await call(`${KEYS_PATH}/${uid}`, { method: "PUT", body: "{" }),
       await call(KEYS_PATH, { method: "POST", body: { name: "x".repeat(BODY_MAX_BYTES) } }),
-      await call(VEND_PATH, { as: "none", method: "OPTIONS", headers: { origin: "https://app.example.com", "access-control-request-method": "POST" } }),
+      await call(VEND_PATH, {
+        as: "none",
+        method: "OPTIONS",
+        headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+      }),
       await call(VEND_PATH, { as: "none", method: "POST", body: {}, headers: { origin: "https://evil.example" } }),
     ];
     expect(answers.map((r) => r.status)).toEqual([200, 200, 404, 401, 405, 400, 413, 204, 403]);
@@ -608,7 +768,12 @@ describe("security headers", () => {
     const res = await fromAssets("/");
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     const csp = res.headers.get("content-security-policy") ?? "";
-    const directives = new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    const directives = new Map(
+      csp
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values]),
+    );
     expect(directives.get("default-src")).toEqual(["'none'"]);
     expect(directives.get("base-uri")).toEqual(["'none'"]);
     expect(directives.get("form-action")).toEqual(["'none'"]);
@@ -624,11 +789,23 @@ describe("security headers", () => {
 
   it("are there whatever value a header holds, and nothing crashes (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("authorization", "content-type", "cf-access-jwt-assertion", "cache-control", "idempotency-key", "origin", "cf-ray"), headerValueArb, async (name, value) => {
-        const res = await SELF.fetch(ORIGIN + KEYS_PATH, { headers: { [name]: value } });
-        expect(res.status).toBeLessThan(500);
-        expectSecurityHeaders(res);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(
+          "authorization",
+          "content-type",
+          "cf-access-jwt-assertion",
+          "cache-control",
+          "idempotency-key",
+          "origin",
+          "cf-ray",
+        ),
+        headerValueArb,
+        async (name, value) => {
+          const res = await SELF.fetch(ORIGIN + KEYS_PATH, { headers: { [name]: value } });
+          expect(res.status).toBeLessThan(500);
+          expectSecurityHeaders(res);
+        },
+      ),
       { numRuns: 100 },
     );
     expect(await upstreamCalls()).toBe(0);

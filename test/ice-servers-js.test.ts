@@ -6,8 +6,16 @@ import { emulator } from "./support/emulator";
 import { activeVendingKey, freshSubject, userJwt } from "./support/vend";
 
 interface Helper {
-  getIceServers(o: { url: string; token: string; ttl?: number; fetch?: typeof fetchSelf }): Promise<{ iceServers: { urls: string[]; username?: string }[]; ttl: number; expiresAt: string }>;
-  keepFresh(pc: unknown, o: Record<string, unknown>): { ready: Promise<unknown>; refresh(): Promise<unknown>; stop(): void; current: unknown };
+  getIceServers(o: {
+    url: string;
+    token: string;
+    ttl?: number;
+    fetch?: typeof fetchSelf;
+  }): Promise<{ iceServers: { urls: string[]; username?: string }[]; ttl: number; expiresAt: string }>;
+  keepFresh(
+    pc: unknown,
+    o: Record<string, unknown>,
+  ): { ready: Promise<unknown>; refresh(): Promise<unknown>; stop(): void; current: unknown };
   TurnvendError: new (...args: unknown[]) => Error;
 }
 
@@ -24,14 +32,20 @@ function loadHelper(source: string): Helper {
 /** The browser's fetch, minus the RequestInit fields workerd does not implement. */
 function fetchSelf(input: string, init: RequestInit & { credentials?: string }) {
   const { cache: _c, credentials: _cr, ...rest } = init;
-  return SELF.fetch(input, { ...rest, headers: { ...(rest.headers as Record<string, string>), origin: "https://app.example.com" } });
+  return SELF.fetch(input, {
+    ...rest,
+    headers: { ...(rest.headers as Record<string, string>), origin: "https://app.example.com" },
+  });
 }
 
 /** Just enough RTCPeerConnection for keepFresh: it records every setConfiguration. */
 class FakePeerConnection {
   signalingState = "stable";
   connectionState = "connected";
-  config: { iceServers: { username?: string }[]; iceTransportPolicy: string } = { iceServers: [], iceTransportPolicy: "relay" };
+  config: { iceServers: { username?: string }[]; iceTransportPolicy: string } = {
+    iceServers: [],
+    iceTransportPolicy: "relay",
+  };
   applied: { iceServers: { username?: string }[]; iceTransportPolicy: string }[] = [];
   getConfiguration() {
     return { ...this.config };
@@ -80,7 +94,12 @@ describe("the helper's behaviour, run against the real vend route", () => {
 
   it("getIceServers vends with the user's JWT and resolves { iceServers, ttl, expiresAt }", async () => {
     const { getIceServers } = loadHelper(ICE_SERVERS_JS);
-    const got = await getIceServers({ url: `${BASE}/`, token: await userJwt(freshSubject()), ttl: 120, fetch: fetchSelf });
+    const got = await getIceServers({
+      url: `${BASE}/`,
+      token: await userJwt(freshSubject()),
+      ttl: 120,
+      fetch: fetchSelf,
+    });
     expect(got.ttl).toBe(120);
     expect(usernames(got.iceServers)).toHaveLength(1);
     expect(Date.parse(got.expiresAt) - Date.now()).toBeLessThanOrEqual(120_000);
@@ -91,7 +110,9 @@ describe("the helper's behaviour, run against the real vend route", () => {
     const err = await getIceServers({ url: BASE, token: "not-a-jwt", fetch: fetchSelf }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TurnvendError);
     expect(err).toMatchObject({ status: 401, code: 10010 });
-    await expect(getIceServers({ url: BASE, token: await userJwt(freshSubject()), ttl: 10, fetch: fetchSelf })).rejects.toMatchObject({ status: 400, code: 10005 });
+    await expect(
+      getIceServers({ url: BASE, token: await userJwt(freshSubject()), ttl: 10, fetch: fetchSelf }),
+    ).rejects.toMatchObject({ status: 400, code: 10005 });
   });
 
   it("keepFresh applies new credentials with setConfiguration, keeping the rest of the configuration, before expiresAt", async () => {
@@ -103,13 +124,27 @@ describe("the helper's behaviour, run against the real vend route", () => {
       return userJwt(subject);
     };
     const bodies: unknown[] = [];
-    const recording = (input: string, init: RequestInit & { credentials?: string }) => (bodies.push(JSON.parse(String(init.body))), fetchSelf(input, init));
+    const recording = (input: string, init: RequestInit & { credentials?: string }) => {
+      bodies.push(JSON.parse(String(init.body)));
+      return fetchSelf(input, init);
+    };
     const initial = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: recording });
     const pc = new FakePeerConnection();
     pc.config = { iceServers: initial.iceServers, iceTransportPolicy: "relay" };
     const refreshed = new Promise<unknown>((resolve) => {
       // 60 s credentials refreshed 59.8 s early: the first refresh comes after the 1 s floor.
-      const fresh = keepFresh(pc, { url: BASE, getToken, ttl: 60, refreshBeforeMs: 59_800, initial, fetch: recording, onRefresh: () => (fresh.stop(), resolve(fresh.current)) });
+      const fresh = keepFresh(pc, {
+        url: BASE,
+        getToken,
+        ttl: 60,
+        refreshBeforeMs: 59_800,
+        initial,
+        fetch: recording,
+        onRefresh: () => {
+          fresh.stop();
+          resolve(fresh.current);
+        },
+      });
     });
     const current = (await refreshed) as { iceServers: { username?: string }[] };
     expect(tokens).toBe(2);
@@ -125,11 +160,21 @@ describe("the helper's behaviour, run against the real vend route", () => {
     const { keepFresh } = loadHelper(ICE_SERVERS_JS);
     const pc = new FakePeerConnection();
     const errors: unknown[] = [];
-    const fresh = keepFresh(pc, { url: BASE, getToken: () => userJwt(freshSubject()), fetch: fetchSelf, onError: (e: unknown) => errors.push(e) });
+    const fresh = keepFresh(pc, {
+      url: BASE,
+      getToken: () => userJwt(freshSubject()),
+      fetch: fetchSelf,
+      onError: (e: unknown) => errors.push(e),
+    });
     await fresh.ready;
     expect(pc.applied).toHaveLength(1);
 
-    const failing = keepFresh(new FakePeerConnection(), { url: BASE, getToken: () => "bad-token", fetch: fetchSelf, onError: (e: unknown) => errors.push(e) });
+    const failing = keepFresh(new FakePeerConnection(), {
+      url: BASE,
+      getToken: () => "bad-token",
+      fetch: fetchSelf,
+      onError: (e: unknown) => errors.push(e),
+    });
     await expect(failing.ready).rejects.toMatchObject({ status: 401 });
     failing.stop();
     expect(errors).toHaveLength(1);

@@ -79,7 +79,10 @@ describe("Idempotency-Key on create", () => {
     });
     await emulator.fault({ route: "turn_keys.create", loseReply: true });
     // The SDK's `idempotencyKey` option sends no header (its idempotencyHeader is unset), so pass the header.
-    const key = await client.calls.turn.create({ account_id: ACCOUNT_ID, name: "sdk" }, { headers: { "Idempotency-Key": "sdk-order-1" } });
+    const key = await client.calls.turn.create(
+      { account_id: ACCOUNT_ID, name: "sdk" },
+      { headers: { "Idempotency-Key": "sdk-order-1" } },
+    );
     expect(key.uid).toMatch(/^[0-9a-f]{32}$/);
     expect((await emulator.state()).keys.map((k) => k.uid)).toEqual([key.uid]);
   }, 20_000); // the SDK waits out the 503's Retry-After (5 s) before its retry
@@ -93,7 +96,9 @@ describe("custody of a fresh key's secret", () => {
       get(target, prop, receiver) {
         if (prop === "put") {
           return (key: string, ...rest: unknown[]) =>
-            key.startsWith("secret:") ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+            key.startsWith("secret:")
+              ? Promise.reject(new Error("injected KV failure"))
+              : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
         }
         const value = Reflect.get(target, prop, receiver);
         return typeof value === "function" ? value.bind(target) : value;

@@ -15,11 +15,17 @@ const SECRET = "unit-test-secret-that-is-long-enough-for-hs256";
 const enc = new TextEncoder();
 const now = () => Math.floor(Date.now() / 1000);
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 const part = (value: unknown) => b64url(enc.encode(typeof value === "string" ? value : JSON.stringify(value)));
 
 const hmacSign = crypto.subtle.importKey("raw", enc.encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-const hmacVerify = crypto.subtle.importKey("raw", enc.encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+const hmacVerify = crypto.subtle.importKey("raw", enc.encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, [
+  "verify",
+]);
 
 /** An HS256 token with any header and any payload text (jose refuses to write some of them). */
 async function hs256(header: Record<string, unknown>, payload: unknown): Promise<string> {
@@ -29,7 +35,14 @@ async function hs256(header: Record<string, unknown>, payload: unknown): Promise
 }
 
 function claims(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const out: Record<string, unknown> = { iss: ISSUER, aud: AUDIENCE, sub: "alice", iat: now(), exp: now() + 600, ...extra };
+  const out: Record<string, unknown> = {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: "alice",
+    iat: now(),
+    exp: now() + 600,
+    ...extra,
+  };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;
 }
@@ -77,7 +90,14 @@ describe("headers", () => {
   });
 
   it("refuses a header that is not a JSON object", async () => {
-    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims()).then((t) => `${part("[1]")}${t.slice(t.indexOf("."))}`), hsPolicy))).toBe("bad_header");
+    expect(
+      await reason(
+        verifyJwt(
+          await hs256({ alg: "HS256" }, claims()).then((t) => `${part("[1]")}${t.slice(t.indexOf("."))}`),
+          hsPolicy,
+        ),
+      ),
+    ).toBe("bad_header");
   });
 
   it("looks up no key for a refused header", async () => {
@@ -101,18 +121,25 @@ describe("encoding", () => {
   });
 
   it("refuses a signature made with another secret", async () => {
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256" }).sign(enc.encode("another-secret-that-is-also-long-enough"));
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(enc.encode("another-secret-that-is-also-long-enough"));
     expect(await reason(verifyJwt(token, hsPolicy))).toBe("bad_signature");
   });
 
-  it.each([["an array", [1]], ["a string", '"x"'], ["null", "null"]])("refuses a payload that is %s, once signed", async (_label, payload) => {
+  it.each([
+    ["an array", [1]],
+    ["a string", '"x"'],
+    ["null", "null"],
+  ])("refuses a payload that is %s, once signed", async (_label, payload) => {
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, payload), hsPolicy))).toBe("malformed_claims");
   });
 });
 
 describe("claims", () => {
   it("checks iss and aud exactly; aud may be an array holding ours", async () => {
-    const ok = async (extra: Record<string, unknown>) => verifyJwt(await hs256({ alg: "HS256" }, claims(extra)), hsPolicy);
+    const ok = async (extra: Record<string, unknown>) =>
+      verifyJwt(await hs256({ alg: "HS256" }, claims(extra)), hsPolicy);
     await expect(ok({ aud: ["other", AUDIENCE] })).resolves.toBeTruthy();
     expect(await reason(ok({ aud: ["other"] }))).toBe("bad_aud");
     expect(await reason(ok({ aud: `${AUDIENCE} ` }))).toBe("bad_aud");
@@ -126,7 +153,8 @@ describe("claims", () => {
   });
 
   it("applies the leeway to exp and nbf, at the boundary", async () => {
-    const at = async (extra: Record<string, unknown>) => verifyJwt(await hs256({ alg: "HS256" }, claims(extra)), hsPolicy);
+    const at = async (extra: Record<string, unknown>) =>
+      verifyJwt(await hs256({ alg: "HS256" }, claims(extra)), hsPolicy);
     const t = now();
     await expect(at({ exp: t - 29 })).resolves.toBeTruthy();
     expect(await reason(at({ exp: t - 30 }))).toBe("expired");
@@ -140,12 +168,16 @@ describe("claims", () => {
   });
 
   it("accepts an iat in the future (only nbf and exp bound a token), but not a non-number iat", async () => {
-    await expect(verifyJwt(await hs256({ alg: "HS256" }, claims({ iat: now() + 3600 })), hsPolicy)).resolves.toBeTruthy();
+    await expect(
+      verifyJwt(await hs256({ alg: "HS256" }, claims({ iat: now() + 3600 })), hsPolicy),
+    ).resolves.toBeTruthy();
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims({ iat: "1" })), hsPolicy))).toBe("bad_iat");
   });
 
   it("refuses a non-numeric or infinite exp and nbf", async () => {
-    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims({ exp: String(now() + 600) })), hsPolicy))).toBe("bad_exp");
+    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims({ exp: String(now() + 600) })), hsPolicy))).toBe(
+      "bad_exp",
+    );
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims({ exp: null })), hsPolicy))).toBe("bad_exp");
     const forever = JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e999');
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, forever), hsPolicy))).toBe("bad_exp");
@@ -167,7 +199,14 @@ describe("keys must fit the algorithm", () => {
     const input = `${part({ alg: "RS256" })}.${part(claims())}`;
     const weakToken = `${input}.${b64url(new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", weak.privateKey, enc.encode(input))))}`;
     expect(await reason(verifyJwt(weakToken, rsPolicy))).toBe("key_mismatch");
-    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, claims()), { ...hsPolicy, keyFor: async () => ec.publicKey as CryptoKey }))).toBe("key_mismatch");
+    expect(
+      await reason(
+        verifyJwt(await hs256({ alg: "HS256" }, claims()), {
+          ...hsPolicy,
+          keyFor: async () => ec.publicKey as CryptoKey,
+        }),
+      ),
+    ).toBe("key_mismatch");
   });
 });
 
@@ -180,7 +219,11 @@ describe("a remote JWKS", () => {
   let ecJwk: JWK;
 
   beforeAll(async () => {
-    [rsa, rsa2, ec] = (await Promise.all([generateKeyPair("RS256"), generateKeyPair("RS256"), generateKeyPair("ES256", { extractable: true })])) as CryptoKeyPair[];
+    [rsa, rsa2, ec] = (await Promise.all([
+      generateKeyPair("RS256"),
+      generateKeyPair("RS256"),
+      generateKeyPair("ES256", { extractable: true }),
+    ])) as CryptoKeyPair[];
     rsaJwk = await exportJWK(rsa.publicKey);
     rsa2Jwk = await exportJWK(rsa2.publicKey);
     ecJwk = await exportJWK(ec.publicKey);
@@ -189,7 +232,9 @@ describe("a remote JWKS", () => {
   const routes = new Map<string, (init?: RequestInit) => Response>();
   beforeEach(() => {
     const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => routes.get(String(input))?.(init) ?? realFetch(input, init));
+    vi.spyOn(globalThis, "fetch").mockImplementation(
+      async (input, init) => routes.get(String(input))?.(init) ?? realFetch(input, init),
+    );
   });
 
   /** Serves `respond()` at a fresh URL (so the per-isolate set starts empty) and counts fetches. */
@@ -203,13 +248,17 @@ describe("a remote JWKS", () => {
     });
     return { url, seen, set: remoteKeySet(url, "test.jwks_unavailable") };
   }
-  const jwks = (...keys: unknown[]) => () => Response.json({ keys });
+  const jwks =
+    (...keys: unknown[]) =>
+    () =>
+      Response.json({ keys });
   const policyFor = (set: ReturnType<typeof remoteKeySet>): JwtPolicy => ({
     ...hsPolicy,
     algorithms: ["RS256", "ES256"],
     keyFor: (alg, kid) => set.keyFor(alg, kid),
   });
-  const rs256 = (header: Record<string, unknown> = { kid: "r1" }, key = rsa.privateKey) => new SignJWT(claims()).setProtectedHeader({ alg: "RS256", ...header }).sign(key);
+  const rs256 = (header: Record<string, unknown> = { kid: "r1" }, key = rsa.privateKey) =>
+    new SignJWT(claims()).setProtectedHeader({ alg: "RS256", ...header }).sign(key);
 
   it("fetches without following redirects, with a timeout, and verifies RS256 and ES256", async () => {
     const { set, seen } = idp(jwks({ ...rsaJwk, kid: "r1", alg: "RS256", use: "sig" }, { ...ecJwk, kid: "e1" }));
@@ -265,7 +314,11 @@ describe("a remote JWKS", () => {
   });
 
   it.each([
-    ["a redirect", () => new Response(null, { status: 302, headers: { location: "https://elsewhere.example.test/jwks.json" } }), "http_302"],
+    [
+      "a redirect",
+      () => new Response(null, { status: 302, headers: { location: "https://elsewhere.example.test/jwks.json" } }),
+      "http_302",
+    ],
     ["a 500", () => new Response("down", { status: 500 }), "http_500"],
     ["a body that is not JSON", () => new Response("<html>", { status: 200 }), "not_json"],
     ["JSON that is not a key set", () => Response.json({ keys: "none" }), "malformed_set"],
@@ -285,12 +338,16 @@ describe("a remote JWKS", () => {
     const realNow = Date.now.bind(Date);
     let offset = 0;
     vi.spyOn(Date, "now").mockImplementation(() => realNow() + offset);
-    return (ms: number) => void (offset += ms);
+    return (ms: number) => {
+      offset += ms;
+    };
   }
 
   it("keeps verifying with the set it has while the provider fails, for up to an hour, fetching at most once per 30 s", async () => {
     let up = true;
-    const { set, seen } = idp(() => (up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 503 })));
+    const { set, seen } = idp(() =>
+      up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 503 }),
+    );
     const advance = clockAdvancer();
     await verifyJwt(await rs256(), policyFor(set));
     up = false;
@@ -310,9 +367,12 @@ describe("a remote JWKS", () => {
 
   it("asks a failing provider at most once per 30 s, even with no set yet, and never calls an unknown kid bad then", async () => {
     let up = false;
-    const { set, seen } = idp(() => (up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 500 })));
+    const { set, seen } = idp(() =>
+      up ? Response.json({ keys: [{ ...rsaJwk, kid: "r1" }] }) : new Response("down", { status: 500 }),
+    );
     const advance = clockAdvancer();
-    for (let i = 0; i < 3; i++) await expect(verifyJwt(await rs256(), policyFor(set))).rejects.toBeInstanceOf(KeySetUnavailable);
+    for (let i = 0; i < 3; i++)
+      await expect(verifyJwt(await rs256(), policyFor(set))).rejects.toBeInstanceOf(KeySetUnavailable);
     expect(seen.fetches).toBe(1);
     advance(31_000);
     up = true;
@@ -364,11 +424,24 @@ describe("what is logged and answered", () => {
 describe("dev tokens", () => {
   it("are HS256 with typ JWT and the same claims, and verify", async () => {
     const t = Date.now();
-    const token = await mintDevJwt({ secret: "PRIVATE-looking-secret-that-is-long-enough", issuer: ISSUER, audience: AUDIENCE, subject: "bob", ttlSeconds: 300, now: t });
+    const token = await mintDevJwt({
+      secret: "PRIVATE-looking-secret-that-is-long-enough",
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      subject: "bob",
+      ttlSeconds: 300,
+      now: t,
+    });
     expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
     const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: "PRIVATE-looking-secret-that-is-long-enough" };
     await expect(verifyEndUserJwt(token, settings)).resolves.toEqual({ subject: "bob" });
     const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
-    expect(payload).toEqual({ iss: ISSUER, aud: AUDIENCE, sub: "bob", iat: Math.floor(t / 1000), exp: Math.floor(t / 1000) + 300 });
+    expect(payload).toEqual({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: "bob",
+      iat: Math.floor(t / 1000),
+      exp: Math.floor(t / 1000) + 300,
+    });
   });
 });

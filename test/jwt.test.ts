@@ -3,7 +3,17 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose"
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { JWT_SECRET } from "./support/fixtures";
-import { activeVendingKey, AUDIENCE, expectError, fetchWith, freshSubject, ISSUER, userJwt, vend, VEND_PATH } from "./support/vend";
+import {
+  activeVendingKey,
+  AUDIENCE,
+  expectError,
+  fetchWith,
+  freshSubject,
+  ISSUER,
+  userJwt,
+  vend,
+  VEND_PATH,
+} from "./support/vend";
 
 const UNAUTHORIZED = 10010;
 
@@ -53,12 +63,15 @@ describe("end-user JWTs signed with the HS256 secret", () => {
     ["three garbage segments", "aaaa.bbbb.cccc"],
     ["a token with a bad signature", "__SIGNED_WITH_OTHER_SECRET__"],
   ])("refuses %s, without calling upstream", async (_label, token) => {
-    const t = token === "__SIGNED_WITH_OTHER_SECRET__" ? await userJwt(freshSubject(), {}, "another-secret-entirely") : token;
+    const t =
+      token === "__SIGNED_WITH_OTHER_SECRET__" ? await userJwt(freshSubject(), {}, "another-secret-entirely") : token;
     await expectRefusedWithoutUpstream(await vend(t));
   });
 
   it("refuses an expired token beyond the 30 s leeway", async () => {
-    await expectRefusedWithoutUpstream(await vend(await userJwt(freshSubject(), { iat: now() - 900, exp: now() - 120 })));
+    await expectRefusedWithoutUpstream(
+      await vend(await userJwt(freshSubject(), { iat: now() - 900, exp: now() - 120 })),
+    );
   });
 
   it("accepts a token expired by less than the leeway", async () => {
@@ -151,12 +164,16 @@ describe("end-user JWTs verified with a JWKS (RS256/ES256)", () => {
 
   it("refuses HS256 signed with the RSA public key (algorithm confusion)", async () => {
     const pem = await exportSPKI(rsa.publicKey);
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid: "rsa-1" }).sign(new TextEncoder().encode(pem));
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "HS256", kid: "rsa-1" })
+      .sign(new TextEncoder().encode(pem));
     await expectRefusedWithoutUpstream(await post(token));
   });
 
   it("refuses HS256 tokens altogether in JWKS mode, even with the configured secret", async () => {
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(JWT_SECRET));
     await expectRefusedWithoutUpstream(await post(token));
   });
 
@@ -165,19 +182,25 @@ describe("end-user JWTs verified with a JWKS (RS256/ES256)", () => {
   });
 
   it("refuses an unknown kid", async () => {
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "not-in-the-set" }).sign(stranger.privateKey);
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "RS256", kid: "not-in-the-set" })
+      .sign(stranger.privateKey);
     await expectRefusedWithoutUpstream(await post(token));
   });
 
   it("refuses a token signed by a key outside the set under a known kid", async () => {
-    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(stranger.privateKey);
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })
+      .sign(stranger.privateKey);
     await expectRefusedWithoutUpstream(await post(token));
   });
 
   it("refuses expired, not-yet-valid, wrong-issuer and wrong-audience tokens", async () => {
     const now = Math.floor(Date.now() / 1000);
     for (const extra of [{ exp: now - 120 }, { nbf: now + 300 }, { iss: "other" }, { aud: "other" }]) {
-      const token = await new SignJWT(claims(freshSubject(), extra)).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).sign(rsa.privateKey);
+      const token = await new SignJWT(claims(freshSubject(), extra))
+        .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })
+        .sign(rsa.privateKey);
       await expectRefusedWithoutUpstream(await post(token));
     }
   });

@@ -77,7 +77,11 @@ describe("listing keys", () => {
     await list();
     const doc = (await readIndex())!;
     // Same content, but synced two minutes ago: past the 60 s window (CACHE_FRESH_SECONDS).
-    await writeIndex({ ...doc, synced_at: Date.now() - 2 * MINUTE_MS, keys: doc.keys.map((k) => ({ ...k, name: "stale name" })) });
+    await writeIndex({
+      ...doc,
+      synced_at: Date.now() - 2 * MINUTE_MS,
+      keys: doc.keys.map((k) => ({ ...k, name: "stale name" })),
+    });
 
     const again = await list();
     expect(again.cache).toBe("MISS");
@@ -90,11 +94,23 @@ describe("listing keys", () => {
     await writeIndex({
       v: 1,
       synced_at: Date.now() - 30_000,
-      keys: [{ uid: "a".repeat(32), name: "from-kv", created: "2026-01-01T00:00:00Z", modified: "2026-01-01T00:00:00Z", created_by: null, has_secret: false, cached_at: 0 }],
+      keys: [
+        {
+          uid: "a".repeat(32),
+          name: "from-kv",
+          created: "2026-01-01T00:00:00Z",
+          modified: "2026-01-01T00:00:00Z",
+          created_by: null,
+          has_secret: false,
+          cached_at: 0,
+        },
+      ],
     });
     const res = await list();
     expect(res.cache).toBe("HIT");
-    expect(res.keys).toEqual([{ uid: "a".repeat(32), name: "from-kv", created: "2026-01-01T00:00:00Z", modified: "2026-01-01T00:00:00Z" }]);
+    expect(res.keys).toEqual([
+      { uid: "a".repeat(32), name: "from-kv", created: "2026-01-01T00:00:00Z", modified: "2026-01-01T00:00:00Z" },
+    ]);
     expect((await emulator.calls()).total).toBe(0);
   });
 

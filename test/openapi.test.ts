@@ -31,12 +31,18 @@ function servedOperations(): string[] {
 
 function documentedOperations(): string[] {
   return Object.entries(doc.paths)
-    .flatMap(([path, item]) => Object.keys(item).filter((m) => HTTP_METHODS.includes(m)).map((m) => `${m} ${path}`))
+    .flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((m) => HTTP_METHODS.includes(m))
+        .map((m) => `${m} ${path}`),
+    )
     .sort();
 }
 
 function operations(): [string, DocOperation][] {
-  return Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([m, op]) => [`${m} ${path}`, op] as [string, DocOperation]));
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([m, op]) => [`${m} ${path}`, op] as [string, DocOperation]),
+  );
 }
 
 describe("the OpenAPI document", () => {
@@ -57,7 +63,9 @@ describe("the OpenAPI document", () => {
     for (const op of staticFiles) {
       const res = await fromAssets(op.path);
       expect(res.status, op.path).toBe(200);
-      expect(res.headers.get("content-type"), op.path).toMatch(new RegExp(`^${op.success.contentType!.replace("text/javascript", "(text|application)/javascript")}`));
+      expect(res.headers.get("content-type"), op.path).toMatch(
+        new RegExp(`^${op.success.contentType!.replace("text/javascript", "(text|application)/javascript")}`),
+      );
       await res.arrayBuffer();
     }
   });
@@ -75,7 +83,9 @@ describe("the OpenAPI document", () => {
       }
       // Every operation the Worker answers can fail with 500; a static file never reaches it.
       const isStatic = OPERATIONS.some((o) => o.staticFile && `${o.method} ${o.path}` === name);
-      expect(op.responses["500"]?.["x-error-codes"], name).toEqual(isStatic ? undefined : [{ code: 10099, kind: "internal_error" }]);
+      expect(op.responses["500"]?.["x-error-codes"], name).toEqual(
+        isStatic ? undefined : [{ code: 10099, kind: "internal_error" }],
+      );
     }
   });
 
@@ -105,8 +115,10 @@ describe("the documented scopes are the ones the routes enforce", () => {
   beforeEach(() => resetWorld());
 
   const concrete = (path: string) => path.replace("{account_id}", ACCOUNT_ID).replace("{key_id}", "0".repeat(32));
-  const roleWithout = (scope: Scope) => (Object.keys(CALLERS) as Role[]).find((r) => !(CALLERS[r].scopes as readonly string[]).includes(scope))!;
-  const roleWith = (scope: Scope) => (Object.keys(CALLERS) as Role[]).find((r) => (CALLERS[r].scopes as readonly string[]).includes(scope))!;
+  const roleWithout = (scope: Scope) =>
+    (Object.keys(CALLERS) as Role[]).find((r) => !(CALLERS[r].scopes as readonly string[]).includes(scope))!;
+  const roleWith = (scope: Scope) =>
+    (Object.keys(CALLERS) as Role[]).find((r) => (CALLERS[r].scopes as readonly string[]).includes(scope))!;
 
   it("refuses a caller lacking the documented scope with 403, and lets one holding it past authorization", async () => {
     const scoped = operations().filter(([, op]) => op["x-required-scope"] !== undefined);

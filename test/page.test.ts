@@ -8,7 +8,10 @@ beforeEach(async () => {
   await emulator.reset();
 });
 
-const PRODUCTION_UPSTREAMS = { CF_API_BASE_URL: "https://api.cloudflare.com/client/v4", RTC_API_BASE_URL: "https://rtc.live.cloudflare.com/v1" };
+const PRODUCTION_UPSTREAMS = {
+  CF_API_BASE_URL: "https://api.cloudflare.com/client/v4",
+  RTC_API_BASE_URL: "https://rtc.live.cloudflare.com/v1",
+};
 
 function cspDirectives(res: Response): Map<string, string> {
   const csp = res.headers.get("content-security-policy") ?? "";
@@ -37,7 +40,9 @@ describe("GET / (the connectivity page)", () => {
     expect(csp.get("style-src")).toBe("'self'");
     // One script and one stylesheet, both files from this origin; nothing inline, nothing from elsewhere.
     expect([...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1])).toEqual([' src="/connectivity.js" defer']);
-    expect([...html.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*>/g)].map((m) => m[0])).toEqual(['<link rel="stylesheet" href="/connectivity.css">']);
+    expect([...html.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*>/g)].map((m) => m[0])).toEqual([
+      '<link rel="stylesheet" href="/connectivity.css">',
+    ]);
     expect(html).not.toMatch(/<style\b|\sstyle=/);
     expect(html).not.toMatch(/\b(src|href)="(https?:)?\/\//);
     expect(html).not.toMatch(/\son[a-z]+=/i);
@@ -50,7 +55,19 @@ describe("GET / (the connectivity page)", () => {
     const script = await res.text();
     expect(await (await fromAssets("/")).text()).toContain('id="verdict"');
     expect(script).toContain('"TURN relay reachable: " + (yes ? "yes" : "no")');
-    for (const needle of ["/v1/ice-servers", "new RTCPeerConnection({ iceServers", "createDataChannel", "createOffer", "setLocalDescription", "icecandidate", "icecandidateerror", "relay", "srflx", "performance.now()", "event.url"]) {
+    for (const needle of [
+      "/v1/ice-servers",
+      "new RTCPeerConnection({ iceServers",
+      "createDataChannel",
+      "createOffer",
+      "setLocalDescription",
+      "icecandidate",
+      "icecandidateerror",
+      "relay",
+      "srflx",
+      "performance.now()",
+      "event.url",
+    ]) {
       expect(script).toContain(needle);
     }
     // Network data is written as text, never parsed as HTML.

@@ -21,18 +21,28 @@ async function runCron() {
 
 describe("reconciliation", () => {
   it("picks up keys created elsewhere, marked as having no secret", async () => {
-    const ours = (await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "ours" } }))).result;
+    const ours = (await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "ours" } })))
+      .result;
     await call(KEYS_PATH); // cache now knows only our key
     const theirs = await emulator.createOutOfBand("dashboard-key");
     const summary = await runCron();
     expect(summary).toMatchObject({ keys: 2, discovered: 1, dropped: 0, without_secret: 1, orphan_secrets_deleted: 0 });
     const index = await readIndex();
-    expect(index!.keys.find((k) => k.uid === theirs.uid)).toMatchObject({ has_secret: false, created_by: null, name: "dashboard-key" });
-    expect(index!.keys.find((k) => k.uid === ours.uid)).toMatchObject({ has_secret: true, created_by: "admin", name: "ours" });
+    expect(index!.keys.find((k) => k.uid === theirs.uid)).toMatchObject({
+      has_secret: false,
+      created_by: null,
+      name: "dashboard-key",
+    });
+    expect(index!.keys.find((k) => k.uid === ours.uid)).toMatchObject({
+      has_secret: true,
+      created_by: "admin",
+      name: "ours",
+    });
   });
 
   it("drops metadata of keys deleted out of band and deletes their orphaned secrets", async () => {
-    const key = (await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "doomed" } }))).result;
+    const key = (await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "doomed" } })))
+      .result;
     await call(KEYS_PATH);
     // Deleted out of band: the emulator forgets every key; the secret record is aged past the grace period.
     await emulator.reset();

@@ -45,7 +45,10 @@ describe("retries", () => {
   it.each(["turn_keys.update", "turn_keys.delete"] as const)("never retries %s", async (route) => {
     const created = await envelope<{ uid: string }>(await call(KEYS_PATH, { method: "POST", body: {} }));
     await emulator.fault({ route, status: 503 });
-    const res = await call(`${KEYS_PATH}/${created.result.uid}`, { method: route.endsWith("update") ? "PUT" : "DELETE", body: route.endsWith("update") ? { name: "n" } : undefined });
+    const res = await call(`${KEYS_PATH}/${created.result.uid}`, {
+      method: route.endsWith("update") ? "PUT" : "DELETE",
+      body: route.endsWith("update") ? { name: "n" } : undefined,
+    });
     expect(res.status).toBe(502);
     expect((await emulator.calls())[route]).toBe(1);
   });

@@ -14,7 +14,9 @@ describe("audit covers every mutation", () => {
   it("records active-key changes and revocations", async () => {
     const key = await activeVendingKey();
     await call(REVOKE_PATH, { as: "revoker", body: { subject: "nobody" } });
-    const page = await envelope<{ action: string; key_id: string | null; outcome: string }[]>(await call("/v1/audit", { as: "auditor" }));
+    const page = await envelope<{ action: string; key_id: string | null; outcome: string }[]>(
+      await call("/v1/audit", { as: "auditor" }),
+    );
     const actions = page.result.map((e) => e.action);
     expect(actions).toContain("active_key.set");
     expect(actions).toContain("credentials.revoke");
@@ -23,7 +25,9 @@ describe("audit covers every mutation", () => {
 
   it("records a refused path value as no key id, never the raw value", async () => {
     await call(`${KEYS_PATH}/${"z".repeat(900)}`, { method: "DELETE" });
-    const page = await envelope<{ key_id: string | null; outcome: string }[]>(await call("/v1/audit", { as: "auditor" }));
+    const page = await envelope<{ key_id: string | null; outcome: string }[]>(
+      await call("/v1/audit", { as: "auditor" }),
+    );
     expect(page.result[0]).toMatchObject({ key_id: null, outcome: "failure:400 invalid_key_id" });
   });
 });
@@ -34,13 +38,21 @@ describe("configuration", () => {
     ["CACHE_FRESH_SECONDS", "-5"],
     ["AUDIT_RETENTION_DAYS", "9999"],
   ])("reports a bad %s instead of using a default", async (name, value) => {
-    const res = await worker.fetch(new Request("http://turnvend.test/healthz"), { ...env, [name]: value }, createExecutionContext());
+    const res = await worker.fetch(
+      new Request("http://turnvend.test/healthz"),
+      { ...env, [name]: value },
+      createExecutionContext(),
+    );
     expect(res.status).toBe(503);
     expect(JSON.stringify(await res.json())).toContain(name);
   });
 
   it("every 5xx carries Retry-After", async () => {
-    const res = await worker.fetch(new Request("http://turnvend.test" + KEYS_PATH, { headers: { authorization: `Bearer ${CALLERS.admin.token}` } }), { ...env, CALLERS: "" }, createExecutionContext());
+    const res = await worker.fetch(
+      new Request("http://turnvend.test" + KEYS_PATH, { headers: { authorization: `Bearer ${CALLERS.admin.token}` } }),
+      { ...env, CALLERS: "" },
+      createExecutionContext(),
+    );
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
   });
@@ -48,7 +60,9 @@ describe("configuration", () => {
 
 describe("custody is never overwritten", () => {
   it("refuses to adopt a secret for a key whose secret turnvend already holds", async () => {
-    const created = await envelope<{ uid: string; key: string }>(await call(KEYS_PATH, { method: "POST", body: { name: "ours" } }));
+    const created = await envelope<{ uid: string; key: string }>(
+      await call(KEYS_PATH, { method: "POST", body: { name: "ours" } }),
+    );
     const sealedBefore = await env.TURNVEND_KV.get(`secret:v1:${created.result.uid}`);
     const res = await call(`/v1/keys/${created.result.uid}/secret`, { method: "PUT", body: { key: "f".repeat(64) } });
     expect(res.status).toBe(409);

@@ -42,7 +42,10 @@ describe("the issuance ledger", () => {
     const before = Date.now();
     const username = await issue(subject, 600);
 
-    const entry = await env.TURNVEND_KV.get<{ subject_hash: string; key_id: string; expires_at: string }>(`cred:v1:${username}`, "json");
+    const entry = await env.TURNVEND_KV.get<{ subject_hash: string; key_id: string; expires_at: string }>(
+      `cred:v1:${username}`,
+      "json",
+    );
     expect(entry).not.toBeNull();
     expect(entry!.key_id).toBe(key.uid);
     expect(entry!.subject_hash).toMatch(/^[0-9a-f]{32}$/);
@@ -114,7 +117,11 @@ describe("POST /v1/credentials/revoke", () => {
     const key = await activeVendingKey();
     await env.TURNVEND_KV.put(
       "cred:v1:old-credential",
-      JSON.stringify({ subject_hash: "0".repeat(32), key_id: key.uid, expires_at: new Date(Date.now() - 1000).toISOString() }),
+      JSON.stringify({
+        subject_hash: "0".repeat(32),
+        key_id: key.uid,
+        expires_at: new Date(Date.now() - 1000).toISOString(),
+      }),
       { expirationTtl: 60 },
     );
     expect(await revokedCount(await revoke({ username: "old-credential" }))).toBe(0);

@@ -72,20 +72,28 @@ describe("the official cloudflare SDK, pointed at turnvend", () => {
       const err = await sdk.calls.turn.get(id, { account_id }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Cloudflare.NotFoundError);
       expect((err as InstanceType<typeof Cloudflare.NotFoundError>).status).toBe(404);
-      expect((err as InstanceType<typeof Cloudflare.NotFoundError>).errors).toEqual([{ code: 10021, message: expect.any(String) }]);
+      expect((err as InstanceType<typeof Cloudflare.NotFoundError>).errors).toEqual([
+        { code: 10021, message: expect.any(String) },
+      ]);
     }
   });
 
   it("surfaces a missing scope as Cloudflare.PermissionDeniedError, without an upstream call", async () => {
-    const err = await sdkAs("reader").calls.turn.create({ account_id, name: "nope" }).catch((e: unknown) => e);
+    const err = await sdkAs("reader")
+      .calls.turn.create({ account_id, name: "nope" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Cloudflare.PermissionDeniedError);
     expect((err as InstanceType<typeof Cloudflare.PermissionDeniedError>).status).toBe(403);
-    expect((err as InstanceType<typeof Cloudflare.PermissionDeniedError>).errors).toEqual([{ code: 10011, message: expect.stringContaining("keys:write") }]);
+    expect((err as InstanceType<typeof Cloudflare.PermissionDeniedError>).errors).toEqual([
+      { code: 10011, message: expect.stringContaining("keys:write") },
+    ]);
     expect((await emulator.calls()).total).toBe(0);
   });
 
   it("surfaces an unknown caller token as Cloudflare.AuthenticationError", async () => {
-    const err = await sdkAs({ token: "tv_test_nobody_000000" }).calls.turn.list({ account_id }).catch((e: unknown) => e);
+    const err = await sdkAs({ token: "tv_test_nobody_000000" })
+      .calls.turn.list({ account_id })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Cloudflare.AuthenticationError);
     expect((await emulator.calls()).total).toBe(0);
   });

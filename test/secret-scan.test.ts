@@ -4,10 +4,17 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KeySecrets } from "../src/storage/key-secrets";
-import { call, envelope, KEYS_PATH, type CallOptions } from "./support/api";
+import { call, KEYS_PATH, type CallOptions } from "./support/api";
 import { resetWorld } from "./support/reset";
 import { emulator, type RouteName } from "./support/emulator";
-import { ACCOUNT_TOKEN, CALLERS, KEY_ENCRYPTION_KEY, OTHER_ACCOUNT_ID, SECRET_VALUES, type Role } from "./support/fixtures";
+import {
+  ACCOUNT_TOKEN,
+  CALLERS,
+  KEY_ENCRYPTION_KEY,
+  OTHER_ACCOUNT_ID,
+  SECRET_VALUES,
+  type Role,
+} from "./support/fixtures";
 import { captureConsole, type LogLine } from "./support/logs";
 
 interface Exchange {
@@ -38,7 +45,11 @@ afterEach(() => {
 });
 
 /** `preAuth`: the request is answered before authentication (405, unknown route), so no caller is named. */
-async function send(label: string, path: string, opts: CallOptions & { preAuth?: boolean } = {}): Promise<Exchange & { json: () => unknown }> {
+async function send(
+  label: string,
+  path: string,
+  opts: CallOptions & { preAuth?: boolean } = {},
+): Promise<Exchange & { json: () => unknown }> {
   const as = opts.as ?? "admin";
   const res = await call(path, opts);
   const body = await res.text();
@@ -71,7 +82,8 @@ function assertNoSecretLeaks() {
     for (const secret of forbidden) {
       const allowed = ex.reveals === secret;
       if (!allowed) expect(ex.body, `${ex.label}: body`).not.toContain(secret);
-      for (const [name, value] of ex.headers) expect(`${name}: ${value}`, `${ex.label}: header ${name}`).not.toContain(secret);
+      for (const [name, value] of ex.headers)
+        expect(`${name}: ${value}`, `${ex.label}: header ${name}`).not.toContain(secret);
     }
   }
   for (const line of logs.raw) {
@@ -83,7 +95,9 @@ function assertOneAccessLogLineEach() {
   const lines = logs.json();
   expect(lines.length).toBe(logs.raw.length); // every line is JSON
   const access = lines.filter((l) => l.event === "request");
-  const unlogged = exchanges.filter((ex) => !access.some((l) => l.request_id === ex.requestId)).map((ex) => `${ex.label} (${ex.status})`);
+  const unlogged = exchanges
+    .filter((ex) => !access.some((l) => l.request_id === ex.requestId))
+    .map((ex) => `${ex.label} (${ex.status})`);
   expect(unlogged, "requests without an access-log line").toEqual([]);
   expect(access.length).toBe(exchanges.length);
   for (const ex of exchanges) {
@@ -101,12 +115,16 @@ function assertOneAccessLogLineEach() {
 
 describe("the secret scan", () => {
   it("finds no secret in any response or log line across every admin route, success and refusal", async () => {
-    const created = (await send("create (reveal)", KEYS_PATH, { method: "POST", body: { name: "a" } })).json() as { result: { uid: string; key: string } };
+    const created = (await send("create (reveal)", KEYS_PATH, { method: "POST", body: { name: "a" } })).json() as {
+      result: { uid: string; key: string };
+    };
     keySecrets.add(created.result.key);
     exchanges.at(-1)!.reveals = created.result.key;
     // The scan looks at the raw text, where the one allowed secret really is.
     expect(exchanges.at(-1)!.body).toContain(created.result.key);
-    const hidden = (await send("create (writer)", KEYS_PATH, { as: "writer", method: "POST", body: { name: "b" } })).json() as { result: { uid: string } };
+    const hidden = (
+      await send("create (writer)", KEYS_PATH, { as: "writer", method: "POST", body: { name: "b" } })
+    ).json() as { result: { uid: string } };
     const oob = await emulator.createOutOfBand("dashboard");
     keySecrets.add(oob.key);
     const seeded = await emulator.createOutOfBand("again");
@@ -119,11 +137,24 @@ describe("the secret scan", () => {
     await send("get", `${KEYS_PATH}/${seeded.uid}`, { as: "reader" });
     await send("update", `${KEYS_PATH}/${seeded.uid}`, { as: "writer", method: "PUT", body: { name: "renamed" } });
     await send("adopt", `/v1/keys/${seeded.uid}/secret`, { as: "writer", method: "PUT", body: { key: seeded.key } });
-    await send("adopt, key too long", `/v1/keys/${seeded.uid}/secret`, { method: "PUT", body: { key: seeded.key + "x" } });
-    await send("adopt, key too short", `/v1/keys/${seeded.uid}/secret`, { method: "PUT", body: { key: seeded.key.slice(1) } });
-    await send("adopt, secret in an extra field", `/v1/keys/${seeded.uid}/secret`, { method: "PUT", body: { key: seeded.key, note: oob.key } });
+    await send("adopt, key too long", `/v1/keys/${seeded.uid}/secret`, {
+      method: "PUT",
+      body: { key: seeded.key + "x" },
+    });
+    await send("adopt, key too short", `/v1/keys/${seeded.uid}/secret`, {
+      method: "PUT",
+      body: { key: seeded.key.slice(1) },
+    });
+    await send("adopt, secret in an extra field", `/v1/keys/${seeded.uid}/secret`, {
+      method: "PUT",
+      body: { key: seeded.key, note: oob.key },
+    });
     await send("adopt, unknown key", `/v1/keys/${"9".repeat(32)}/secret`, { method: "PUT", body: { key: oob.key } });
-    await send("adopt, wrong method", `/v1/keys/${seeded.uid}/secret`, { method: "POST", body: { key: oob.key }, preAuth: true });
+    await send("adopt, wrong method", `/v1/keys/${seeded.uid}/secret`, {
+      method: "POST",
+      body: { key: oob.key },
+      preAuth: true,
+    });
     await send("create, secret in an extra field", KEYS_PATH, { method: "POST", body: { name: "x", key: oob.key } });
     await send("create, secret as an over-long name", KEYS_PATH, { method: "POST", body: { name: oob.key.repeat(4) } });
     await send("create, secret as a non-string name", KEYS_PATH, { method: "POST", body: { name: [oob.key] } });
@@ -136,9 +167,16 @@ describe("the secret scan", () => {
     await send("no token", KEYS_PATH, { as: "none" });
     await send("the account token as a caller token", KEYS_PATH, { as: { token: ACCOUNT_TOKEN } });
     await send("a key secret as a caller token", KEYS_PATH, { as: { token: oob.key } });
-    await send("valid token with trailing junk", KEYS_PATH, { as: "none", headers: { authorization: `Bearer ${CALLERS.admin.token} ${oob.key}` } });
+    await send("valid token with trailing junk", KEYS_PATH, {
+      as: "none",
+      headers: { authorization: `Bearer ${CALLERS.admin.token} ${oob.key}` },
+    });
     await send("missing scope", KEYS_PATH, { as: "reader", method: "POST", body: { name: "no" } });
-    await send("missing scope, adopt", `/v1/keys/${seeded.uid}/secret`, { as: "issuer", method: "PUT", body: { key: seeded.key } });
+    await send("missing scope, adopt", `/v1/keys/${seeded.uid}/secret`, {
+      as: "issuer",
+      method: "PUT",
+      body: { key: seeded.key },
+    });
     await send("delete", `${KEYS_PATH}/${hidden.result.uid}`, { as: "writer", method: "DELETE" });
 
     await collectCustodySecrets();
@@ -147,12 +185,37 @@ describe("the secret scan", () => {
   });
 
   const faultyCalls: { route: RouteName; label: string; path: (id: string) => string; opts: CallOptions }[] = [
-    { route: "turn_keys.list", label: "list", path: () => KEYS_PATH, opts: { headers: { "cache-control": "no-cache" } } },
-    { route: "turn_keys.create", label: "create", path: () => KEYS_PATH, opts: { method: "POST", body: { name: "f" } } },
-    { route: "turn_keys.get", label: "get", path: (id) => `${KEYS_PATH}/${id}`, opts: { headers: { "cache-control": "no-cache" } } },
-    { route: "turn_keys.update", label: "update", path: (id) => `${KEYS_PATH}/${id}`, opts: { method: "PUT", body: { name: "g" } } },
+    {
+      route: "turn_keys.list",
+      label: "list",
+      path: () => KEYS_PATH,
+      opts: { headers: { "cache-control": "no-cache" } },
+    },
+    {
+      route: "turn_keys.create",
+      label: "create",
+      path: () => KEYS_PATH,
+      opts: { method: "POST", body: { name: "f" } },
+    },
+    {
+      route: "turn_keys.get",
+      label: "get",
+      path: (id) => `${KEYS_PATH}/${id}`,
+      opts: { headers: { "cache-control": "no-cache" } },
+    },
+    {
+      route: "turn_keys.update",
+      label: "update",
+      path: (id) => `${KEYS_PATH}/${id}`,
+      opts: { method: "PUT", body: { name: "g" } },
+    },
     { route: "turn_keys.delete", label: "delete", path: (id) => `${KEYS_PATH}/${id}`, opts: { method: "DELETE" } },
-    { route: "turn_keys.get", label: "adopt", path: (id) => `/v1/keys/${id}/secret`, opts: { method: "PUT", body: { key: "z".repeat(64) } } },
+    {
+      route: "turn_keys.get",
+      label: "adopt",
+      path: (id) => `/v1/keys/${id}/secret`,
+      opts: { method: "PUT", body: { key: "z".repeat(64) } },
+    },
   ];
   const faults = [
     { label: "a 500", fault: { status: 500 } },
@@ -205,7 +268,10 @@ describe("request ids", () => {
   });
 
   it("ignore a malformed ray id rather than echo it", async () => {
-    const ex = await send("with a hostile cf-ray", "/healthz", { as: "none", headers: { "cf-ray": "x\"}, {\"evil\": 1" } });
+    const ex = await send("with a hostile cf-ray", "/healthz", {
+      as: "none",
+      headers: { "cf-ray": 'x"}, {"evil": 1' },
+    });
     expect(ex.requestId).not.toContain("evil");
     assertOneAccessLogLineEach();
   });

@@ -16,7 +16,11 @@ describe("the static files (public/)", () => {
       const csp = res.headers.get("content-security-policy") ?? "";
       // The page replaces the default policy rather than adding a second, looser one.
       expect(csp.split(",").length, path).toBe(1);
-      expect(csp, path).toMatch(path === "/" ? /^default-src 'none'; script-src 'self'; style-src 'self';/ : /^default-src 'none'; frame-ancestors 'none'$/);
+      expect(csp, path).toMatch(
+        path === "/"
+          ? /^default-src 'none'; script-src 'self'; style-src 'self';/
+          : /^default-src 'none'; frame-ancestors 'none'$/,
+      );
       await res.arrayBuffer();
     }
   });
@@ -38,7 +42,13 @@ describe("the static files (public/)", () => {
   });
 
   it("are every static file the API description lists, and nothing else answers from the assets", async () => {
-    expect([...STATIC_PATHS].sort()).toEqual(["/", "/connectivity.css", "/connectivity.js", "/ice-servers.js", "/openapi.json"]);
+    expect([...STATIC_PATHS].sort()).toEqual([
+      "/",
+      "/connectivity.css",
+      "/connectivity.js",
+      "/ice-servers.js",
+      "/openapi.json",
+    ]);
     for (const path of ["/v1/ice-servers", "/healthz", "/client/v4/accounts"]) {
       const res = await fromAssets(path);
       expect(res.status, path).toBe(404);

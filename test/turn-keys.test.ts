@@ -31,7 +31,7 @@ describe("the v4 TURN key routes", () => {
     const key = await createKey("first");
     const list = await envelope<{ uid: string }[]>(await call(KEYS_PATH));
     expect(list.result.map((k) => k.uid)).toEqual([key.uid]);
-    expect(JSON.stringify(list)).not.toContain("key\"");
+    expect(JSON.stringify(list)).not.toContain('key"');
 
     const got = await envelope<{ name: string }>(await call(`${KEYS_PATH}/${key.uid}`));
     expect(got.result.name).toBe("first");
@@ -84,7 +84,10 @@ describe("path validation", () => {
   }
 
   it("refuses another account without an upstream call", async () => {
-    for (const path of [`/client/v4/accounts/${OTHER_ACCOUNT_ID}/calls/turn_keys`, `/client/v4/accounts/${OTHER_ACCOUNT_ID}/calls/turn_keys/${"a".repeat(32)}`]) {
+    for (const path of [
+      `/client/v4/accounts/${OTHER_ACCOUNT_ID}/calls/turn_keys`,
+      `/client/v4/accounts/${OTHER_ACCOUNT_ID}/calls/turn_keys/${"a".repeat(32)}`,
+    ]) {
       const res = await call(path);
       expect(res.status).toBe(403);
       expect((await envelope(res)).errors[0].code).toBe(10012);

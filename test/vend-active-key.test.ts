@@ -60,14 +60,20 @@ describe("GET and PUT /v1/active-key", () => {
 
   it("needs keys:write to change and keys:read to look", async () => {
     const key = await emulator.createOutOfBand();
-    await expectError(await call(ACTIVE_KEY_PATH, { as: "reader", method: "PUT", body: { key_id: key.uid } }), 403, 10011);
+    await expectError(
+      await call(ACTIVE_KEY_PATH, { as: "reader", method: "PUT", body: { key_id: key.uid } }),
+      403,
+      10011,
+    );
     await expectError(await call(ACTIVE_KEY_PATH, { as: "issuer" }), 403, 10011);
     await expectError(await call(ACTIVE_KEY_PATH, { as: "none" }), 401, 10010);
   });
 
   it("reports TURN_KEY_ID as pinned and refuses changes while it is set", async () => {
     const pinned = "0123456789abcdef0123456789abcdef";
-    const get = await fetchWith({ TURN_KEY_ID: pinned }, ACTIVE_KEY_PATH, { headers: { authorization: "Bearer tv_test_reader_51d7e0" } });
+    const get = await fetchWith({ TURN_KEY_ID: pinned }, ACTIVE_KEY_PATH, {
+      headers: { authorization: "Bearer tv_test_reader_51d7e0" },
+    });
     expect((await envelope<View>(get)).result).toMatchObject({ key_id: pinned, pinned: true });
     const put = await fetchWith({ TURN_KEY_ID: pinned }, ACTIVE_KEY_PATH, {
       method: "PUT",

@@ -5,7 +5,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
 import { resetWorld } from "./support/reset";
-import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, userJwt, VEND_PATH, type Vended } from "./support/vend";
+import {
+  activeVendingKey,
+  fetchWith,
+  freshSubject,
+  REVOKE_PATH,
+  userJwt,
+  VEND_PATH,
+  type Vended,
+} from "./support/vend";
 import { failingPuts } from "./support/kv";
 
 const GENERATE = "credentials.generate_ice_servers";
@@ -19,7 +27,12 @@ afterEach(() => {
 });
 
 /** A JSON POST to the Worker with `token`, its settings overridden (CREDENTIAL_REUSE_SECONDS and the like). */
-function postWith(overrides: Partial<Record<keyof Env, unknown>>, path: string, token: string, body: unknown): Promise<Response> {
+function postWith(
+  overrides: Partial<Record<keyof Env, unknown>>,
+  path: string,
+  token: string,
+  body: unknown,
+): Promise<Response> {
   return fetchWith(overrides, path, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -28,8 +41,17 @@ function postWith(overrides: Partial<Record<keyof Env, unknown>>, path: string, 
 }
 
 /** A vend for `subject` as the issuer caller, with CREDENTIAL_REUSE_SECONDS set to `reuse`. */
-async function vendWith(reuse: string, subject: string, ttl?: number, extra: Record<string, unknown> = {}): Promise<Vended> {
-  const res = await postWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, CALLERS.issuer.token, { subject, ...(ttl === undefined ? {} : { ttl }), ...extra });
+async function vendWith(
+  reuse: string,
+  subject: string,
+  ttl?: number,
+  extra: Record<string, unknown> = {},
+): Promise<Vended> {
+  const res = await postWith({ CREDENTIAL_REUSE_SECONDS: reuse }, VEND_PATH, CALLERS.issuer.token, {
+    subject,
+    ...(ttl === undefined ? {} : { ttl }),
+    ...extra,
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as Vended;
 }
@@ -119,8 +141,11 @@ describe("the reuse window", () => {
     const subject = freshSubject();
     const first = await vendWith("300", subject, 600);
     // The ledger entry is written after the answer; wait for it, as a revoke needs it.
-    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${usernameOf(first)}`)) === null; i++) await new Promise((r) => setTimeout(r, 10));
-    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, { subject });
+    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${usernameOf(first)}`)) === null; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, {
+      subject,
+    });
     expect(revoked.status).toBe(200);
     const next = await vendWith("300", subject, 600);
     expect(usernameOf(next)).not.toBe(usernameOf(first));
@@ -132,7 +157,9 @@ describe("the reuse window", () => {
     const subject = freshSubject();
     const first = await vendWith("300", subject, 600);
     await env.TURNVEND_KV.delete(`cred:v1:${usernameOf(first)}`);
-    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, { username: usernameOf(first) });
+    const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, {
+      username: usernameOf(first),
+    });
     expect(revoked.status).toBe(200);
     expect(usernameOf(await vendWith("300", subject, 600))).not.toBe(usernameOf(first));
   });
@@ -141,7 +168,12 @@ describe("the reuse window", () => {
     await activeVendingKey();
     const subject = freshSubject();
     // fetchWith waits for the work after the answer: the failed ledger writes and the withdrawal.
-    const res = await postWith({ TURNVEND_KV: failingPuts(env.TURNVEND_KV, "cred"), CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, CALLERS.issuer.token, { subject, ttl: 600 });
+    const res = await postWith(
+      { TURNVEND_KV: failingPuts(env.TURNVEND_KV, "cred"), CREDENTIAL_REUSE_SECONDS: "300" },
+      VEND_PATH,
+      CALLERS.issuer.token,
+      { subject, ttl: 600 },
+    );
     const first = (await res.json()) as Vended;
     const next = await vendWith("300", subject, 600);
     expect(usernameOf(next)).not.toBe(usernameOf(first));
@@ -153,7 +185,10 @@ describe("the reuse window", () => {
     const subject = freshSubject();
     const answers: number[] = [];
     for (let i = 0; i < 21; i++) {
-      const res = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, CALLERS.issuer.token, { subject, ttl: 600 });
+      const res = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, VEND_PATH, CALLERS.issuer.token, {
+        subject,
+        ttl: 600,
+      });
       answers.push(res.status);
       await res.arrayBuffer();
     }

@@ -38,12 +38,17 @@ describe("port-53 filtering", () => {
   });
 
   it("drops URLs that are not STUN or TURN, or not parseable", () => {
-    const shaped = shapeIceServers([{ urls: ["https://example.com/", "javascript:alert(1)", "turn:", "turn:host:99999", "stun:ok.example:3478"] }]);
+    const shaped = shapeIceServers([
+      { urls: ["https://example.com/", "javascript:alert(1)", "turn:", "turn:host:99999", "stun:ok.example:3478"] },
+    ]);
     expect(shaped).toEqual([{ urls: ["stun:ok.example:3478"] }]);
   });
 
   it("drops an entry whose every URL was filtered out", () => {
-    const shaped = shapeIceServers([{ urls: ["stun:stun.cloudflare.com:53"] }, { urls: ["turn:t.example:3478"], username: "u", credential: "c" }]);
+    const shaped = shapeIceServers([
+      { urls: ["stun:stun.cloudflare.com:53"] },
+      { urls: ["turn:t.example:3478"], username: "u", credential: "c" },
+    ]);
     expect(shaped).toEqual([{ urls: ["turn:t.example:3478"], username: "u", credential: "c" }]);
   });
 
@@ -55,19 +60,40 @@ describe("port-53 filtering", () => {
 
 describe("normalizing upstream shapes", () => {
   it("wraps the legacy single object and a string urls into the array form", () => {
-    const shaped = shapeIceServers(parse({ iceServers: { urls: "turn:t.example:3478?transport=udp", username: "u1", credential: "c1" } }));
+    const shaped = shapeIceServers(
+      parse({ iceServers: { urls: "turn:t.example:3478?transport=udp", username: "u1", credential: "c1" } }),
+    );
     expect(shaped).toEqual([{ urls: ["turn:t.example:3478?transport=udp"], username: "u1", credential: "c1" }]);
   });
 
   it("never passes through fields other than urls, username and credential", () => {
     const shaped = shapeIceServers(
-      parse({ iceServers: [{ urls: ["turn:t.example:3478"], username: "u", credential: "c", credentialType: "password", secret: "s3cr3t", ttl: 5 }], extra: 1 }),
+      parse({
+        iceServers: [
+          {
+            urls: ["turn:t.example:3478"],
+            username: "u",
+            credential: "c",
+            credentialType: "password",
+            secret: "s3cr3t",
+            ttl: 5,
+          },
+        ],
+        extra: 1,
+      }),
     );
     expect(shaped).toEqual([{ urls: ["turn:t.example:3478"], username: "u", credential: "c" }]);
   });
 
   it("refuses answers that are not ICE servers", () => {
-    for (const bad of [{}, { iceServers: "x" }, { iceServers: [] }, { iceServers: [{ urls: [] }] }, { iceServers: [{ urls: 5 }] }, { iceServers: [{ urls: "stun:x", username: 7 }] }]) {
+    for (const bad of [
+      {},
+      { iceServers: "x" },
+      { iceServers: [] },
+      { iceServers: [{ urls: [] }] },
+      { iceServers: [{ urls: 5 }] },
+      { iceServers: [{ urls: "stun:x", username: 7 }] },
+    ]) {
       expect(v.safeParse(GenerateResponse, bad).success).toBe(false);
     }
   });
@@ -115,6 +141,8 @@ describe("the rtc client", () => {
     } finally {
       vi.restoreAllMocks();
     }
-    expect(seen).toEqual([`https://rtc.example.test/v1/turn/keys/${"a".repeat(32)}/credentials/..%2Fx%2Fy%3Fz%23w%3A1/revoke`]);
+    expect(seen).toEqual([
+      `https://rtc.example.test/v1/turn/keys/${"a".repeat(32)}/credentials/..%2Fx%2Fy%3Fz%23w%3A1/revoke`,
+    ]);
   });
 });

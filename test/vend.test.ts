@@ -4,7 +4,16 @@ import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { CALLERS, SECRET_VALUES, SUBJECT_HASH_KEY } from "./support/fixtures";
-import { activeVendingKey, expectError, fetchWith, freshSubject, userJwt, vend, VEND_PATH, type Vended } from "./support/vend";
+import {
+  activeVendingKey,
+  expectError,
+  fetchWith,
+  freshSubject,
+  userJwt,
+  vend,
+  VEND_PATH,
+  type Vended,
+} from "./support/vend";
 
 beforeEach(async () => {
   await resetWorld();
@@ -14,7 +23,13 @@ afterEach(() => {
 });
 
 async function hmacHex(key: string, message: string): Promise<string> {
-  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const k = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
   return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -66,7 +81,9 @@ describe("vending for an end user", () => {
     expect(text).not.toContain(subject);
     expect(lines.join("\n")).not.toContain(subject);
     // The vend is recorded on the request's one access-log line, by the subject's hash.
-    const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "request" && l.route === "ice_servers.vend");
+    const access = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.event === "request" && l.route === "ice_servers.vend");
     expect(access).toHaveLength(1);
     expect(access[0]).toMatchObject({ status: 200, key_id: key.uid, ttl: 3600, credentials: 1, issued_by: "end_user" });
     expect(access[0]!.subject_hash).toMatch(/^[0-9a-f]{32}$/);
@@ -192,7 +209,10 @@ describe("shaping what browsers get", () => {
       const url = input instanceof Request ? input.url : String(input);
       return realFetch(url.replace(/\/generate-ice-servers$/, "/generate"), init);
     });
-    const res = await fetchWith({}, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${await userJwt(freshSubject())}` } });
+    const res = await fetchWith({}, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(freshSubject())}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Vended;
     expect(Array.isArray(body.iceServers)).toBe(true);
@@ -246,7 +266,10 @@ describe("which key vends", () => {
     const { KeySecrets } = await import("../src/storage/key-secrets");
     const { KEY_ENCRYPTION_KEY } = await import("./support/fixtures");
     await new KeySecrets(env.TURNVEND_KV, KEY_ENCRYPTION_KEY).store(pinned.uid, pinned.key, "test");
-    const res = await fetchWith({ TURN_KEY_ID: pinned.uid }, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${await userJwt(freshSubject())}` } });
+    const res = await fetchWith({ TURN_KEY_ID: pinned.uid }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(freshSubject())}` },
+    });
     expect(res.status).toBe(200);
     const { credentials } = (await emulator.state()) as { credentials: { keyId: string }[] };
     expect(credentials[0].keyId).toBe(pinned.uid);
@@ -302,7 +325,11 @@ describe("rate limits", () => {
     const seen: string[] = [];
     const res = await fetchWith({ VEND_SUBJECT_LIMITER: allow(seen), VEND_IP_LIMITER: refuse(seen) }, VEND_PATH, {
       method: "POST",
-      headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json", "cf-connecting-ip": "198.51.100.9" },
+      headers: {
+        authorization: `Bearer ${CALLERS.issuer.token}`,
+        "content-type": "application/json",
+        "cf-connecting-ip": "198.51.100.9",
+      },
       body: JSON.stringify({ subject: freshSubject() }),
     });
     expect(res.status).toBe(200);
@@ -330,7 +357,11 @@ describe("Cache-Control: no-store on every credential response", () => {
       await vend(await userJwt(freshSubject()), { body: { ttl: 1 } }),
       await vend(await userJwt(freshSubject()), { body: "{nope" }),
       await call(VEND_PATH, { method: "GET", as: "none" }),
-      await call(VEND_PATH, { method: "OPTIONS", as: "none", headers: { origin: "https://app.example.com", "access-control-request-method": "POST" } }),
+      await call(VEND_PATH, {
+        method: "OPTIONS",
+        as: "none",
+        headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+      }),
       await call(VEND_PATH, { method: "POST", as: "none", headers: { origin: "https://evil.example" } }),
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 401, 403, 400, 400, 405, 204, 403]);
@@ -346,11 +377,14 @@ describe("Cache-Control: no-store on every credential response", () => {
 });
 
 describe("subjects are plain text", () => {
-  it.each(["a\u0000b", "line\r\nbreak", "\ud800", "x".repeat(300)])("refuses the subject %j with 400 and no upstream call", async (subject) => {
-    await activeVendingKey();
-    const before = (await emulator.calls()).total;
-    const res = await vend(CALLERS.issuer.token, { body: { subject } });
-    expect(res.status).toBe(400);
-    expect((await emulator.calls()).total).toBe(before);
-  });
+  it.each(["a\u0000b", "line\r\nbreak", "\ud800", "x".repeat(300)])(
+    "refuses the subject %j with 400 and no upstream call",
+    async (subject) => {
+      await activeVendingKey();
+      const before = (await emulator.calls()).total;
+      const res = await vend(CALLERS.issuer.token, { body: { subject } });
+      expect(res.status).toBe(400);
+      expect((await emulator.calls()).total).toBe(before);
+    },
+  );
 });

@@ -26,11 +26,15 @@ export async function build(name, outRoot) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const paths = { outdir: join(dir, "dist"), bundle: join(dir, "worker.bundle") };
-  await run(WRANGLER, ["deploy", "--dry-run", "-c", PROJECTS[name], "--outdir", paths.outdir, "--outfile", paths.bundle], {
-    cwd: root,
-    env: ENV,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await run(
+    WRANGLER,
+    ["deploy", "--dry-run", "-c", PROJECTS[name], "--outdir", paths.outdir, "--outfile", paths.bundle],
+    {
+      cwd: root,
+      env: ENV,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return { name, dir, ...paths };
 }
 
@@ -76,11 +80,15 @@ function packageOf(file) {
 /** Startup time (ms) from `wrangler check startup`'s CPU profile: endTime − startTime. */
 export async function startupMs(built, runIndex) {
   const profile = join(built.dir, `startup-${runIndex}.cpuprofile`);
-  await run(WRANGLER, ["check", "startup", "-c", PROJECTS[built.name], "--worker", built.bundle, "--outfile", profile], {
-    cwd: root,
-    env: ENV,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await run(
+    WRANGLER,
+    ["check", "startup", "-c", PROJECTS[built.name], "--worker", built.bundle, "--outfile", profile],
+    {
+      cwd: root,
+      env: ENV,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const { startTime, endTime } = JSON.parse(readFileSync(profile, "utf8"));
   return (endTime - startTime) / 1000;
 }
@@ -98,7 +106,9 @@ export function bundleSizeRatio(turnvend, minimal) {
       minimal_hono_gzip_bytes: base.gzip,
       minimal_hono_raw_bytes: base.raw,
       turnvend_composition: parts,
-      turnvend_largest_own_files: composition(turnvend, { byFile: true }).filter((p) => p.name.startsWith("src/")).slice(0, 6),
+      turnvend_largest_own_files: composition(turnvend, { byFile: true })
+        .filter((p) => p.name.startsWith("src/"))
+        .slice(0, 6),
       minimal_hono_composition: composition(minimal),
     },
   };

@@ -18,7 +18,8 @@ export async function listCostAtScale({ stack, emu, tv, settings }) {
     for (const count of [SMALL_KEY_COUNT, LARGE_KEY_COUNT]) {
       await emu.reset(count);
       const refreshed = await tv.refreshList();
-      if (refreshed.result.length !== count) throw new Error(`list after reseeding ${count} keys returned ${refreshed.result.length}`);
+      if (refreshed.result.length !== count)
+        throw new Error(`list after reseeding ${count} keys returned ${refreshed.result.length}`);
       const cached = await fetch(target.url, { headers: ADMIN_HEADERS });
       bodyBytes[count] = (await cached.arrayBuffer()).byteLength;
       await load({ ...target, duration: warmupSeconds });
@@ -41,6 +42,12 @@ export async function listCostAtScale({ stack, emu, tv, settings }) {
       samples: latencies[SMALL_KEY_COUNT].length + latencies[LARGE_KEY_COUNT].length,
       upstream_calls_during_runs: upstreamCalls,
     },
-    load: { connections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: `${SMALL_KEY_COUNT} keys, ${LARGE_KEY_COUNT} keys per round` },
+    load: {
+      connections,
+      warmup_s: warmupSeconds,
+      duration_s: durationSeconds,
+      rounds,
+      order: `${SMALL_KEY_COUNT} keys, ${LARGE_KEY_COUNT} keys per round`,
+    },
   };
 }

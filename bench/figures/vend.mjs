@@ -11,7 +11,8 @@ const GENERATE = "credentials.generate_ice_servers";
 export async function prepareVending({ emu, tv }) {
   await emu.reset(0);
   const created = (await tv.createKey("bench-vend")).result;
-  if (typeof created.key !== "string") throw new Error("the create response carries no secret: the dev caller lacks keys:reveal?");
+  if (typeof created.key !== "string")
+    throw new Error("the create response carries no secret: the dev caller lacks keys:reveal?");
   await tv.setActiveKey(created.uid);
   return { keyId: created.uid, keySecret: created.key };
 }
@@ -80,7 +81,14 @@ export async function vendOverhead({ stack, passthrough, emu, settings }) {
           rps_passthrough: loaded.rps.passthrough,
         },
       },
-      load: { connections, loaded_connections: loadedConnections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: "pass-through, turnvend per round; unloaded runs, then loaded runs" },
+      load: {
+        connections,
+        loaded_connections: loadedConnections,
+        warmup_s: warmupSeconds,
+        duration_s: durationSeconds,
+        rounds,
+        order: "pass-through, turnvend per round; unloaded runs, then loaded runs",
+      },
     };
   } finally {
     await emu.clearFaults();
@@ -96,7 +104,11 @@ export async function vendUpstreamCalls({ stack, emu, settings }) {
   const generate = after[GENERATE] - before[GENERATE];
   return {
     value: generate / result.requests,
-    detail: { vends: result.requests, generate_calls: generate, other_upstream_calls: after.total - before.total - generate },
+    detail: {
+      vends: result.requests,
+      generate_calls: generate,
+      other_upstream_calls: after.total - before.total - generate,
+    },
     load: { connections, amount },
   };
 }

@@ -42,7 +42,13 @@ export async function warmReadThroughput({ stack, emu, tv, keyId, settings }) {
       rps_get: rps.get.map(Math.round),
       upstream_calls_during_runs: upstreamCalls,
     },
-    load: { connections, warmup_s: warmupSeconds, duration_s: durationSeconds, rounds, order: "trivial, list, get per round" },
+    load: {
+      connections,
+      warmup_s: warmupSeconds,
+      duration_s: durationSeconds,
+      rounds,
+      order: "trivial, list, get per round",
+    },
   };
 }
 

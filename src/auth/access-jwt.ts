@@ -52,8 +52,6 @@ export function parseAccessCallers(raw: string): Parsed<AccessCallerEntry> {
   );
 }
 
-
-
 /**
  * Verifies an Access JWT (RS256 against the team's JWKS, exact `iss` and `aud`, unexpired) and maps its
  * `common_name` to a configured caller. Throws 401 for any bad token, 503 when the JWKS cannot be had.
@@ -73,16 +71,24 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
     commonName = claims["common_name"];
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
-      throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the Cloudflare Access signing keys right now; try again shortly", {
-        retryAfterSeconds: 5,
-      });
+      throw new ApiError(
+        "identity_provider_unavailable",
+        "turnvend cannot fetch the Cloudflare Access signing keys right now; try again shortly",
+        {
+          retryAfterSeconds: 5,
+        },
+      );
     }
     // Never err.message: errors from below may quote the token.
     const reason = err instanceof JwtRejected ? err.reason : "unexpected";
-    return reject(reason, err instanceof JwtRejected && err.expired ? "the Access token has expired" : "the Access token is not valid");
+    return reject(
+      reason,
+      err instanceof JwtRejected && err.expired ? "the Access token has expired" : "the Access token is not valid",
+    );
   }
   // Only service tokens carry common_name; a user's Access token (email, no common_name) names no caller.
-  if (typeof commonName !== "string" || commonName.length === 0) return reject("no_common_name", "the Access token is not a service token");
+  if (typeof commonName !== "string" || commonName.length === 0)
+    return reject("no_common_name", "the Access token is not a service token");
   const entry = settings.callers.find((c) => c.commonName === commonName);
   if (!entry) {
     // The client id is an identifier, not a secret (the client secret never reaches turnvend).
@@ -96,4 +102,3 @@ function reject(reason: string, message: string): never {
   log("auth.access_jwt_rejected", { reason });
   throw new ApiError("unauthorized", message);
 }
-

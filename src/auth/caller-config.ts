@@ -32,11 +32,14 @@ export function parseCallerTable<T extends { id: string; scopes: ReadonlySet<Sco
   const callers: T[] = [];
   const seen = new Set<string>();
   for (const [i, value] of data.entries()) {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, problem: `entry ${i} is not an object` };
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      return { ok: false, problem: `entry ${i} is not an object` };
     const fields = value as Record<string, unknown>;
-    if (typeof fields.id !== "string" || !CALLER_ID_PATTERN.test(fields.id)) return { ok: false, problem: `entry ${i} has an invalid id` };
+    if (typeof fields.id !== "string" || !CALLER_ID_PATTERN.test(fields.id))
+      return { ok: false, problem: `entry ${i} has an invalid id` };
     const scopes = fields.scopes;
-    if (!Array.isArray(scopes) || !scopes.every(isScope)) return { ok: false, problem: `entry ${i}: scopes must be a list of known scopes` };
+    if (!Array.isArray(scopes) || !scopes.every(isScope))
+      return { ok: false, problem: `entry ${i}: scopes must be a list of known scopes` };
     const parsed = entry(fields, new Set(scopes), fields.id);
     if (typeof parsed === "string") return { ok: false, problem: `entry ${i}: ${parsed}` };
     if (seen.has(unique(parsed))) return { ok: false, problem: `entry ${i} repeats an earlier entry` };

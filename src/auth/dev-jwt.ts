@@ -2,10 +2,21 @@
 import { sign } from "hono/utils/jwt/jwt";
 import { hmacSha256Key } from "../crypto/hmac-key";
 
-export async function mintDevJwt(input: { secret: string; issuer: string; audience: string; subject: string; ttlSeconds: number; now: number }): Promise<string> {
+export async function mintDevJwt(input: {
+  secret: string;
+  issuer: string;
+  audience: string;
+  subject: string;
+  ttlSeconds: number;
+  now: number;
+}): Promise<string> {
   const iat = Math.floor(input.now / 1000);
   // A CryptoKey, not the string: Hono reads a string key containing "PRIVATE" as a PEM.
   const key = await hmacSha256Key(input.secret, "sign");
   // Header { alg: "HS256", typ: "JWT" }.
-  return sign({ iss: input.issuer, aud: input.audience, sub: input.subject, iat, exp: iat + input.ttlSeconds }, key, "HS256");
+  return sign(
+    { iss: input.issuer, aud: input.audience, sub: input.subject, iat, exp: iat + input.ttlSeconds },
+    key,
+    "HS256",
+  );
 }

@@ -1,10 +1,7 @@
 // Verification of end-user JWTs issued by the app's own auth. Kept apart from orchestration so this,
 // the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
 // (WebCrypto); ./jwt pins the algorithm and checks the claims.
-import {
-  JWT_CLOCK_TOLERANCE_SECONDS,
-  SUBJECT_MAX_LENGTH,
-} from "../constants";
+import { JWT_CLOCK_TOLERANCE_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
 import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
@@ -40,7 +37,9 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   try {
     const claims = await verifyJwt(token, {
       algorithms: jwksUrl ? JWKS_ALGORITHMS : SECRET_ALGORITHMS,
-      keyFor: jwksUrl ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid) : () => hmacSha256Key(secret, "verify"),
+      keyFor: jwksUrl
+        ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid)
+        : () => hmacSha256Key(secret, "verify"),
       issuer: settings.issuer,
       audience: settings.audience,
       clockToleranceSeconds: JWT_CLOCK_TOLERANCE_SECONDS,
@@ -49,13 +48,20 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
     subject = claims.sub;
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
-      throw new ApiError("identity_provider_unavailable", "turnvend cannot fetch the identity provider's signing keys right now; try again shortly", {
-        retryAfterSeconds: 5,
-      });
+      throw new ApiError(
+        "identity_provider_unavailable",
+        "turnvend cannot fetch the identity provider's signing keys right now; try again shortly",
+        {
+          retryAfterSeconds: 5,
+        },
+      );
     }
     // Never err.message: errors from below may quote the token.
     log("auth.jwt_rejected", { reason: err instanceof JwtRejected ? err.reason : "unexpected" });
-    throw new ApiError("unauthorized", err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid");
+    throw new ApiError(
+      "unauthorized",
+      err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid",
+    );
   }
   if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
     log("auth.jwt_rejected", { reason: "bad_sub" });
@@ -63,4 +69,3 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   }
   return { subject };
 }
-

@@ -64,7 +64,13 @@ export async function verifyJwt(token: string, policy: JwtPolicy): Promise<Recor
     payload = await verify(token, key, { alg: alg as JwtAlgorithm, typ, exp: false, nbf: false, iat: false });
   } catch (err) {
     throw new JwtRejected(
-      err instanceof JwtTokenSignatureMismatched ? "bad_signature" : err instanceof JwtTokenInvalid ? "malformed" : err instanceof JwtHeaderInvalid ? "bad_header" : "invalid",
+      err instanceof JwtTokenSignatureMismatched
+        ? "bad_signature"
+        : err instanceof JwtTokenInvalid
+          ? "malformed"
+          : err instanceof JwtHeaderInvalid
+            ? "bad_header"
+            : "invalid",
     );
   }
   return checkClaims(payload, policy);
@@ -77,7 +83,13 @@ function keyFits(key: CryptoKey, alg: JwtAlgorithm): boolean {
     case "HS256":
       return key.type === "secret" && a.name === "HMAC" && a.hash?.name === "SHA-256";
     case "RS256":
-      return key.type === "public" && a.name === "RSASSA-PKCS1-v1_5" && a.hash?.name === "SHA-256" && typeof a.modulusLength === "number" && a.modulusLength >= 2048;
+      return (
+        key.type === "public" &&
+        a.name === "RSASSA-PKCS1-v1_5" &&
+        a.hash?.name === "SHA-256" &&
+        typeof a.modulusLength === "number" &&
+        a.modulusLength >= 2048
+      );
     case "ES256":
       return key.type === "public" && a.name === "ECDSA" && a.namedCurve === "P-256";
     default:
@@ -87,14 +99,16 @@ function keyFits(key: CryptoKey, alg: JwtAlgorithm): boolean {
 
 /** Claims, in order: presence, iss, aud, then the times (so an expired token is only called expired if it is otherwise ours). */
 function checkClaims(payload: unknown, policy: JwtPolicy): Record<string, unknown> {
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new JwtRejected("malformed_claims");
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+    throw new JwtRejected("malformed_claims");
   const claims = payload as Record<string, unknown>;
   for (const claim of ["iss", "aud", ...policy.requiredClaims]) {
     if (!Object.hasOwn(claims, claim)) throw new JwtRejected(`missing_${claim}`);
   }
   if (claims.iss !== policy.issuer) throw new JwtRejected("bad_iss");
   const aud = claims.aud;
-  if (!(typeof aud === "string" ? aud === policy.audience : Array.isArray(aud) && aud.includes(policy.audience))) throw new JwtRejected("bad_aud");
+  if (!(typeof aud === "string" ? aud === policy.audience : Array.isArray(aud) && aud.includes(policy.audience)))
+    throw new JwtRejected("bad_aud");
 
   const now = Math.floor(Date.now() / 1000);
   const tolerance = policy.clockToleranceSeconds;

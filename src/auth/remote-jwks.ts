@@ -52,7 +52,8 @@ class RemoteKeySet {
     const keyAlg = alg as KeySetAlgorithm;
     if (!this.members || !this.fetchedWithin(JWKS_CACHE_MAX_AGE_MS)) {
       // Past its age the set is refetched; if that fails, a set young enough keeps serving.
-      if (!(await this.tryReload()) && !(this.members && this.fetchedWithin(JWKS_MAX_STALE_MS))) throw new KeySetUnavailable();
+      if (!(await this.tryReload()) && !(this.members && this.fetchedWithin(JWKS_MAX_STALE_MS)))
+        throw new KeySetUnavailable();
     }
     let found = this.usable(keyAlg, kid);
     if (found.length === 0 && !this.attemptedWithin(JWKS_COOLDOWN_MS)) {
@@ -97,7 +98,10 @@ class RemoteKeySet {
       const ops = jwk.key_ops;
       return (
         (jwk.ext === undefined || typeof jwk.ext === "boolean") &&
-        (ops === undefined || (Array.isArray(ops) && ops.every((op, i) => typeof op === "string" && ops.indexOf(op) === i) && ops.includes("verify"))) &&
+        (ops === undefined ||
+          (Array.isArray(ops) &&
+            ops.every((op, i) => typeof op === "string" && ops.indexOf(op) === i) &&
+            ops.includes("verify"))) &&
         jwk.kty === type.kty &&
         (kid === undefined || (typeof kid === "string" && kid === jwk.kid)) &&
         (jwk.alg === undefined || jwk.alg === alg) &&
@@ -153,7 +157,12 @@ async function fetchKeySet(url: string): Promise<unknown> {
   // Redirects are not followed: the set must come from the configured URL itself.
   let response: Response;
   try {
-    response = await fetch(url, { method: "GET", redirect: "manual", signal, headers: { accept: "application/json, application/jwk-set+json" } });
+    response = await fetch(url, {
+      method: "GET",
+      redirect: "manual",
+      signal,
+      headers: { accept: "application/json, application/jwk-set+json" },
+    });
   } catch (err) {
     throw new Unavailable(err instanceof Error && err.name === "TimeoutError" ? "timeout" : "fetch_failed");
   }

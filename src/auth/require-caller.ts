@@ -24,11 +24,17 @@ export function requireCaller(scope: Scope) {
  * (or a malformed header next to a valid Access JWT) is refused rather than tried another way. Only
  * without one is the Access header read, and only when Access is configured; otherwise it is ignored.
  */
-async function identifyCaller(authorization: string | undefined, accessJwt: string | undefined, config: Config): Promise<Caller> {
+async function identifyCaller(
+  authorization: string | undefined,
+  accessJwt: string | undefined,
+  config: Config,
+): Promise<Caller> {
   if (authorization !== undefined || !config.access || !accessJwt) {
     const token = bearerToken(authorization);
     if (!token) {
-      const how = config.access ? "a caller token as Authorization: Bearer <token>, or a Cloudflare Access service token" : "a caller token as Authorization: Bearer <token>";
+      const how = config.access
+        ? "a caller token as Authorization: Bearer <token>, or a Cloudflare Access service token"
+        : "a caller token as Authorization: Bearer <token>";
       throw new ApiError("unauthorized", `send ${how}`);
     }
     const caller = await authenticateCaller(token, config.callers);

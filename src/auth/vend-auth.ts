@@ -11,15 +11,20 @@ export type VendIdentity = { kind: "caller"; caller: Caller } | { kind: "end_use
  * Caller tokens are tried first: the comparison is constant-time against hashes, so a JWT costs one
  * SHA-256 before its signature is checked, and a caller token never reaches the JWT parser.
  */
-export async function authenticateVendRequest(authorization: string | undefined, config: Config): Promise<VendIdentity> {
+export async function authenticateVendRequest(
+  authorization: string | undefined,
+  config: Config,
+): Promise<VendIdentity> {
   const token = bearerToken(authorization);
-  if (!token) throw new ApiError("unauthorized", "send an end-user JWT or a caller token as Authorization: Bearer <token>");
+  if (!token)
+    throw new ApiError("unauthorized", "send an end-user JWT or a caller token as Authorization: Bearer <token>");
   const caller = await authenticateCaller(token, config.callers);
   if (caller) {
     requireScopeOf(caller, "credentials:issue");
     return { kind: "caller", caller };
   }
-  if (!config.jwt) throw new ApiError("unauthorized", "the token is not valid (end-user JWTs are not enabled on this turnvend)");
+  if (!config.jwt)
+    throw new ApiError("unauthorized", "the token is not valid (end-user JWTs are not enabled on this turnvend)");
   const user = await verifyEndUserJwt(token, config.jwt);
   return { kind: "end_user", subject: user.subject };
 }
@@ -30,9 +35,11 @@ export async function authenticateVendRequest(authorization: string | undefined,
  */
 export function vendSubject(identity: VendIdentity, requested: string | undefined): string {
   if (identity.kind === "end_user") {
-    if (requested !== undefined) throw new ApiError("forbidden", "an end user cannot name a subject; the token's sub is the subject");
+    if (requested !== undefined)
+      throw new ApiError("forbidden", "an end user cannot name a subject; the token's sub is the subject");
     return identity.subject;
   }
-  if (requested === undefined) throw new ApiError("invalid_request", "subject is required when an internal caller asks for credentials");
+  if (requested === undefined)
+    throw new ApiError("invalid_request", "subject is required when an internal caller asks for credentials");
   return requested;
 }

@@ -58,15 +58,31 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
   const base = options.baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
-  async function request<S extends v.GenericSchema>(schema: S, method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}): Promise<{ data: v.InferOutput<S>; response: Response }> {
+  async function request<S extends v.GenericSchema>(
+    schema: S,
+    method: string,
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ data: v.InferOutput<S>; response: Response }> {
     const headers: Record<string, string> = { authorization: `Bearer ${options.token}`, ...init.headers };
     if (init.body !== undefined) headers["content-type"] = "application/json";
-    const response = await doFetch(base + path, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+    const response = await doFetch(base + path, {
+      method,
+      headers,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
     const json: unknown = await response.json().catch(() => undefined);
     if (!response.ok) throw toError(response, json);
     const parsed = v.safeParse(schema, json);
     if (!parsed.success) {
-      throw new TurnvendApiError(response.status, 0, undefined, `turnvend's answer to ${method} ${path} does not match its schema: ${v.summarize(parsed.issues)}`, response.headers.get("x-request-id") ?? undefined, undefined);
+      throw new TurnvendApiError(
+        response.status,
+        0,
+        undefined,
+        `turnvend's answer to ${method} ${path} does not match its schema: ${v.summarize(parsed.issues)}`,
+        response.headers.get("x-request-id") ?? undefined,
+        undefined,
+      );
     }
     return { data: parsed.output, response };
   }
@@ -81,33 +97,57 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
   return {
     keys: {
       /** keys:read. `fresh` asks Cloudflare instead of the cache. */
-      list: async (opts: { fresh?: boolean } = {}): Promise<TurnKey[]> => (await request(Envelope(v.array(PublicKey)), "GET", keysPath(), { headers: freshHeaders(opts.fresh) })).data.result,
+      list: async (opts: { fresh?: boolean } = {}): Promise<TurnKey[]> =>
+        (await request(Envelope(v.array(PublicKey)), "GET", keysPath(), { headers: freshHeaders(opts.fresh) })).data
+          .result,
       /** keys:write. `key` (the secret) is present only for callers holding keys:reveal. */
-      create: async (body: v.InferInput<typeof KeyNameBody> = {}, opts: { idempotencyKey?: string } = {}): Promise<CreatedTurnKey> =>
-        (await request(Envelope(CreatedKey), "POST", keysPath(), { body, headers: opts.idempotencyKey ? { "idempotency-key": opts.idempotencyKey } : undefined })).data.result,
-      get: async (keyId: string, opts: { fresh?: boolean } = {}): Promise<TurnKey> => (await request(Envelope(PublicKey), "GET", keysPath(keyId), { headers: freshHeaders(opts.fresh) })).data.result,
-      update: async (keyId: string, body: v.InferInput<typeof KeyNameBody>): Promise<TurnKey> => (await request(Envelope(PublicKey), "PUT", keysPath(keyId), { body })).data.result,
-      delete: async (keyId: string): Promise<TurnKey> => (await request(Envelope(PublicKey), "DELETE", keysPath(keyId))).data.result,
+      create: async (
+        body: v.InferInput<typeof KeyNameBody> = {},
+        opts: { idempotencyKey?: string } = {},
+      ): Promise<CreatedTurnKey> =>
+        (
+          await request(Envelope(CreatedKey), "POST", keysPath(), {
+            body,
+            headers: opts.idempotencyKey ? { "idempotency-key": opts.idempotencyKey } : undefined,
+          })
+        ).data.result,
+      get: async (keyId: string, opts: { fresh?: boolean } = {}): Promise<TurnKey> =>
+        (await request(Envelope(PublicKey), "GET", keysPath(keyId), { headers: freshHeaders(opts.fresh) })).data.result,
+      update: async (keyId: string, body: v.InferInput<typeof KeyNameBody>): Promise<TurnKey> =>
+        (await request(Envelope(PublicKey), "PUT", keysPath(keyId), { body })).data.result,
+      delete: async (keyId: string): Promise<TurnKey> =>
+        (await request(Envelope(PublicKey), "DELETE", keysPath(keyId))).data.result,
       /** keys:write. Takes custody of the secret of a key made outside turnvend. */
       adoptSecret: async (keyId: string, body: v.InferInput<typeof AdoptSecretBody>) =>
-        (await request(Envelope(AdoptedKey), "PUT", `/v1/keys/${encodeURIComponent(keyId)}/secret`, { body })).data.result,
+        (await request(Envelope(AdoptedKey), "PUT", `/v1/keys/${encodeURIComponent(keyId)}/secret`, { body })).data
+          .result,
     },
     activeKey: {
-      get: async (): Promise<ActiveKey> => (await request(Envelope(ActiveKeyView), "GET", "/v1/active-key")).data.result,
-      set: async (keyId: string): Promise<ActiveKey> => (await request(Envelope(ActiveKeyView), "PUT", "/v1/active-key", { body: { key_id: keyId } })).data.result,
+      get: async (): Promise<ActiveKey> =>
+        (await request(Envelope(ActiveKeyView), "GET", "/v1/active-key")).data.result,
+      set: async (keyId: string): Promise<ActiveKey> =>
+        (await request(Envelope(ActiveKeyView), "PUT", "/v1/active-key", { body: { key_id: keyId } })).data.result,
     },
     /** credentials:issue: ICE servers for one of your users. */
-    vendIceServers: async (body: { subject: string; ttl?: number }): Promise<IceServers> => (await request(VendedCredentials, "POST", "/v1/ice-servers", { body })).data,
+    vendIceServers: async (body: { subject: string; ttl?: number }): Promise<IceServers> =>
+      (await request(VendedCredentials, "POST", "/v1/ice-servers", { body })).data,
     credentials: {
       /** credentials:revoke. `remaining` means a cap left some for another call. */
-      revoke: async (target: { username: string } | { subject: string }): Promise<{ revoked: number; remaining: boolean }> => {
+      revoke: async (
+        target: { username: string } | { subject: string },
+      ): Promise<{ revoked: number; remaining: boolean }> => {
         const { data } = await request(Envelope(RevokeResult), "POST", "/v1/credentials/revoke", { body: target });
-        return { revoked: data.result.revoked, remaining: data.messages.some((m) => m.code === REVOKE_INCOMPLETE_MESSAGE_CODE) };
+        return {
+          revoked: data.result.revoked,
+          remaining: data.messages.some((m) => m.code === REVOKE_INCOMPLETE_MESSAGE_CODE),
+        };
       },
     },
     audit: {
       /** audit:read. Newest first; pass the returned cursor for the next page (null at the end). */
-      list: async (opts: { limit?: number; cursor?: string } = {}): Promise<{ events: AuditEvent[]; cursor: string | null }> => {
+      list: async (
+        opts: { limit?: number; cursor?: string } = {},
+      ): Promise<{ events: AuditEvent[]; cursor: string | null }> => {
         const query = new URLSearchParams();
         if (opts.limit !== undefined) query.set("limit", String(opts.limit));
         if (opts.cursor !== undefined) query.set("cursor", opts.cursor);

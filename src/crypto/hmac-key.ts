@@ -7,7 +7,9 @@ export function hmacSha256Key(secret: string, use: "sign" | "verify"): Promise<C
   const id = `${use}:${secret}`;
   let key = keys.get(id);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [use]);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      use,
+    ]);
     keys.set(id, key);
   }
   return key;

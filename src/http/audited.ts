@@ -16,7 +16,8 @@ export function audited(action: string) {
     // Refused before authentication: nobody to attribute it to, and the access log has it.
     if (!caller || !config.ok) return;
     const err = c.error;
-    const outcome = c.res.status < 400 ? "success" : `failure:${c.res.status}${err instanceof ApiError ? ` ${err.kind}` : ""}`;
+    const outcome =
+      c.res.status < 400 ? "success" : `failure:${c.res.status}${err instanceof ApiError ? ` ${err.kind}` : ""}`;
     const event = {
       time: new Date().toISOString(),
       request_id: c.get("requestId"),

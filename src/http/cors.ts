@@ -37,7 +37,10 @@ export function cors(policy: CorsPolicy): MiddlewareHandler<AppEnv>[] {
     // No Origin: not a browser cross-origin request (server-to-server, curl). Nothing to enforce.
     if (origin === undefined) return next();
     if (!isAllowedOrigin(c, origin)) {
-      throw new ApiError("origin_not_allowed", "this origin may not call turnvend; an operator can add it to ALLOWED_ORIGINS");
+      throw new ApiError(
+        "origin_not_allowed",
+        "this origin may not call turnvend; an operator can add it to ALLOWED_ORIGINS",
+      );
     }
     if (c.req.method === "OPTIONS") {
       c.header("Access-Control-Allow-Methods", policy.methods.join(", "));

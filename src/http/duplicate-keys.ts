@@ -17,7 +17,7 @@ export function findDuplicateKey(text: string): string | undefined {
     if (ch === QUOTE) {
       const end = endOfString(text, i);
       const top = stack.at(-1);
-      if (top && top.expectingKey) {
+      if (top?.expectingKey) {
         const key = decodeKey(text.slice(i, end + 1));
         if (top.keys.has(key)) return key;
         top.keys.add(key);

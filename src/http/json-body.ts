@@ -25,7 +25,10 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
     // JSON.parse silently keeps the last of two equal keys; another parser might keep the first.
     const duplicate = findDuplicateKey(text);
     if (duplicate !== undefined) {
-      throw new ApiError("invalid_json", `the body repeats the key "${duplicate.slice(0, 64)}"; each key may appear once per object`);
+      throw new ApiError(
+        "invalid_json",
+        `the body repeats the key "${duplicate.slice(0, 64)}"; each key may appear once per object`,
+      );
     }
   }
   // JSON bodies are objects; an array or a bare value is refused before the schema sees it.
@@ -40,7 +43,8 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
 function schemaError(issues: v.BaseIssue<unknown>[]): ApiError {
   // An unknown field outranks every other problem: the client speaks another schema (or probes, as with
   // `__proto__`), and its other fields may mean something else than it thinks.
-  const issue = issues.find((i) => i.kind === "schema" && i.type === "strict_object" && i.expected === "never") ?? issues[0];
+  const issue =
+    issues.find((i) => i.kind === "schema" && i.type === "strict_object" && i.expected === "never") ?? issues[0];
   const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   if (issue.kind === "schema" && issue.type === "strict_object" && path) {
     // valibot reports both an unknown key (expected "never") and a missing required key this way.
@@ -54,7 +58,11 @@ function schemaError(issues: v.BaseIssue<unknown>[]): ApiError {
  * Reads at most `limit` bytes within `timeoutMs`; a larger body is refused without reading the rest, and
  * a body still arriving at the deadline is abandoned with 408.
  */
-export async function readLimitedText(req: Request, limit: number, timeoutMs: number = BODY_READ_TIMEOUT_MS): Promise<string> {
+export async function readLimitedText(
+  req: Request,
+  limit: number,
+  timeoutMs: number = BODY_READ_TIMEOUT_MS,
+): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
   if (!req.body) return "";

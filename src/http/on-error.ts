@@ -26,7 +26,8 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
 function toApiError(err: Error, c: Context<AppEnv>): ApiError {
   if (err instanceof ApiError) return err;
   // Hono raises HTTPException for malformed input it parses itself; keep its 4xx status.
-  if (err instanceof HTTPException && err.status < 500) return new ApiError("invalid_request", "the request is malformed", { status: err.status });
+  if (err instanceof HTTPException && err.status < 500)
+    return new ApiError("invalid_request", "the request is malformed", { status: err.status });
   log("request.bug", { request_id: c.get("requestId"), error: err.name });
   return new ApiError("internal_error", "turnvend hit an unexpected error; the request id identifies it in the logs");
 }

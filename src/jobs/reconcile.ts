@@ -26,7 +26,8 @@ export async function reconcile(deps: KeyDeps): Promise<ReconcileSummary> {
 
   // A secret stored moments ago may belong to a create whose key this list predates: spare young ones.
   const candidates = [...owners].filter(
-    ([uid, meta]) => !upstreamIds.has(uid) && now - Date.parse(meta.stored_at || "1970-01-01") > ORPHAN_SECRET_GRACE_SECONDS * 1000,
+    ([uid, meta]) =>
+      !upstreamIds.has(uid) && now - Date.parse(meta.stored_at || "1970-01-01") > ORPHAN_SECRET_GRACE_SECONDS * 1000,
   );
   // A sealed secret can never be fetched again, so one list is not enough to destroy it: each orphan is
   // confirmed gone with its own get, and a run destroys at most a bounded number.

@@ -8,7 +8,7 @@ import { ApiError } from "../http/errors";
 import { log } from "../observability/log";
 import type { CachedKey } from "../storage/key-index";
 import { sha256Hex } from "../crypto/hex";
-import { IdempotencyStore, type IdempotencyRecord } from "../storage/idempotency";
+import type { IdempotencyStore, IdempotencyRecord } from "../storage/idempotency";
 import { outcomeUnknown } from "../upstream/request";
 import { hasTag, tagName } from "./name-tag";
 import { clock, toPublic, type KeyDeps, type PublicKey } from "./service";
@@ -44,16 +44,28 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
       const replay = await resolveExisting(deps, input, idem, rec, bodyHash);
       if (replay) return replay;
     }
-    await deps.idempotency.put(input.callerId, idem, { v: 1, state: "in_flight", body_hash: bodyHash, started_at: clock(deps), tag });
+    await deps.idempotency.put(input.callerId, idem, {
+      v: 1,
+      state: "in_flight",
+      body_hash: bodyHash,
+      started_at: clock(deps),
+      tag,
+    });
   }
 
-  let created;
+  let created: Awaited<ReturnType<typeof deps.api.createKey>>;
   try {
     created = await deps.api.createKey(tagName(input.name, tag));
   } catch (err) {
     if (idem && outcomeUnknown(err)) {
       // Cloudflare may have made the key. Keep the record so the retry looks for the tag first.
-      await deps.idempotency.put(input.callerId, idem, { v: 1, state: "unknown", body_hash: bodyHash, started_at: clock(deps), tag });
+      await deps.idempotency.put(input.callerId, idem, {
+        v: 1,
+        state: "unknown",
+        body_hash: bodyHash,
+        started_at: clock(deps),
+        tag,
+      });
     } else {
       if (outcomeUnknown(err)) deps.waitUntil(removeTagged(deps, tag));
       if (idem) await deps.idempotency.delete(input.callerId, idem);
@@ -90,16 +102,22 @@ async function resolveExisting(
   bodyHash: string,
 ): Promise<CreateOutcome | undefined> {
   if (rec.body_hash !== bodyHash) {
-    throw new ApiError("idempotency_mismatch", "this Idempotency-Key was used with a different body; use a new key for a new request");
+    throw new ApiError(
+      "idempotency_mismatch",
+      "this Idempotency-Key was used with a different body; use a new key for a new request",
+    );
   }
   if (rec.state === "done" && rec.result) {
     const secret = await deps.secrets.load(rec.result.key.uid);
-    if (secret === undefined) throw new ApiError("key_not_found", "the key created under this Idempotency-Key no longer exists");
+    if (secret === undefined)
+      throw new ApiError("key_not_found", "the key created under this Idempotency-Key no longer exists");
     return { status: rec.result.status, key: rec.result.key, secret, replayed: true };
   }
   const inFlightFor = (clock(deps) - rec.started_at) / 1000;
   if (rec.state === "in_flight" && inFlightFor < IDEMPOTENCY_IN_FLIGHT_SECONDS) {
-    throw new ApiError("conflict", "a request with this Idempotency-Key is still in progress; retry shortly", { retryAfterSeconds: 1 });
+    throw new ApiError("conflict", "a request with this Idempotency-Key is still in progress; retry shortly", {
+      retryAfterSeconds: 1,
+    });
   }
   // The earlier attempt's outcome is unknown. Find out before creating anything.
   const found = (await deps.api.listKeys()).filter((k) => hasTag(k.name ?? "", rec.tag));
@@ -120,7 +138,13 @@ async function resolveExisting(
 }
 
 /** Seals the new secret, or deletes the key upstream and answers 503 when that is impossible. */
-async function takeCustody(deps: CreateDeps, keyId: string, secret: string, callerId: string, idem: string | undefined): Promise<void> {
+async function takeCustody(
+  deps: CreateDeps,
+  keyId: string,
+  secret: string,
+  callerId: string,
+  idem: string | undefined,
+): Promise<void> {
   for (let attempt = 1; attempt <= SECRET_STORE_ATTEMPTS; attempt++) {
     try {
       await deps.secrets.store(keyId, secret, callerId);
@@ -136,9 +160,13 @@ async function takeCustody(deps: CreateDeps, keyId: string, secret: string, call
   // Answer after the first delete attempt when it is quick; waitUntil keeps retrying otherwise.
   await Promise.race([compensation, new Promise((r) => setTimeout(r, 2_000))]);
   if (idem) await deps.idempotency.delete(callerId, idem).catch(() => undefined);
-  throw new ApiError("custody_failure", "turnvend could not store the new key's secret, so the key was deleted again; retry the request", {
-    retryAfterSeconds: 5,
-  });
+  throw new ApiError(
+    "custody_failure",
+    "turnvend could not store the new key's secret, so the key was deleted again; retry the request",
+    {
+      retryAfterSeconds: 5,
+    },
+  );
 }
 
 async function deleteUntilGone(deps: KeyDeps, keyId: string): Promise<void> {

@@ -48,7 +48,11 @@ export async function listKeys(deps: KeyDeps, opts: { bypass: boolean }): Promis
     return { value: sortKeys(doc.keys).map(toPublic), cache: opts.bypass ? "BYPASS" : "MISS" };
   } catch (err) {
     const doc = await deps.index.read();
-    return staleOr(deps, err, doc && doc.synced_at > 0 ? { value: sortKeys(doc.keys).map(toPublic), confirmedAt: doc.synced_at } : undefined);
+    return staleOr(
+      deps,
+      err,
+      doc && doc.synced_at > 0 ? { value: sortKeys(doc.keys).map(toPublic), confirmedAt: doc.synced_at } : undefined,
+    );
   }
 }
 
@@ -77,7 +81,11 @@ export async function getKey(deps: KeyDeps, keyId: string, opts: { bypass: boole
   return { value: toPublic(fresh), cache: opts.bypass ? "BYPASS" : "MISS" };
 }
 
-export async function updateKey(deps: KeyDeps, keyId: string, input: { name: string | undefined; callerId: string }): Promise<PublicKey> {
+export async function updateKey(
+  deps: KeyDeps,
+  keyId: string,
+  input: { name: string | undefined; callerId: string },
+): Promise<PublicKey> {
   const record = await deps.api.updateKey(keyId, input.name);
   const entry = mergeOne(deps, record, await deps.index.read());
   await deps.index.apply({ upsert: entry });
@@ -95,7 +103,11 @@ export async function deleteKey(deps: KeyDeps, keyId: string, input: { callerId:
 }
 
 /** Takes custody of the secret of a key made elsewhere (dashboard, Terraform). The key must exist upstream. */
-export async function adoptKeySecret(deps: KeyDeps, keyId: string, input: { secret: string; callerId: string }): Promise<PublicKey> {
+export async function adoptKeySecret(
+  deps: KeyDeps,
+  keyId: string,
+  input: { secret: string; callerId: string },
+): Promise<PublicKey> {
   // A held secret may be the one-time secret Cloudflare will never show again: never overwrite it. A
   // damaged record (custody_failure) may be replaced, which is how an operator repairs it.
   const held = await deps.secrets.load(keyId).catch((err: unknown) => {
@@ -103,12 +115,20 @@ export async function adoptKeySecret(deps: KeyDeps, keyId: string, input: { secr
     throw err;
   });
   if (held !== undefined) {
-    throw new ApiError("conflict", "turnvend already holds a secret for this key; delete the key or create a new one instead");
+    throw new ApiError(
+      "conflict",
+      "turnvend already holds a secret for this key; delete the key or create a new one instead",
+    );
   }
   const record = await deps.api.getKey(keyId);
   await deps.secrets.store(keyId, input.secret, input.callerId);
   forgetVendingKey();
-  const entry: CachedKey = { ...toPublic(record), created_by: input.callerId, has_secret: true, cached_at: clock(deps) };
+  const entry: CachedKey = {
+    ...toPublic(record),
+    created_by: input.callerId,
+    has_secret: true,
+    cached_at: clock(deps),
+  };
   await deps.index.apply({ upsert: entry });
   log("turn_key.adopted", { key_id: keyId, caller: input.callerId });
   return toPublic(entry);
@@ -155,10 +175,14 @@ function staleOr<T>(deps: KeyDeps, err: unknown, cached: { value: T; confirmedAt
   if (!transient || !cached) throw err;
   const ageSeconds = Math.max(0, Math.floor((clock(deps) - cached.confirmedAt) / 1000));
   if (ageSeconds > deps.maxStaleSeconds) {
-    throw new ApiError("upstream_unavailable", "Cloudflare is unavailable and turnvend's cached copy is too old to serve; try again shortly", {
-      retryAfterSeconds: err.retryAfterSeconds ?? 5,
-      detail: "stale_too_old",
-    });
+    throw new ApiError(
+      "upstream_unavailable",
+      "Cloudflare is unavailable and turnvend's cached copy is too old to serve; try again shortly",
+      {
+        retryAfterSeconds: err.retryAfterSeconds ?? 5,
+        detail: "stale_too_old",
+      },
+    );
   }
   log("turn_key.served_stale", { age_s: ageSeconds, reason: err.detail ?? err.kind });
   return { value: cached.value, cache: "STALE", ageSeconds };
@@ -175,4 +199,3 @@ function sortKeys(keys: CachedKey[]): CachedKey[] {
 export function clock(deps: KeyDeps): number {
   return deps.now?.() ?? Date.now();
 }
-

@@ -6,7 +6,18 @@ import { CREDENTIAL_TTL_MIN_SECONDS, DEV_JWT_TTL_MAX_SECONDS, KEY_ID_PATTERN, SU
 import type { ErrorKind } from "../http/errors";
 import { AdoptSecretBody, AuditQuery, KeyNameBody } from "../routes/schemas";
 import { ActiveKeyBody, RevokeBody, VendBody } from "../routes/vend-schemas";
-import { ActiveKeyView, AdoptedKey, AuditPage, CreatedKey, DevJwt, Envelope, HealthStatus, PublicKey, RevokeResult, VendedCredentials } from "./responses";
+import {
+  ActiveKeyView,
+  AdoptedKey,
+  AuditPage,
+  CreatedKey,
+  DevJwt,
+  Envelope,
+  HealthStatus,
+  PublicKey,
+  RevokeResult,
+  VendedCredentials,
+} from "./responses";
 
 export type Auth = { kind: "none" } | { kind: "caller"; scope: Scope } | { kind: "vend" };
 
@@ -22,7 +33,13 @@ export interface Operation {
   body?: v.GenericSchema;
   query?: v.ObjectSchema<v.ObjectEntries, undefined>;
   headers?: { name: string; description: string; schema: v.GenericSchema }[];
-  success: { status: number; description: string; schema?: v.GenericSchema; contentType?: string; headers?: Record<string, string> };
+  success: {
+    status: number;
+    description: string;
+    schema?: v.GenericSchema;
+    contentType?: string;
+    headers?: Record<string, string>;
+  };
   errors: ErrorKind[];
   /**
    * Answered by Workers Static Assets (public/) before the Worker runs: GET and HEAD only; any other method
@@ -33,7 +50,10 @@ export interface Operation {
 
 /** Path parameters, checked by src/routes/params.ts with these patterns. */
 export const PATH_PARAMS: Record<string, v.GenericSchema> = {
-  account_id: v.pipe(v.string(), v.description("The Cloudflare account turnvend manages; any other is refused with 10012.")),
+  account_id: v.pipe(
+    v.string(),
+    v.description("The Cloudflare account turnvend manages; any other is refused with 10012."),
+  ),
   key_id: v.pipe(v.string(), v.regex(KEY_ID_PATTERN), v.description("A TURN key uid: 32 lowercase hex characters.")),
 };
 
@@ -44,7 +64,13 @@ const DevJwtQuery = v.object({
 });
 
 const CALLER_AUTH: ErrorKind[] = ["not_configured", "unauthorized", "forbidden", "identity_provider_unavailable"];
-const JSON_BODY: ErrorKind[] = ["invalid_request", "invalid_json", "unknown_field", "payload_too_large", "unsupported_media_type"];
+const JSON_BODY: ErrorKind[] = [
+  "invalid_request",
+  "invalid_json",
+  "unknown_field",
+  "payload_too_large",
+  "unsupported_media_type",
+];
 const UPSTREAM: ErrorKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
 const V4_KEY: ErrorKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
 
@@ -66,7 +92,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "listTurnKeys",
     tag: "TURN keys",
     summary: "List TURN keys",
-    description: "Cloudflare's v4 route. Answered from KV while fresh (CACHE_FRESH_SECONDS); one KV read whatever the number of keys.",
+    description:
+      "Cloudflare's v4 route. Answered from KV while fresh (CACHE_FRESH_SECONDS); one KV read whatever the number of keys.",
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "Every key.", schema: Envelope(v.array(PublicKey)), headers: CACHE_HEADERS },
@@ -78,18 +105,35 @@ export const OPERATIONS: Operation[] = [
     operationId: "createTurnKey",
     tag: "TURN keys",
     summary: "Create a TURN key",
-    description: "Cloudflare's v4 route. turnvend seals the one-time secret in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
+    description:
+      "Cloudflare's v4 route. turnvend seals the one-time secret in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
     headers: [
       {
         name: "Idempotency-Key",
-        description: "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`).",
+        description:
+          "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`).",
         schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
       },
     ],
-    success: { status: 201, description: "The new key.", schema: Envelope(CreatedKey), headers: { "Idempotent-Replayed": "`true` when the answer replays an earlier create with the same Idempotency-Key." } },
-    errors: [...CALLER_AUTH, "account_mismatch", ...JSON_BODY, "conflict", "idempotency_mismatch", "custody_failure", ...UPSTREAM],
+    success: {
+      status: 201,
+      description: "The new key.",
+      schema: Envelope(CreatedKey),
+      headers: {
+        "Idempotent-Replayed": "`true` when the answer replays an earlier create with the same Idempotency-Key.",
+      },
+    },
+    errors: [
+      ...CALLER_AUTH,
+      "account_mismatch",
+      ...JSON_BODY,
+      "conflict",
+      "idempotency_mismatch",
+      "custody_failure",
+      ...UPSTREAM,
+    ],
   },
   {
     method: "get",
@@ -132,7 +176,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "adoptTurnKeySecret",
     tag: "TURN keys",
     summary: "Adopt the secret of a key made elsewhere",
-    description: "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform). The key must exist upstream.",
+    description:
+      "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform). The key must exist upstream.",
     auth: { kind: "caller", scope: "keys:write" },
     body: AdoptSecretBody,
     success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedKey) },
@@ -145,7 +190,11 @@ export const OPERATIONS: Operation[] = [
     tag: "Vending",
     summary: "Which key vends credentials",
     auth: { kind: "caller", scope: "keys:read" },
-    success: { status: 200, description: "The vending key (TURN_KEY_ID when pinned), or key_id null.", schema: Envelope(ActiveKeyView) },
+    success: {
+      status: 200,
+      description: "The vending key (TURN_KEY_ID when pinned), or key_id null.",
+      schema: Envelope(ActiveKeyView),
+    },
     errors: [...CALLER_AUTH],
   },
   {
@@ -154,7 +203,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "setActiveKey",
     tag: "Vending",
     summary: "Choose the key that vends credentials",
-    description: "`key_id` (32 lowercase hex) must be a key whose secret turnvend holds; refused with 10023 when TURN_KEY_ID pins the key.",
+    description:
+      "`key_id` (32 lowercase hex) must be a key whose secret turnvend holds; refused with 10023 when TURN_KEY_ID pins the key.",
     auth: { kind: "caller", scope: "keys:write" },
     body: ActiveKeyBody,
     success: { status: 200, description: "The new vending key.", schema: Envelope(ActiveKeyView) },
@@ -173,7 +223,19 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "vend" },
     body: VendBody,
     success: { status: 200, description: "ICE servers for one user.", schema: VendedCredentials },
-    errors: ["not_configured", "unauthorized", "forbidden", "origin_not_allowed", "identity_provider_unavailable", ...JSON_BODY, "invalid_ttl", "rate_limited", "no_active_key", "custody_failure", ...UPSTREAM],
+    errors: [
+      "not_configured",
+      "unauthorized",
+      "forbidden",
+      "origin_not_allowed",
+      "identity_provider_unavailable",
+      ...JSON_BODY,
+      "invalid_ttl",
+      "rate_limited",
+      "no_active_key",
+      "custody_failure",
+      ...UPSTREAM,
+    ],
   },
   {
     method: "post",
@@ -181,10 +243,15 @@ export const OPERATIONS: Operation[] = [
     operationId: "revokeCredentials",
     tag: "Vending",
     summary: "Revoke issued credentials",
-    description: "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). When a cap leaves some for later, `messages` holds code 10050: call again.",
+    description:
+      "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). When a cap leaves some for later, `messages` holds code 10050: call again.",
     auth: { kind: "caller", scope: "credentials:revoke" },
     body: RevokeBody,
-    success: { status: 200, description: "How many outstanding credentials were revoked.", schema: Envelope(RevokeResult) },
+    success: {
+      status: 200,
+      description: "How many outstanding credentials were revoked.",
+      schema: Envelope(RevokeResult),
+    },
     errors: [...CALLER_AUTH, ...JSON_BODY, "no_active_key", "custody_failure", ...UPSTREAM],
   },
   {
@@ -195,7 +262,11 @@ export const OPERATIONS: Operation[] = [
     summary: "Read the audit trail, newest first",
     auth: { kind: "caller", scope: "audit:read" },
     query: AuditQuery,
-    success: { status: 200, description: "A page of events; result_info.cursor fetches the next (null at the end).", schema: AuditPage },
+    success: {
+      status: 200,
+      description: "A page of events; result_info.cursor fetches the next (null at the end).",
+      schema: AuditPage,
+    },
     errors: [...CALLER_AUTH, "invalid_request"],
   },
   {
@@ -204,7 +275,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "mintDevJwt",
     tag: "Development",
     summary: "A dev JWT (local development only)",
-    description: "Exists only when turnvend runs on a loopback upstream with JWT_HS256_SECRET; everywhere else it is a plain 404.",
+    description:
+      "Exists only when turnvend runs on a loopback upstream with JWT_HS256_SECRET; everywhere else it is a plain 404.",
     auth: { kind: "none" },
     query: DevJwtQuery,
     success: { status: 200, description: "A signed HS256 JWT for `sub`.", schema: Envelope(DevJwt) },
@@ -228,7 +300,11 @@ export const OPERATIONS: Operation[] = [
     tag: "Service",
     summary: "The connectivity page",
     auth: { kind: "none" },
-    success: { status: 200, description: "An HTML page that vends ICE servers and tests a TURN relay.", contentType: "text/html" },
+    success: {
+      status: 200,
+      description: "An HTML page that vends ICE servers and tests a TURN relay.",
+      contentType: "text/html",
+    },
     errors: [],
     staticFile: true,
   },
@@ -239,7 +315,11 @@ export const OPERATIONS: Operation[] = [
     tag: "Service",
     summary: "The connectivity page's script",
     auth: { kind: "none" },
-    success: { status: 200, description: "JavaScript loaded by the connectivity page.", contentType: "text/javascript" },
+    success: {
+      status: 200,
+      description: "JavaScript loaded by the connectivity page.",
+      contentType: "text/javascript",
+    },
     errors: [],
     staticFile: true,
   },
@@ -271,7 +351,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "iceServersHelper",
     tag: "Service",
     summary: "The browser helper",
-    description: "A dependency-free ES module exporting `getIceServers({ url, token })` and `keepFresh(pc, { url, getToken, refreshBeforeMs })`.",
+    description:
+      "A dependency-free ES module exporting `getIceServers({ url, token })` and `keepFresh(pc, { url, getToken, refreshBeforeMs })`.",
     auth: { kind: "none" },
     success: { status: 200, description: "JavaScript (an ES module).", contentType: "text/javascript" },
     errors: [],

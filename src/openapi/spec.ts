@@ -1,7 +1,7 @@
 // Builds the OpenAPI 3.1 document from the operation table and the request schemas. Run at build time
 // (`npm run openapi` writes public/openapi.json, a static asset) so the Worker ships neither the converter
 // nor the document.
-import * as v from "valibot";
+import type * as v from "valibot";
 import { toJsonSchema, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
 import { CREDENTIAL_TTL_MIN_SECONDS } from "../constants";
 import { ERRORS, type ErrorKind } from "../http/errors";
@@ -22,7 +22,12 @@ const CONVERSION: ConversionConfig = {
   overrideSchema: ({ valibotSchema }) => {
     // The vend body takes `ttl` as unknown so the TTL policy gives every bad value one answer; document the policy.
     if (valibotSchema === VendBody.entries.ttl.wrapped) {
-      return { type: "integer", minimum: CREDENTIAL_TTL_MIN_SECONDS, maximum: 172_800, description: "Seconds; at most CREDENTIAL_TTL_MAX_SECONDS (default 3600 when absent)." };
+      return {
+        type: "integer",
+        minimum: CREDENTIAL_TTL_MIN_SECONDS,
+        maximum: 172_800,
+        description: "Seconds; at most CREDENTIAL_TTL_MAX_SECONDS (default 3600 when absent).",
+      };
     }
     return undefined;
   },
@@ -30,7 +35,9 @@ const CONVERSION: ConversionConfig = {
     // Custom checks have no JSON Schema form; their message states the rule.
     if (valibotAction.type === "check") {
       const message = (valibotAction as { message?: unknown }).message;
-      return typeof message === "string" ? { ...jsonSchema, description: joinSentences(jsonSchema.description, message) } : jsonSchema;
+      return typeof message === "string"
+        ? { ...jsonSchema, description: joinSentences(jsonSchema.description, message) }
+        : jsonSchema;
     }
     return undefined;
   },
@@ -47,7 +54,10 @@ function joinSentences(a: string | undefined, b: string): string {
 
 export function buildOpenApiDocument() {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op);
+  for (const op of OPERATIONS) {
+    paths[op.path] ??= {};
+    paths[op.path][op.method] = operation(op);
+  }
   return {
     openapi: "3.1.0",
     info: {
@@ -63,9 +73,24 @@ export function buildOpenApiDocument() {
     paths,
     components: {
       securitySchemes: {
-        callerToken: { type: "http", scheme: "bearer", description: "An internal caller's token (CALLERS). The security requirement lists the scope it must hold." },
-        accessServiceToken: { type: "apiKey", in: "header", name: "Cf-Access-Jwt-Assertion", description: "A Cloudflare Access service token's JWT, mapped to a caller by ACCESS_CALLERS; used only when no Authorization header is sent." },
-        endUserJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "An end user's JWT from the app's own auth (HS256 or JWKS); its `sub` is the subject." },
+        callerToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "An internal caller's token (CALLERS). The security requirement lists the scope it must hold.",
+        },
+        accessServiceToken: {
+          type: "apiKey",
+          in: "header",
+          name: "Cf-Access-Jwt-Assertion",
+          description:
+            "A Cloudflare Access service token's JWT, mapped to a caller by ACCESS_CALLERS; used only when no Authorization header is sent.",
+        },
+        endUserJwt: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "An end user's JWT from the app's own auth (HS256 or JWKS); its `sub` is the subject.",
+        },
       },
       schemas: { ErrorEnvelope: schema(ErrorEnvelope) },
     },
@@ -81,9 +106,25 @@ function operation(op: Operation) {
         ? "Requires an end-user JWT, or a caller token with scope `credentials:issue`."
         : "No authentication.";
   const parameters = [
-    ...[...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: "path", required: true, schema: schema(PATH_PARAMS[name]) })),
-    ...Object.entries(op.query?.entries ?? {}).map(([name, s]) => ({ name, in: "query", required: s.type !== "optional", schema: schema(s) })),
-    ...(op.headers ?? []).map((h) => ({ name: h.name, in: "header", required: false, description: h.description, schema: schema(h.schema) })),
+    ...[...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+      name,
+      in: "path",
+      required: true,
+      schema: schema(PATH_PARAMS[name]),
+    })),
+    ...Object.entries(op.query?.entries ?? {}).map(([name, s]) => ({
+      name,
+      in: "query",
+      required: s.type !== "optional",
+      schema: schema(s),
+    })),
+    ...(op.headers ?? []).map((h) => ({
+      name: h.name,
+      in: "header",
+      required: false,
+      description: h.description,
+      schema: schema(h.schema),
+    })),
   ];
   return {
     operationId: op.operationId,
@@ -93,7 +134,9 @@ function operation(op: Operation) {
     ...(scope !== undefined ? { "x-required-scope": scope } : {}),
     security: security(op),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: false, content: { "application/json": { schema: schema(op.body) } } } } : {}),
+    ...(op.body
+      ? { requestBody: { required: false, content: { "application/json": { schema: schema(op.body) } } } }
+      : {}),
     // A static file never reaches the Worker, so none of its errors apply.
     responses: op.staticFile ? success(op) : { ...success(op), ...errorResponses([...op.errors, "internal_error"]) },
   };
@@ -116,7 +159,13 @@ function success(op: Operation) {
   return {
     [status]: {
       description,
-      ...(headers ? { headers: Object.fromEntries(Object.entries(headers).map(([name, d]) => [name, { description: d, schema: { type: "string" } }])) } : {}),
+      ...(headers
+        ? {
+            headers: Object.fromEntries(
+              Object.entries(headers).map(([name, d]) => [name, { description: d, schema: { type: "string" } }]),
+            ),
+          }
+        : {}),
       content: { [contentType]: s ? { schema: schema(s) } : {} },
     },
   };
@@ -125,7 +174,8 @@ function success(op: Operation) {
 function errorResponses(kinds: ErrorKind[]) {
   const byStatus = new Map<number, ErrorKind[]>();
   for (const kind of new Set(kinds)) {
-    for (const status of [ERRORS[kind].status, ...(OTHER_STATUSES[kind] ?? [])]) byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);
+    for (const status of [ERRORS[kind].status, ...(OTHER_STATUSES[kind] ?? [])])
+      byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);
   }
   const out: Record<string, unknown> = {};
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {

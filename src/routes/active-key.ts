@@ -15,14 +15,20 @@ export const activeKey = new Hono<AppEnv>();
 
 activeKey.get("/", requireCaller("keys:read"), async (c) => {
   c.header("Cache-Control", "no-store");
-  return c.json(successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)))));
+  return c.json(
+    successEnvelope(await readActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)))),
+  );
 });
 
 activeKey.put("/", audited("active_key.set"), requireCaller("keys:write"), async (c) => {
   const body = await readJsonBody(c, ActiveKeyBody);
   const keyId = assertKeyId(body.key_id);
   c.set("auditKeyId", keyId);
-  const view = await setActiveKey(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)), keyId, c.get("caller")!.id);
+  const view = await setActiveKey(
+    vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w)),
+    keyId,
+    c.get("caller")!.id,
+  );
   return c.json(successEnvelope(view));
 });
 

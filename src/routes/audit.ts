@@ -14,7 +14,10 @@ export const audit = new Hono<AppEnv>();
 audit.get("/", requireCaller("audit:read"), async (c) => {
   const query = v.safeParse(AuditQuery, { limit: c.req.query("limit"), cursor: c.req.query("cursor") });
   if (!query.success) {
-    throw new ApiError("invalid_request", `limit must be 1 to ${AUDIT_PAGE_MAX}, and cursor must be one this route returned`);
+    throw new ApiError(
+      "invalid_request",
+      `limit must be 1 to ${AUDIT_PAGE_MAX}, and cursor must be one this route returned`,
+    );
   }
   const log = new AuditLog(c.env.TURNVEND_KV, c.get("config").auditRetentionDays);
   const page = await log.page(query.output.limit ?? AUDIT_PAGE_DEFAULT, query.output.cursor).catch((err: unknown) => {

@@ -20,14 +20,28 @@ const REVOKE_INCOMPLETE_MESSAGE_CODE = 10050;
 credentials.post("/revoke", audited("credentials.revoke"), requireCaller("credentials:revoke"), async (c) => {
   const body = await readJsonBody(c, RevokeBody);
   const target = body.username !== undefined ? { username: body.username } : { subject: body.subject! };
-  const result = await revokeCredentials(vendDeps(c.env, c.get("config"), (w) => c.executionCtx.waitUntil(w), new UpstreamBudget(c.get("config").upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS)), target, c.get("caller")!.id);
+  const result = await revokeCredentials(
+    vendDeps(
+      c.env,
+      c.get("config"),
+      (w) => c.executionCtx.waitUntil(w),
+      new UpstreamBudget(c.get("config").upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS),
+    ),
+    target,
+    c.get("caller")!.id,
+  );
   c.header("Cache-Control", "no-store");
   const envelope = successEnvelope({ revoked: result.revoked });
   if (!result.remaining) return c.json(envelope);
   // The v4 envelope's messages carry the "call again" note, so the result keeps one shape.
   return c.json({
     ...envelope,
-    messages: [{ code: REVOKE_INCOMPLETE_MESSAGE_CODE, message: "more outstanding credentials remain for this subject; call revoke again" }],
+    messages: [
+      {
+        code: REVOKE_INCOMPLETE_MESSAGE_CODE,
+        message: "more outstanding credentials remain for this subject; call revoke again",
+      },
+    ],
   });
 });
 

@@ -13,7 +13,8 @@ export const devJwt = new Hono<AppEnv>();
 
 // Outside local development the route does not exist, whatever the method.
 devJwt.use(async (c, next) => {
-  if (!isLocalDevelopment(requireConfig(c.env))) throw new ApiError("route_not_found", "no such route; see README.md for the API");
+  if (!isLocalDevelopment(requireConfig(c.env)))
+    throw new ApiError("route_not_found", "no such route; see README.md for the API");
   await next();
 });
 
@@ -33,8 +34,21 @@ devJwt.get("/jwt", async (c) => {
     throw new ApiError("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
   }
   const now = Date.now();
-  const token = await mintDevJwt({ secret: config.jwt.hs256Secret, issuer: config.jwt.issuer, audience: config.jwt.audience, subject, ttlSeconds: ttl, now });
-  return c.json(successEnvelope({ token, sub: subject, expires_at: new Date(Math.floor(now / 1000) * 1000 + ttl * 1000).toISOString() }));
+  const token = await mintDevJwt({
+    secret: config.jwt.hs256Secret,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    subject,
+    ttlSeconds: ttl,
+    now,
+  });
+  return c.json(
+    successEnvelope({
+      token,
+      sub: subject,
+      expires_at: new Date(Math.floor(now / 1000) * 1000 + ttl * 1000).toISOString(),
+    }),
+  );
 });
 
 devJwt.all("/jwt", methodNotAllowed("GET"));

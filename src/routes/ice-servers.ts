@@ -35,13 +35,16 @@ iceServers.post("/", async (c) => {
   const body = await readJsonBody(c, VendBody);
   const subject = vendSubject(identity, body.subject);
   const ttl = resolveTtl(body.ttl, config);
-  const issued = await issueCredentials(vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)), {
-    subject,
-    ttl,
-    issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
-    clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
-    allowReuse: body.fresh !== true,
-  });
+  const issued = await issueCredentials(
+    vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)),
+    {
+      subject,
+      ttl,
+      issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
+      clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
+      allowReuse: body.fresh !== true,
+    },
+  );
   c.set("logFields", issued.logFields);
   return c.json(issued.body);
 });

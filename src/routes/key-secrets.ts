@@ -16,7 +16,10 @@ export const keySecrets = new Hono<AppEnv>();
 keySecrets.put("/:key_id/secret", audited("turn_key.adopt"), requireCaller("keys:write"), async (c) => {
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, AdoptSecretBody);
-  const key = await adoptKeySecret(keyDeps(c.env, c.get("config")), keyId, { secret: body.key, callerId: c.get("caller")!.id });
+  const key = await adoptKeySecret(keyDeps(c.env, c.get("config")), keyId, {
+    secret: body.key,
+    callerId: c.get("caller")!.id,
+  });
   return c.json(successEnvelope({ ...key, has_secret: true }));
 });
 

@@ -17,12 +17,17 @@ export const KeyNameBody = v.strictObject({
 });
 
 export const AdoptSecretBody = v.strictObject({
-  key: v.pipe(v.string(), v.length(KEY_SECRET_LENGTH, `key must be the ${KEY_SECRET_LENGTH}-character TURN key secret`)),
+  key: v.pipe(
+    v.string(),
+    v.length(KEY_SECRET_LENGTH, `key must be the ${KEY_SECRET_LENGTH}-character TURN key secret`),
+  ),
 });
 
 /** GET /v1/audit?limit=&cursor= (query values arrive as strings). */
 export const AuditQuery = v.object({
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(AUDIT_PAGE_MAX))),
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(AUDIT_PAGE_MAX)),
+  ),
   // KV cursors are opaque base64-ish strings; anything else cannot be one.
   cursor: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/=_-]{1,1024}$/))),
 });

@@ -2,6 +2,7 @@
 import * as v from "valibot";
 
 // C0 controls, DEL and C1 controls. Text is shown in dashboards and logs: a CR/LF could forge a line.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 // A lone UTF-16 surrogate is not text: it becomes U+FFFD on the way out, so two different inputs
 // would turn into the same value (the same key name upstream, the same subject hash).

@@ -45,7 +45,10 @@ turnKeys.put("/:key_id", audited("turn_key.update"), requireCaller("keys:write")
   checkAccount(c);
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, KeyNameBody);
-  const updated = await updateKey(keyDeps(c.env, c.get("config")), keyId, { name: body.name, callerId: c.get("caller")!.id });
+  const updated = await updateKey(keyDeps(c.env, c.get("config")), keyId, {
+    name: body.name,
+    callerId: c.get("caller")!.id,
+  });
   return c.json(successEnvelope(updated));
 });
 

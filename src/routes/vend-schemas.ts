@@ -10,7 +10,12 @@ export const VendBody = v.strictObject({
   ttl: v.optional(v.unknown()),
   subject: v.optional(Subject),
   // Skips the reuse window (CREDENTIAL_REUSE_SECONDS): a client refreshing before expiry needs a new set.
-  fresh: v.optional(v.pipe(v.boolean(), v.description("true: a new set even within the reuse window (send it when refreshing before expiresAt)."))),
+  fresh: v.optional(
+    v.pipe(
+      v.boolean(),
+      v.description("true: a new set even within the reuse window (send it when refreshing before expiresAt)."),
+    ),
+  ),
 });
 
 export const RevokeBody = v.pipe(
@@ -21,7 +26,10 @@ export const RevokeBody = v.pipe(
       v.pipe(
         v.string(),
         v.regex(/^[\x21-\x7e]+$/, "username must be visible ASCII characters"),
-        v.maxLength(CREDENTIAL_USERNAME_MAX_LENGTH, `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`),
+        v.maxLength(
+          CREDENTIAL_USERNAME_MAX_LENGTH,
+          `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`,
+        ),
         v.check((u) => u !== "." && u !== "..", "username is not a credential username"),
       ),
     ),

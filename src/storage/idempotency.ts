@@ -25,7 +25,9 @@ export class IdempotencyStore {
   }
 
   async put(callerId: string, idempotencyKey: string, rec: IdempotencyRecord): Promise<void> {
-    await this.kv.put(await this.key(callerId, idempotencyKey), JSON.stringify(rec), { expirationTtl: IDEMPOTENCY_TTL_SECONDS });
+    await this.kv.put(await this.key(callerId, idempotencyKey), JSON.stringify(rec), {
+      expirationTtl: IDEMPOTENCY_TTL_SECONDS,
+    });
   }
 
   async delete(callerId: string, idempotencyKey: string): Promise<void> {

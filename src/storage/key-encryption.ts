@@ -26,9 +26,14 @@ export function keyRing(raw: string): Promise<KeyRing> {
 const KEK_FORMAT = "expected <kek_id>:<base64 of 32 bytes>[,...]";
 
 /** Splits KEY_ENCRYPTION_KEY into its entries, or says what is wrong (never echoing the value). */
-export function parseKeyRing(raw: string): { ok: true; entries: { id: string; bytes: Uint8Array }[] } | { ok: false; problem: string } {
+export function parseKeyRing(
+  raw: string,
+): { ok: true; entries: { id: string; bytes: Uint8Array }[] } | { ok: false; problem: string } {
   const entries: { id: string; bytes: Uint8Array }[] = [];
-  for (const entry of raw.split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const sep = entry.indexOf(":");
     const id = entry.slice(0, sep);
     let bytes: Uint8Array;
@@ -37,7 +42,8 @@ export function parseKeyRing(raw: string): { ok: true; entries: { id: string; by
     } catch {
       bytes = new Uint8Array();
     }
-    if (sep <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || bytes.byteLength !== 32) return { ok: false, problem: KEK_FORMAT };
+    if (sep <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || bytes.byteLength !== 32)
+      return { ok: false, problem: KEK_FORMAT };
     entries.push({ id, bytes });
   }
   if (entries.length === 0) return { ok: false, problem: "it is empty" };
@@ -64,20 +70,32 @@ function aad(keyId: string): Uint8Array {
 
 export async function seal(ring: KeyRing, keyId: string, secret: string): Promise<SealedSecret> {
   const iv = crypto.getRandomValues(new Uint8Array(12)); // fresh per write: GCM must never reuse an IV
-  const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(keyId) }, ring.current.key, new TextEncoder().encode(secret));
+  const ct = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: aad(keyId) },
+    ring.current.key,
+    new TextEncoder().encode(secret),
+  );
   return { v: 1, kek: ring.current.id, iv: bytesToBase64(iv), ct: bytesToBase64(new Uint8Array(ct)) };
 }
 
 /** Opens a sealed secret. Anything tampered, truncated or sealed under an unknown key fails closed. */
 export async function open(ring: KeyRing, keyId: string, sealed: unknown): Promise<string> {
-  const fail = () => new ApiError("custody_failure", "the stored secret for this TURN key cannot be used; re-adopt the key or rotate it");
+  const fail = () =>
+    new ApiError(
+      "custody_failure",
+      "the stored secret for this TURN key cannot be used; re-adopt the key or rotate it",
+    );
   if (typeof sealed !== "object" || sealed === null) throw fail();
   const { v, kek, iv, ct } = sealed as Record<string, unknown>;
   if (v !== 1 || typeof kek !== "string" || typeof iv !== "string" || typeof ct !== "string") throw fail();
   const key = ring.byId.get(kek);
   if (!key) throw fail();
   try {
-    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: base64ToBytes(iv), additionalData: aad(keyId) }, key, base64ToBytes(ct));
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: base64ToBytes(iv), additionalData: aad(keyId) },
+      key,
+      base64ToBytes(ct),
+    );
     return new TextDecoder().decode(plain);
   } catch {
     throw fail();

@@ -30,7 +30,10 @@ export class KeySecrets {
     try {
       sealed = JSON.parse(raw);
     } catch {
-      throw new ApiError("custody_failure", "the stored secret for this TURN key cannot be used; re-adopt the key or rotate it");
+      throw new ApiError(
+        "custody_failure",
+        "the stored secret for this TURN key cannot be used; re-adopt the key or rotate it",
+      );
     }
     return open(await keyRing(this.keyEncryptionKeys), keyId, sealed);
   }
@@ -44,7 +47,10 @@ export class KeySecrets {
     const owners = new Map<string, SecretMetadata>();
     let cursor: string | undefined;
     do {
-      const page: KVNamespaceListResult<SecretMetadata> = await this.kv.list<SecretMetadata>({ prefix: PREFIX, cursor });
+      const page: KVNamespaceListResult<SecretMetadata> = await this.kv.list<SecretMetadata>({
+        prefix: PREFIX,
+        cursor,
+      });
       for (const k of page.keys) {
         owners.set(k.name.slice(PREFIX.length), k.metadata ?? { created_by: "unknown", stored_at: "" });
       }

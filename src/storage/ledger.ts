@@ -44,7 +44,13 @@ export class Ledger {
 
   async get(username: string): Promise<LedgerRecord | undefined> {
     const entry = await this.kv.get<LedgerEntry>(BY_USERNAME + username, "json");
-    if (!entry || typeof entry.key_id !== "string" || typeof entry.expires_at !== "string" || typeof entry.subject_hash !== "string") return undefined;
+    if (
+      !entry ||
+      typeof entry.key_id !== "string" ||
+      typeof entry.expires_at !== "string" ||
+      typeof entry.subject_hash !== "string"
+    )
+      return undefined;
     return { username, subject_hash: entry.subject_hash, key_id: entry.key_id, expires_at: entry.expires_at };
   }
 
@@ -58,7 +64,12 @@ export class Ledger {
       for (const k of page.keys) {
         if (records.length >= limit) return { records, more: true };
         if (!k.metadata) continue;
-        records.push({ username: k.name.slice(prefix.length), subject_hash: subjectHash, key_id: k.metadata.key_id, expires_at: k.metadata.expires_at });
+        records.push({
+          username: k.name.slice(prefix.length),
+          subject_hash: subjectHash,
+          key_id: k.metadata.key_id,
+          expires_at: k.metadata.expires_at,
+        });
       }
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
@@ -67,6 +78,9 @@ export class Ledger {
 
   /** Forgets a credential under both keys. */
   async remove(record: LedgerRecord): Promise<void> {
-    await Promise.all([this.kv.delete(BY_USERNAME + record.username), this.kv.delete(`${BY_SUBJECT}${record.subject_hash}:${record.username}`)]);
+    await Promise.all([
+      this.kv.delete(BY_USERNAME + record.username),
+      this.kv.delete(`${BY_SUBJECT}${record.subject_hash}:${record.username}`),
+    ]);
   }
 }

@@ -18,10 +18,14 @@ export class Breaker {
     const openUntil = await this.openUntil();
     const waitMs = openUntil - Date.now();
     if (waitMs > 0) {
-      throw new ApiError("upstream_unavailable", "Cloudflare is rate limiting this account; turnvend is holding calls until it may retry", {
-        retryAfterSeconds: Math.ceil(waitMs / 1000),
-        detail: "breaker_open",
-      });
+      throw new ApiError(
+        "upstream_unavailable",
+        "Cloudflare is rate limiting this account; turnvend is holding calls until it may retry",
+        {
+          retryAfterSeconds: Math.ceil(waitMs / 1000),
+          detail: "breaker_open",
+        },
+      );
     }
   }
 
@@ -29,7 +33,9 @@ export class Breaker {
     const openUntil = Date.now() + retryAfterSeconds * 1000;
     memo = { openUntil };
     log("upstream.breaker_opened", { retry_after_s: retryAfterSeconds });
-    await this.kv.put(BREAKER_KEY, String(openUntil), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, retryAfterSeconds) });
+    await this.kv.put(BREAKER_KEY, String(openUntil), {
+      expirationTtl: Math.max(KV_MIN_TTL_SECONDS, retryAfterSeconds),
+    });
   }
 
   private async openUntil(): Promise<number> {

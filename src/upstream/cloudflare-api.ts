@@ -1,7 +1,7 @@
 // A thin typed client for the v4 TURN key routes (reference §1), authenticated with the account token.
 // Every call passes the rate-limit breaker first; a 429 trips it.
 import { assertKeyId } from "../keys/key-id";
-import * as v from "valibot";
+import type * as v from "valibot";
 import type { Config } from "../config";
 import type { Breaker } from "./breaker";
 import type { UpstreamBudget } from "./budget";
@@ -23,7 +23,10 @@ export class CloudflareApi {
   }
 
   createKey(name: string | undefined): Promise<CreatedKey> {
-    return this.call({ route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name } }, UpstreamCreatedKey);
+    return this.call(
+      { route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name } },
+      UpstreamCreatedKey,
+    );
   }
 
   getKey(keyId: string): Promise<KeyRecord> {
@@ -31,7 +34,10 @@ export class CloudflareApi {
   }
 
   updateKey(keyId: string, name: string | undefined): Promise<KeyRecord> {
-    return this.call({ route: "turn_keys.update", method: "PUT", path: this.keyPath(keyId), body: name === undefined ? {} : { name } }, UpstreamKey);
+    return this.call(
+      { route: "turn_keys.update", method: "PUT", path: this.keyPath(keyId), body: name === undefined ? {} : { name } },
+      UpstreamKey,
+    );
   }
 
   deleteKey(keyId: string): Promise<KeyRecord> {

@@ -92,7 +92,11 @@ async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Api
 
 /** True when the call may have reached Cloudflare but its answer was lost. */
 export function outcomeUnknown(err: unknown): boolean {
-  return err instanceof ApiError && err.kind === "upstream_unavailable" && (err.detail === "timeout" || err.detail === "network");
+  return (
+    err instanceof ApiError &&
+    err.kind === "upstream_unavailable" &&
+    (err.detail === "timeout" || err.detail === "network")
+  );
 }
 
 /** Validates a successful response body, or throws the 502 for an invalid one. */
@@ -100,7 +104,9 @@ export function expectShape<S extends v.GenericSchema>(route: string, schema: S,
   const parsed = v.safeParse(schema, data);
   if (parsed.success) return parsed.output;
   log("upstream.invalid_response", { route });
-  throw new ApiError("upstream_error", "Cloudflare returned a response turnvend could not understand", { retryAfterSeconds: 5 });
+  throw new ApiError("upstream_error", "Cloudflare returned a response turnvend could not understand", {
+    retryAfterSeconds: 5,
+  });
 }
 
 /** Seconds to wait from a 429's Retry-After, or Cloudflare's documented 5-minute block. */
@@ -125,9 +131,13 @@ export function upstreamFailure(route: string, res: UpstreamResponse): ApiError 
     });
   }
   if (status === 401 || status === 403) {
-    return new ApiError("upstream_error", "Cloudflare refused turnvend's account credentials; the operator must check them", {
-      detail: `status_${status}`,
-    });
+    return new ApiError(
+      "upstream_error",
+      "Cloudflare refused turnvend's account credentials; the operator must check them",
+      {
+        detail: `status_${status}`,
+      },
+    );
   }
   if (status === 400 || status === 409 || status === 422) {
     return new ApiError("upstream_rejected", "Cloudflare rejected the request", { status });
@@ -135,5 +145,7 @@ export function upstreamFailure(route: string, res: UpstreamResponse): ApiError 
   if (status >= 300 && status < 400) {
     return new ApiError("upstream_error", "Cloudflare answered with an unexpected redirect");
   }
-  return new ApiError("upstream_error", "Cloudflare failed to handle the request; try again shortly", { retryAfterSeconds: 5 });
+  return new ApiError("upstream_error", "Cloudflare failed to handle the request; try again shortly", {
+    retryAfterSeconds: 5,
+  });
 }

@@ -36,7 +36,11 @@ export class RtcApi {
     return new RtcApi(this.baseUrl, budget);
   }
 
-  async generateIceServers(keyId: string, keySecret: string, input: { ttl: number; customIdentifier: string }): Promise<GenerateResponse> {
+  async generateIceServers(
+    keyId: string,
+    keySecret: string,
+    input: { ttl: number; customIdentifier: string },
+  ): Promise<GenerateResponse> {
     const route = "credentials.generate_ice_servers";
     const res = await sendUpstream({
       route,
@@ -81,7 +85,10 @@ export class RtcApi {
     // caller's credentials are fine; the operator must act.
     if (res.status === 401 || res.status === 403 || res.status === 404) {
       log("vend.key_refused", { route, key_id: keyId, status: res.status });
-      return new ApiError("no_active_key", "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must set a working key");
+      return new ApiError(
+        "no_active_key",
+        "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must set a working key",
+      );
     }
     // Every body turnvend sends is validated first, so an upstream 4xx is turnvend's problem: 502.
     if (res.status === 400 || res.status === 409 || res.status === 422) {

@@ -12,7 +12,13 @@ export type UpstreamKey = v.InferOutput<typeof UpstreamKey>;
 /** Create returns the one-time secret as `key`; some versions call it `secret`. */
 export const UpstreamCreatedKey = v.pipe(
   v.object({ ...UpstreamKey.entries, key: v.optional(v.string()), secret: v.optional(v.string()) }),
-  v.transform((k) => ({ uid: k.uid, name: k.name ?? "", created: k.created, modified: k.modified, key: k.key ?? k.secret ?? "" })),
+  v.transform((k) => ({
+    uid: k.uid,
+    name: k.name ?? "",
+    created: k.created,
+    modified: k.modified,
+    key: k.key ?? k.secret ?? "",
+  })),
   v.check((k) => k.key.length > 0, "created key has no secret"),
 );
 

@@ -19,13 +19,20 @@ export async function readActiveKey(deps: Pick<VendDeps, "activeKeys" | "pinnedK
   return { key_id: doc?.key_id ?? null, pinned: false, set_by: doc?.set_by ?? null, set_at: doc?.set_at ?? null };
 }
 
-export async function setActiveKey(deps: Pick<VendDeps, "activeKeys" | "pinnedKeyId" | "secrets" | "now">, keyId: string, callerId: string): Promise<ActiveKeyView> {
+export async function setActiveKey(
+  deps: Pick<VendDeps, "activeKeys" | "pinnedKeyId" | "secrets" | "now">,
+  keyId: string,
+  callerId: string,
+): Promise<ActiveKeyView> {
   if (deps.pinnedKeyId) {
     throw new ApiError("conflict", "TURN_KEY_ID pins the vending key; unset it to choose the active key here");
   }
   // Loading (and so decrypting) the secret proves turnvend can actually vend with this key.
   if ((await deps.secrets.load(keyId)) === undefined) {
-    throw new ApiError("conflict", "turnvend holds no secret for this key; create the key through turnvend or adopt its secret with PUT /v1/keys/{key_id}/secret");
+    throw new ApiError(
+      "conflict",
+      "turnvend holds no secret for this key; create the key through turnvend or adopt its secret with PUT /v1/keys/{key_id}/secret",
+    );
   }
   const doc: ActiveKey = { key_id: keyId, set_by: callerId, set_at: new Date(clock(deps)).toISOString() };
   await deps.activeKeys.set(doc);

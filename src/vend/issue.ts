@@ -27,7 +27,12 @@ export interface VendedCredentials {
   expiresAt: string;
 }
 
-async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: string[], entry: LedgerEntry): Promise<void> {
+async function recordOrWithdraw(
+  deps: VendDeps,
+  key: VendingKey,
+  usernames: string[],
+  entry: LedgerEntry,
+): Promise<void> {
   for (let attempt = 1; attempt <= LEDGER_WRITE_ATTEMPTS; attempt++) {
     try {
       await Promise.all(usernames.map((username) => deps.ledger.record(username, entry, clock(deps))));
@@ -41,7 +46,11 @@ async function recordOrWithdraw(deps: VendDeps, key: VendingKey, usernames: stri
   // The request's upstream allowance may be spent by now; the withdrawal gets its own.
   const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
   const results = await Promise.allSettled(usernames.map((username) => rtc.revoke(key.keyId, key.secret, username)));
-  log("vend.credential_withdrawn", { key_id: key.keyId, subject_hash: entry.subject_hash, revoked: results.filter((r) => r.status === "fulfilled").length });
+  log("vend.credential_withdrawn", {
+    key_id: key.keyId,
+    subject_hash: entry.subject_hash,
+    revoked: results.filter((r) => r.status === "fulfilled").length,
+  });
 }
 
 /**
@@ -61,15 +70,28 @@ export async function issueCredentials(
   const reused = input.allowReuse ? reusableSet({ ...reuse, keyId: key.keyId, now: started }) : undefined;
   if (reused) {
     return {
-      body: { iceServers: reused.iceServers, ttl: Math.floor((reused.expiresAt - started) / 1000), expiresAt: new Date(reused.expiresAt).toISOString() },
-      logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: reused.usernames.length, issued_by: input.issuedBy, reused: true },
+      body: {
+        iceServers: reused.iceServers,
+        ttl: Math.floor((reused.expiresAt - started) / 1000),
+        expiresAt: new Date(reused.expiresAt).toISOString(),
+      },
+      logFields: {
+        key_id: key.keyId,
+        subject_hash: hash,
+        ttl: input.ttl,
+        credentials: reused.usernames.length,
+        issued_by: input.issuedBy,
+        reused: true,
+      },
     };
   }
-  const upstream = await deps.rtc.generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash }).catch((err: unknown) => {
-    // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
-    if (err instanceof ApiError && err.kind === "no_active_key") forgetVendingKey();
-    throw err;
-  });
+  const upstream = await deps.rtc
+    .generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash })
+    .catch((err: unknown) => {
+      // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
+      if (err instanceof ApiError && err.kind === "no_active_key") forgetVendingKey();
+      throw err;
+    });
   // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
   const expiresAtMs = started + input.ttl * 1000;
   const expiresAt = new Date(expiresAtMs).toISOString();
@@ -77,17 +99,33 @@ export async function issueCredentials(
   const usernames = credentialUsernames(upstream.iceServers);
   // The ledger is written after the answer, off the hot path (a KV write can take longer than the whole
   // vend). If it cannot be written, the credential is revoked: none stays out that turnvend cannot revoke.
-  deps.waitUntil(recordOrWithdraw(deps, key, usernames, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }));
+  deps.waitUntil(
+    recordOrWithdraw(deps, key, usernames, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }),
+  );
 
   const iceServers = shapeIceServers(upstream.iceServers);
   if (iceServers.length === 0) {
     log("vend.no_usable_urls", { key_id: key.keyId });
     throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
-  rememberSet(reuse, { keyId: key.keyId, subjectHash: hash, iceServers, usernames, issuedAt: started, expiresAt: expiresAtMs });
+  rememberSet(reuse, {
+    keyId: key.keyId,
+    subjectHash: hash,
+    iceServers,
+    usernames,
+    issuedAt: started,
+    expiresAt: expiresAtMs,
+  });
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
     body: { iceServers, ttl: input.ttl, expiresAt },
-    logFields: { key_id: key.keyId, subject_hash: hash, ttl: input.ttl, credentials: usernames.length, issued_by: input.issuedBy, reused: false },
+    logFields: {
+      key_id: key.keyId,
+      subject_hash: hash,
+      ttl: input.ttl,
+      credentials: usernames.length,
+      issued_by: input.issuedBy,
+      reused: false,
+    },
   };
 }

@@ -14,20 +14,32 @@ export interface VendLimiters {
  * callers, against the client IP. Internal callers are exempt from the IP limit: all their users share
  * the service's own address.
  */
-export async function enforceVendLimits(limiters: VendLimiters, input: { subjectHash: string; clientIp: string | undefined }): Promise<void> {
+export async function enforceVendLimits(
+  limiters: VendLimiters,
+  input: { subjectHash: string; clientIp: string | undefined },
+): Promise<void> {
   if (!limiters.subject || !limiters.ip) {
     // Fail closed: vending without abuse bounds is a misconfiguration, not a feature.
-    throw new ApiError("not_configured", "turnvend is not configured: the VEND_SUBJECT_LIMITER and VEND_IP_LIMITER bindings are required");
+    throw new ApiError(
+      "not_configured",
+      "turnvend is not configured: the VEND_SUBJECT_LIMITER and VEND_IP_LIMITER bindings are required",
+    );
   }
-  const checks: Promise<{ scope: string; ok: boolean }>[] = [check("subject", limiters.subject, `subject:${input.subjectHash}`)];
+  const checks: Promise<{ scope: string; ok: boolean }>[] = [
+    check("subject", limiters.subject, `subject:${input.subjectHash}`),
+  ];
   // CF-Connecting-IP is always set at Cloudflare's edge; only local runs lack it.
   if (input.clientIp) checks.push(check("ip", limiters.ip, `ip:${input.clientIp}`));
   const refused = (await Promise.all(checks)).find((r) => !r.ok);
   if (refused) {
     log("vend.rate_limited", { scope: refused.scope, subject_hash: input.subjectHash });
-    throw new ApiError("rate_limited", `too many credential requests for this ${refused.scope === "ip" ? "network address" : "user"}; try again later`, {
-      retryAfterSeconds: VEND_RATE_LIMIT_PERIOD_SECONDS,
-    });
+    throw new ApiError(
+      "rate_limited",
+      `too many credential requests for this ${refused.scope === "ip" ? "network address" : "user"}; try again later`,
+      {
+        retryAfterSeconds: VEND_RATE_LIMIT_PERIOD_SECONDS,
+      },
+    );
   }
 }
 

@@ -25,10 +25,18 @@ export interface IssuedSet {
  * an end user's "alice", and asking for another lifetime is asking for another set.
  */
 const entries = new Map<string, IssuedSet>();
-const entryKey = (input: { issuedBy: string; subjectHash: string; ttl: number }) => JSON.stringify([input.issuedBy, input.subjectHash, input.ttl]);
+const entryKey = (input: { issuedBy: string; subjectHash: string; ttl: number }) =>
+  JSON.stringify([input.issuedBy, input.subjectHash, input.ttl]);
 
 /** The set to hand out again, if any. */
-export function reusableSet(input: { issuedBy: string; subjectHash: string; ttl: number; keyId: string; windowSeconds: number; now: number }): IssuedSet | undefined {
+export function reusableSet(input: {
+  issuedBy: string;
+  subjectHash: string;
+  ttl: number;
+  keyId: string;
+  windowSeconds: number;
+  now: number;
+}): IssuedSet | undefined {
   if (input.windowSeconds <= 0) return undefined;
   const key = entryKey(input);
   const set = entries.get(key);
@@ -43,7 +51,10 @@ export function reusableSet(input: { issuedBy: string; subjectHash: string; ttl:
 }
 
 /** Remembers a freshly issued set (only when the window is on). */
-export function rememberSet(input: { issuedBy: string; subjectHash: string; ttl: number; windowSeconds: number }, set: IssuedSet): void {
+export function rememberSet(
+  input: { issuedBy: string; subjectHash: string; ttl: number; windowSeconds: number },
+  set: IssuedSet,
+): void {
   if (input.windowSeconds <= 0) return;
   const key = entryKey(input);
   entries.delete(key);

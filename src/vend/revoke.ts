@@ -18,7 +18,11 @@ export interface RevokeResult {
   remaining: boolean;
 }
 
-export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, revokedBy: string): Promise<RevokeResult> {
+export async function revokeCredentials(
+  deps: VendDeps,
+  target: RevokeTarget,
+  revokedBy: string,
+): Promise<RevokeResult> {
   const now = clock(deps);
   let records: LedgerRecord[];
   let more = false;
@@ -38,7 +42,10 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
   const secrets = new Map<string, Promise<string | undefined>>();
   const secretFor = (keyId: string) => {
     let s = secrets.get(keyId);
-    if (!s) secrets.set(keyId, (s = deps.secrets.load(keyId)));
+    if (!s) {
+      s = deps.secrets.load(keyId);
+      secrets.set(keyId, s);
+    }
     return s;
   };
 
@@ -51,15 +58,28 @@ export async function revokeCredentials(deps: VendDeps, target: RevokeTarget, re
         // The issuing key was deleted (its secret goes with it), so nothing can revoke this credential any
         // more: forget it rather than failing every later revocation of the subject. It is not counted.
         await deps.ledger.remove(record);
-        log("credential.revoke_impossible", { key_id: record.key_id, subject_hash: record.subject_hash, revoked_by: revokedBy });
+        log("credential.revoke_impossible", {
+          key_id: record.key_id,
+          subject_hash: record.subject_hash,
+          revoked_by: revokedBy,
+        });
         return;
       }
       const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
       await deps.ledger.remove(record);
       revoked += 1;
-      log("credential.revoked", { key_id: record.key_id, subject_hash: record.subject_hash, outcome, revoked_by: revokedBy });
+      log("credential.revoked", {
+        key_id: record.key_id,
+        subject_hash: record.subject_hash,
+        outcome,
+        revoked_by: revokedBy,
+      });
     } catch (err) {
-      log("credential.revoke_failed", { key_id: record.key_id, subject_hash: record.subject_hash, kind: err instanceof ApiError ? err.kind : "unexpected" });
+      log("credential.revoke_failed", {
+        key_id: record.key_id,
+        subject_hash: record.subject_hash,
+        kind: err instanceof ApiError ? err.kind : "unexpected",
+      });
       firstError ??= err;
     }
   });

@@ -10,8 +10,16 @@ export interface TtlPolicy {
 /** The lifetime to ask upstream for; anything but a whole number of seconds in range is a 400 naming the range. */
 export function resolveTtl(requested: unknown, policy: TtlPolicy): number {
   if (requested === undefined) return policy.ttlDefaultSeconds;
-  if (typeof requested !== "number" || !Number.isInteger(requested) || requested < CREDENTIAL_TTL_MIN_SECONDS || requested > policy.ttlMaxSeconds) {
-    throw new ApiError("invalid_ttl", `ttl must be a whole number of seconds in [${CREDENTIAL_TTL_MIN_SECONDS}, ${policy.ttlMaxSeconds}]`);
+  if (
+    typeof requested !== "number" ||
+    !Number.isInteger(requested) ||
+    requested < CREDENTIAL_TTL_MIN_SECONDS ||
+    requested > policy.ttlMaxSeconds
+  ) {
+    throw new ApiError(
+      "invalid_ttl",
+      `ttl must be a whole number of seconds in [${CREDENTIAL_TTL_MIN_SECONDS}, ${policy.ttlMaxSeconds}]`,
+    );
   }
   return requested;
 }

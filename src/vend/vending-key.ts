@@ -26,12 +26,18 @@ export async function vendingKey(deps: Pick<VendDeps, "pinnedKeyId" | "activeKey
   }
   const keyId = deps.pinnedKeyId ?? (await deps.activeKeys.get())?.key_id;
   if (!keyId) {
-    throw new ApiError("no_active_key", "no TURN key is set to vend credentials; an operator must PUT /v1/active-key { \"key_id\" } or set TURN_KEY_ID");
+    throw new ApiError(
+      "no_active_key",
+      'no TURN key is set to vend credentials; an operator must PUT /v1/active-key { "key_id" } or set TURN_KEY_ID',
+    );
   }
   const secret = await deps.secrets.load(keyId);
   if (secret === undefined) {
     log("vend.key_secret_missing", { key_id: keyId, pinned: deps.pinnedKeyId !== undefined });
-    throw new ApiError("no_active_key", "turnvend holds no secret for the TURN key set to vend credentials; an operator must adopt its secret or set another key");
+    throw new ApiError(
+      "no_active_key",
+      "turnvend holds no secret for the TURN key set to vend credentials; an operator must adopt its secret or set another key",
+    );
   }
   memory = { keyId, secret, at: Date.now(), pinned: deps.pinnedKeyId };
   return { keyId, secret };

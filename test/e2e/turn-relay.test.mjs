@@ -23,11 +23,16 @@ let env;
 /** The page the running test opened; closed after it. */
 let page;
 
-before(async () => {
-  env = await startEnvironment();
-  mkdirSync(ARTIFACTS, { recursive: true });
-  console.log(`# chromium ${env.browser.version()}, ${env.coturn.version}, worker ${env.workerUrl}, coturn 127.0.0.1:${env.coturn.port}`);
-}, { timeout: 180_000 });
+before(
+  async () => {
+    env = await startEnvironment();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    console.log(
+      `# chromium ${env.browser.version()}, ${env.coturn.version}, worker ${env.workerUrl}, coturn 127.0.0.1:${env.coturn.port}`,
+    );
+  },
+  { timeout: 180_000 },
+);
 
 after(async () => {
   // Every process the run started, noted before stopping: one that outlived its parent would no longer
@@ -101,12 +106,18 @@ function assertRefusedByCoturn(gathered, username) {
 
 /** coturn (run with --verbose) logs every successful ALLOCATE with its username. */
 function coturnAllocated(username) {
-  return env.coturn.log().split("\n").some((line) => line.includes(`user <${username}>`) && /ALLOCATE processed, success/.test(line));
+  return env.coturn
+    .log()
+    .split("\n")
+    .some((line) => line.includes(`user <${username}>`) && /ALLOCATE processed, success/.test(line));
 }
 
 /** ... and every refusal of a request that carried `username`. */
 function coturnRefused(username) {
-  return env.coturn.log().split("\n").some((line) => line.includes(`user <${username}>`) && /error 401/.test(line));
+  return env.coturn
+    .log()
+    .split("\n")
+    .some((line) => line.includes(`user <${username}>`) && /error 401/.test(line));
 }
 
 describe("a browser on an allowed origin gets a TURN relay through coturn with vended credentials", () => {
@@ -117,7 +128,10 @@ describe("a browser on an allowed origin gets a TURN relay through coturn with v
     assert.deepEqual(turn.urls, env.turnUrls);
     assert.equal(body.ttl, VEND_TTL_SECONDS);
     const expiresInMs = Date.parse(body.expiresAt) - Date.now();
-    assert.ok(expiresInMs > 0 && expiresInMs <= VEND_TTL_SECONDS * 1000, `expiresAt ${body.expiresAt} is not within the ttl`);
+    assert.ok(
+      expiresInMs > 0 && expiresInMs <= VEND_TTL_SECONDS * 1000,
+      `expiresAt ${body.expiresAt} is not within the ttl`,
+    );
 
     const gathered = await p.evaluate(gatherRelayInPage, { iceServers: body.iceServers, timeoutMs: GATHER_TIMEOUT_MS });
     const relays = relayCandidates(gathered);
@@ -144,7 +158,10 @@ describe("a browser on an allowed origin gets a TURN relay through coturn with v
     const p = await openPage(`${env.appOrigin}/`);
     const vended = await p.evaluate(vendInPage, { base: env.workerUrl, token, ttl: VEND_TTL_SECONDS });
     assert.equal(vended.status, 200, JSON.stringify(vended.body));
-    const gathered = await p.evaluate(gatherRelayInPage, { iceServers: vended.body.iceServers, timeoutMs: GATHER_TIMEOUT_MS });
+    const gathered = await p.evaluate(gatherRelayInPage, {
+      iceServers: vended.body.iceServers,
+      timeoutMs: GATHER_TIMEOUT_MS,
+    });
     assert.ok(relayCandidates(gathered).length >= 1, `no relay candidate: ${JSON.stringify(gathered)}`);
   });
 });
@@ -157,16 +174,26 @@ describe("credentials coturn must refuse gather no relay candidate", () => {
     // same scheme), prove a freshly minted one works, then move only the expiry into the past.
     const { page: p, body } = await vendAtWorkerOrigin("e2e-expired");
     const turn = turnEntry(body);
-    assert.equal(turnRestCredential(env.turnSecret, turn.username), turn.credential, "the emulator and this test sign differently");
+    assert.equal(
+      turnRestCredential(env.turnSecret, turn.username),
+      turn.credential,
+      "the emulator and this test sign differently",
+    );
     const { id } = splitEmulatorUsername(turn.username);
     const now = Math.floor(Date.now() / 1000);
 
     const fresh = mintTurnRest(env.turnSecret, { expiryUnixSeconds: now + 60, id });
-    const control = await p.evaluate(gatherRelayInPage, { iceServers: [{ ...turn, ...fresh }], timeoutMs: GATHER_TIMEOUT_MS });
+    const control = await p.evaluate(gatherRelayInPage, {
+      iceServers: [{ ...turn, ...fresh }],
+      timeoutMs: GATHER_TIMEOUT_MS,
+    });
     assert.ok(relayCandidates(control).length >= 1, `control (not expired) got no relay: ${JSON.stringify(control)}`);
 
     const expired = mintTurnRest(env.turnSecret, { expiryUnixSeconds: now - 60, id });
-    const gathered = await p.evaluate(gatherRelayInPage, { iceServers: [{ ...turn, ...expired }], timeoutMs: GATHER_TIMEOUT_MS });
+    const gathered = await p.evaluate(gatherRelayInPage, {
+      iceServers: [{ ...turn, ...expired }],
+      timeoutMs: GATHER_TIMEOUT_MS,
+    });
     assertRefusedByCoturn(gathered, expired.username);
   });
 
@@ -179,7 +206,10 @@ describe("credentials coturn must refuse gather no relay candidate", () => {
     assert.ok(relayCandidates(control).length >= 1, `control (untampered) got no relay: ${JSON.stringify(control)}`);
     // Flip the first character: still valid base64 of the same length, but not the HMAC.
     const tampered = (turn.credential[0] === "A" ? "B" : "A") + turn.credential.slice(1);
-    const gathered = await p.evaluate(gatherRelayInPage, { iceServers: [{ ...turn, credential: tampered }], timeoutMs: GATHER_TIMEOUT_MS });
+    const gathered = await p.evaluate(gatherRelayInPage, {
+      iceServers: [{ ...turn, credential: tampered }],
+      timeoutMs: GATHER_TIMEOUT_MS,
+    });
     assertRefusedByCoturn(gathered, turn.username);
   });
 });
@@ -193,19 +223,29 @@ describe("revocation against coturn (a documented limitation, not a refusal)", (
     // can say it, and would fail (prompting an update) if the local stack ever learned to refuse.
     const { page: p, body } = await vendAtWorkerOrigin("e2e-revoked");
     const turn = turnEntry(body);
-    const revoked = await adminFetch(env.workerUrl, "/v1/credentials/revoke", { method: "POST", body: JSON.stringify({ username: turn.username }) });
+    const revoked = await adminFetch(env.workerUrl, "/v1/credentials/revoke", {
+      method: "POST",
+      body: JSON.stringify({ username: turn.username }),
+    });
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     assert.equal(revoked.body.result.revoked, 1);
     const upstream = await (await fetch(`${env.emulatorUrl}/__emulator/keys`)).json();
-    assert.equal(upstream.credentials.find((c) => c.username === turn.username)?.revoked, true, "the emulator did not record the revocation");
+    assert.equal(
+      upstream.credentials.find((c) => c.username === turn.username)?.revoked,
+      true,
+      "the emulator did not record the revocation",
+    );
 
     const gathered = await p.evaluate(gatherRelayInPage, { iceServers: body.iceServers, timeoutMs: GATHER_TIMEOUT_MS });
-    assert.ok(relayCandidates(gathered).length >= 1, `coturn refused a revoked credential; update this test and the README: ${JSON.stringify(gathered)}`);
+    assert.ok(
+      relayCandidates(gathered).length >= 1,
+      `coturn refused a revoked credential; update this test and the README: ${JSON.stringify(gathered)}`,
+    );
   });
 });
 
 describe("the connectivity page", () => {
-  test("GET / in the same browser reads \"TURN relay reachable: yes\" (screenshot: test-results/e2e/connectivity.png)", async (t) => {
+  test('GET / in the same browser reads "TURN relay reachable: yes" (screenshot: test-results/e2e/connectivity.png)', async (t) => {
     t.after(closePage);
     const p = await openPage(`${env.workerUrl}/`);
     // The stack runs in local development, so the page finds the dev JWT route, says so, and runs the check
@@ -214,7 +254,11 @@ describe("the connectivity page", () => {
     const verdict = p.locator("#verdict");
     await verdict.filter({ hasText: /TURN relay reachable: (yes|no)/ }).waitFor({ timeout: 30_000 });
     await p.screenshot({ path: join(ARTIFACTS, "connectivity.png"), fullPage: true });
-    assert.equal(await verdict.textContent(), "TURN relay reachable: yes", `status: ${await p.locator("#status").textContent()}`);
+    assert.equal(
+      await verdict.textContent(),
+      "TURN relay reachable: yes",
+      `status: ${await p.locator("#status").textContent()}`,
+    );
   });
 });
 
@@ -240,9 +284,12 @@ describe("turnutils_uclient against coturn", () => {
 
   test("fails to allocate with a bad credential", async () => {
     const turn = await vendAsCaller("e2e-uclient-bad");
-    const run = await uclientAllocate({ port: env.coturn.port, username: turn.username, credential: `${turn.credential}x` });
+    const run = await uclientAllocate({
+      port: env.coturn.port,
+      username: turn.username,
+      credential: `${turn.credential}x`,
+    });
     assert.notEqual(run.code, 0, run.output);
     assert.match(run.output, /Cannot complete Allocation/);
   });
 });
-

@@ -8,11 +8,19 @@ import { jwtVerify } from "jose";
 const run = (script, args) => spawnSync(process.execPath, [script, ...args], { encoding: "utf8" });
 
 test("caller:new prints a token once and a CALLERS entry holding only its SHA-256", () => {
-  const out = execFileSync(process.execPath, ["scripts/caller-new.mjs", "--id", "billing", "--scopes", "keys:read,keys:write"], { encoding: "utf8" });
+  const out = execFileSync(
+    process.execPath,
+    ["scripts/caller-new.mjs", "--id", "billing", "--scopes", "keys:read,keys:write"],
+    { encoding: "utf8" },
+  );
   const token = out.match(/^\s+(tv_[A-Za-z0-9_-]{43})$/m)?.[1];
   assert.ok(token, "a token is printed");
   const entry = JSON.parse(out.match(/^\s+(\{.*\})$/m)[1]);
-  assert.deepEqual(entry, { id: "billing", token_sha256: createHash("sha256").update(token).digest("hex"), scopes: ["keys:read", "keys:write"] });
+  assert.deepEqual(entry, {
+    id: "billing",
+    token_sha256: createHash("sha256").update(token).digest("hex"),
+    scopes: ["keys:read", "keys:write"],
+  });
   assert.equal(out.split(token).length - 1, 1, "the token appears once");
 });
 
@@ -23,8 +31,13 @@ test("caller:new refuses unknown scopes and bad ids with exit 2", () => {
 });
 
 test("dev:jwt prints an HS256 token for the local defaults", async () => {
-  const jwt = execFileSync(process.execPath, ["scripts/dev-jwt.mjs", "--sub", "alice", "--ttl", "600"], { encoding: "utf8" }).trim();
-  const { payload, protectedHeader } = await jwtVerify(jwt, new TextEncoder().encode("dev-jwt-secret"), { issuer: "turnvend-dev", audience: "turnvend" });
+  const jwt = execFileSync(process.execPath, ["scripts/dev-jwt.mjs", "--sub", "alice", "--ttl", "600"], {
+    encoding: "utf8",
+  }).trim();
+  const { payload, protectedHeader } = await jwtVerify(jwt, new TextEncoder().encode("dev-jwt-secret"), {
+    issuer: "turnvend-dev",
+    audience: "turnvend",
+  });
   assert.equal(protectedHeader.alg, "HS256");
   assert.equal(payload.sub, "alice");
   assert.ok(payload.exp - payload.iat === 600);

@@ -34,5 +34,10 @@ export function call(path: string, opts: CallOptions = {}): Promise<Response> {
 
 /** A response body parsed as the v4 envelope. */
 export async function envelope<T = unknown>(res: Response) {
-  return (await res.json()) as { success: boolean; errors: { code: number; message: string }[]; messages: unknown[]; result: T };
+  return (await res.json()) as {
+    success: boolean;
+    errors: { code: number; message: string }[];
+    messages: unknown[];
+    result: T;
+  };
 }

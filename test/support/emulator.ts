@@ -15,7 +15,11 @@ async function control(path: string, init?: RequestInit): Promise<unknown> {
   return res.status === 204 ? null : res.json();
 }
 
-const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 export const emulator = {
   reset: (seedKeys?: number) => control("reset", json(seedKeys ? { seedKeys } : {})),

@@ -9,7 +9,10 @@ export const TURN_SECRET = "test-turn-secret-4e8d";
 
 /** Callers by role: token and scopes. */
 export const CALLERS = {
-  admin: { token: "tv_test_admin_9f3c2a", scopes: ["keys:read", "keys:write", "keys:reveal", "credentials:issue", "credentials:revoke", "audit:read"] },
+  admin: {
+    token: "tv_test_admin_9f3c2a",
+    scopes: ["keys:read", "keys:write", "keys:reveal", "credentials:issue", "credentials:revoke", "audit:read"],
+  },
   reader: { token: "tv_test_reader_51d7e0", scopes: ["keys:read"] },
   writer: { token: "tv_test_writer_a04be6", scopes: ["keys:read", "keys:write"] },
   issuer: { token: "tv_test_issuer_3e9f11", scopes: ["credentials:issue"] },

@@ -61,7 +61,9 @@ export function failingPuts(kv: KVNamespace, prefix: string): KVNamespace {
     get(target, prop) {
       if (prop === "put") {
         return (key: string, ...rest: unknown[]) =>
-          key.startsWith(prefix) ? Promise.reject(new Error("injected KV failure")) : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
+          key.startsWith(prefix)
+            ? Promise.reject(new Error("injected KV failure"))
+            : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
       }
       const value = Reflect.get(target, prop);
       return typeof value === "function" ? value.bind(target) : value;

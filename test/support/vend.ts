@@ -25,7 +25,11 @@ export interface Vended {
 }
 
 /** An HS256 JWT as the app's auth would issue it; override any claim, or drop one with `undefined`. */
-export async function userJwt(sub: string, claims: Record<string, unknown> = {}, secret: string = JWT_SECRET): Promise<string> {
+export async function userJwt(
+  sub: string,
+  claims: Record<string, unknown> = {},
+  secret: string = JWT_SECRET,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const payload: Record<string, unknown> = { iss: ISSUER, aud: AUDIENCE, sub, iat: now, exp: now + 600, ...claims };
   for (const k of Object.keys(payload)) if (payload[k] === undefined) delete payload[k];
@@ -48,8 +52,16 @@ export async function activeVendingKey(): Promise<{ uid: string; key: string }> 
  * POST /v1/ice-servers with a bearer token (JWT or caller token). The ledger is written after the answer,
  * so on success this waits until every issued username is recorded, as a later revoke would need.
  */
-export async function vend(token: string | undefined, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
-  const res = await call(VEND_PATH, { as: token === undefined ? "none" : { token }, method: "POST", body: opts.body, headers: opts.headers });
+export async function vend(
+  token: string | undefined,
+  opts: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const res = await call(VEND_PATH, {
+    as: token === undefined ? "none" : { token },
+    method: "POST",
+    body: opts.body,
+    headers: opts.headers,
+  });
   if (res.status !== 200) return res;
   const body = (await res.clone().json()) as Vended;
   for (const username of body.iceServers.flatMap((s) => (s.username ? [s.username] : []))) {
@@ -79,11 +91,19 @@ export async function expectError(res: Response, status: number, code: number) {
  * Calls the Worker's fetch handler directly with a modified environment (JWKS mode, a stub rate
  * limiter, production upstreams), in this isolate so spies on fetch apply.
  */
-export async function fetchWith(overrides: Partial<Record<keyof Env, unknown>>, path: string, init: RequestInit = {}): Promise<Response> {
+export async function fetchWith(
+  overrides: Partial<Record<keyof Env, unknown>>,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const { default: worker } = await import("../../src/index");
   const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`http://turnvend.test${path}`, init), { ...env, ...overrides } as Env, ctx);
+  const res = await worker.fetch(
+    new Request(`http://turnvend.test${path}`, init),
+    { ...env, ...overrides } as Env,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }

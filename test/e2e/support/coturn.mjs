@@ -100,7 +100,8 @@ export async function startCoturn({ port, secret, realm = "turnvend.test" }) {
       for (;;) {
         if (exited) throw new Error(`turnserver exited early (${JSON.stringify(exited)}):\n${log()}`);
         if (await probe(port)) break;
-        if (Date.now() > deadline) throw new Error(`turnserver did not answer STUN within ${COTURN_READY_TIMEOUT_MS} ms:\n${log()}`);
+        if (Date.now() > deadline)
+          throw new Error(`turnserver did not answer STUN within ${COTURN_READY_TIMEOUT_MS} ms:\n${log()}`);
         await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
       }
     }

@@ -30,7 +30,8 @@ const CHROMIUM_ARGS = [
  */
 export async function startEnvironment() {
   installExitGuard();
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} not found: install Debian's chromium package (.ci/run does)`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`${CHROMIUM_PATH} not found: install Debian's chromium package (.ci/run does)`);
   const quiet = !process.env.E2E_VERBOSE;
   const turnSecret = randomBytes(24).toString("base64url");
   const [workerPort, appPort, coturnPort] = [await freePort(), await freePort(), await freeTcpUdpPort()];
@@ -104,9 +105,13 @@ async function createActiveKey(workerUrl) {
     method: "POST",
     body: JSON.stringify({ name: "e2e" }),
   });
-  if (created.status !== 200 && created.status !== 201) throw new Error(`creating a TURN key answered ${created.status}: ${JSON.stringify(created.body)}`);
+  if (created.status !== 200 && created.status !== 201)
+    throw new Error(`creating a TURN key answered ${created.status}: ${JSON.stringify(created.body)}`);
   const keyId = created.body.result.uid;
-  const active = await adminFetch(workerUrl, "/v1/active-key", { method: "PUT", body: JSON.stringify({ key_id: keyId }) });
+  const active = await adminFetch(workerUrl, "/v1/active-key", {
+    method: "PUT",
+    body: JSON.stringify({ key_id: keyId }),
+  });
   if (active.status !== 200 || active.body.result.key_id !== keyId) {
     throw new Error(`PUT /v1/active-key answered ${active.status}: ${JSON.stringify(active.body)}`);
   }
@@ -115,7 +120,7 @@ async function createActiveKey(workerUrl) {
 
 /** A blank page on its own origin: the "web app" that embeds turnvend from another origin. */
 function startAppServer(port) {
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
     res.end("<!doctype html><meta charset=utf-8><title>e2e app</title><p>An app on an origin in ALLOWED_ORIGINS.</p>");
   });

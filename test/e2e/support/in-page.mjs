@@ -26,7 +26,11 @@ export async function vendInPage({ base, token, devSub, ttl }) {
     return { status: 200, body, step: "vend" };
   } catch (err) {
     if (!(err instanceof helper.TurnvendError)) return { status: 0, body: String(err), step: "vend" };
-    return { status: err.status, body: { success: false, errors: [{ code: err.code, message: err.message }] }, step: "vend" };
+    return {
+      status: err.status,
+      body: { success: false, errors: [{ code: err.code, message: err.message }] },
+      step: "vend",
+    };
   }
 }
 
@@ -48,7 +52,14 @@ export async function gatherRelayInPage({ iceServers, timeoutMs }) {
         resolve("complete");
       } else if (event.candidate.candidate) {
         const c = event.candidate;
-        candidates.push({ type: c.type, protocol: c.protocol, address: c.address, port: c.port, relayProtocol: c.relayProtocol ?? null, url: c.url ?? event.url ?? null });
+        candidates.push({
+          type: c.type,
+          protocol: c.protocol,
+          address: c.address,
+          port: c.port,
+          relayProtocol: c.relayProtocol ?? null,
+          url: c.url ?? event.url ?? null,
+        });
       }
     });
     pc.addEventListener("icecandidateerror", (event) => {
