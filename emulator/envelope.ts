@@ -1,5 +1,6 @@
 // Cloudflare API v4 envelope and the error codes the emulator answers with. Codes Cloudflare is known to use are
-// marked so; the rest are the emulator's own picks (the reference leaves them undocumented: map by status).
+// marked so; the rest are the emulator's own picks, since Cloudflare leaves them undocumented: map by status
+// (docs/cloudflare-upstream.md#envelope-and-errors).
 
 export type V4Error = { code: number; message: string };
 
