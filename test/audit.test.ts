@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
+import { activeVendingKey, REVOKE_PATH } from "./support/vend";
 import type { AuditEvent } from "../src/storage/audit-log";
 
 beforeEach(() => resetWorld());
@@ -48,6 +49,22 @@ describe("the audit trail", () => {
     const { body } = await auditPage();
     expect(body.result.map((e) => e.outcome)).toEqual(["failure:403 forbidden", "failure:502 upstream_error"]);
     expect(body.result[0].caller).toBe("reader");
+  });
+
+  it("records active-key changes and revocations", async () => {
+    const key = await activeVendingKey();
+    await call(REVOKE_PATH, { as: "revoker", body: { subject: "nobody" } });
+    const { body } = await auditPage();
+    const actions = body.result.map((e) => e.action);
+    expect(actions).toContain("active_key.set");
+    expect(actions).toContain("credentials.revoke");
+    expect(body.result.find((e) => e.action === "active_key.set")!.key_id).toBe(key.uid);
+  });
+
+  it("records a refused path value as no key id, never the raw value", async () => {
+    await call(`${KEYS_PATH}/${"z".repeat(900)}`, { method: "DELETE" });
+    const { body } = await auditPage();
+    expect(body.result[0]).toMatchObject({ key_id: null, outcome: "failure:400 invalid_key_id" });
   });
 
   it("does not record reads", async () => {

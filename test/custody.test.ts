@@ -241,6 +241,14 @@ describe("adopting a key made elsewhere: PUT /v1/keys/:key_id/secret", () => {
     expect(await env.TURNVEND_KV.get(secretKey(id))).toBeNull();
   });
 
+  it("refuses to adopt a secret for a key whose secret turnvend already holds", async () => {
+    const created = await createAs("admin", "ours");
+    const sealedBefore = await env.TURNVEND_KV.get(secretKey(created.uid));
+    const res = await call(`/v1/keys/${created.uid}/secret`, { method: "PUT", body: { key: "f".repeat(64) } });
+    expect(res.status).toBe(409);
+    expect(await env.TURNVEND_KV.get(secretKey(created.uid))).toBe(sealedBefore);
+  });
+
   it.each([
     ["63 characters", { key: "k".repeat(63) }, 10001],
     ["65 characters", { key: "k".repeat(65) }, 10001],

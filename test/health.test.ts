@@ -133,6 +133,22 @@ describe("a missing or invalid setting fails closed", () => {
     });
   }
 
+  it.each([
+    ["UPSTREAM_TIMEOUT_MS", "abc"],
+    ["CACHE_FRESH_SECONDS", "-5"],
+    ["AUDIT_RETENTION_DAYS", "9999"],
+  ])("reports a bad %s instead of using a default", async (name, value) => {
+    const res = await fetchWith({ [name]: value }, "/healthz");
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(await res.json())).toContain(name);
+  });
+
+  it("every 5xx carries Retry-After", async () => {
+    const res = await fetchWith({ CALLERS: "" }, KEYS_PATH, asAdmin);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+  });
+
   it("names every problem at once, so an operator fixes them in one go", async () => {
     const res = await fetchWith({ CALLERS: "", CLOUDFLARE_API_TOKEN: "", SUBJECT_HASH_KEY: "" }, "/healthz");
     const messages = ((await envelope(res)).errors as Errors).map((e) => e.message).join("\n");

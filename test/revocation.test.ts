@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { call, envelope } from "./support/api";
+import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { CALLERS } from "./support/fixtures";
@@ -136,6 +136,21 @@ describe("POST /v1/credentials/revoke", () => {
     expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).toBeNull();
   });
 
+  it("forgets credentials of a deleted key instead of failing every later revocation", async () => {
+    const key = await activeVendingKey();
+    const res = await vend(CALLERS.issuer.token, { body: { subject: "erin" } });
+    expect(res.status).toBe(200);
+    (await res.json()) as Vended;
+    // The ledger is written after the answer: wait for it, never a fixed sleep.
+    for (let i = 0; i < 100 && (await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys).toHaveLength(1);
+    await call(`${KEYS_PATH}/${key.uid}`, { method: "DELETE" });
+    expect(await revokedCount(await revoke({ subject: "erin" }))).toBe(0);
+    expect((await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys).toHaveLength(0);
+  });
+
   it("keeps the credential in the ledger when upstream fails, so a retry revokes it", async () => {
     await activeVendingKey();
     const username = await issue(freshSubject());
@@ -154,6 +169,14 @@ describe("POST /v1/credentials/revoke", () => {
     await expectError(await revoke({}), 400, 10001);
     await expectError(await revoke({ user: "a" }), 400, 10003);
     await expectError(await revoke({ username: "" }), 400, 10001);
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("refuses a username that is not visible ASCII, or a dot segment, with 400", async () => {
+    for (const username of ["é".repeat(256), "..", "a b"]) {
+      const res = await revoke({ username });
+      expect(res.status).toBe(400);
+    }
     expect((await emulator.calls()).total).toBe(0);
   });
 
