@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --verbose] [-- --only=name,name]`: turnvend's performance figures, each a
-// ratio of two things measured side by side in the same run (issue 6). Prints a table and writes
-// bench/results.json (full mode) or bench/out/results-quick.json (quick mode, and any --only run). Full
-// mode exits 1 when a target is missed; quick mode (CI) only when the harness itself fails. `--only`
+// ratio of two things measured side by side in the same run. Prints a table and writes bench/results.json (full
+// mode) or bench/out/results-quick.json (quick mode, and any --only run). Full mode exits 1 when a target is
+// missed; quick mode (CI) only when the harness itself fails. `--only`
 // measures some figures while working on them; the README reports full runs only.
 import { mkdirSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";

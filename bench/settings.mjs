@@ -2,7 +2,7 @@
 // only proves the harness works and the ratios are computed, so its durations are short and its
 // targets are reported but not enforced.
 
-/** Targets, one per figure (issue 6). */
+/** Targets, one per figure. */
 export const TARGETS = {
   warm_read_throughput_ratio: { op: ">=", value: 0.85 },
   warm_read_upstream_calls: { op: "<=", value: 0 },

@@ -1,6 +1,6 @@
 // `npm run load [-- --quick] [-- --duration 30] [-- --concurrency 16] [-- --verbose]`: a mixed workload against
-// the local stack while the emulator fails 5 % of upstream calls (issue 4, "Load"). Reports throughput and
-// latency, and exits 1 on any violation:
+// the local stack while the emulator fails 5 % of upstream calls. Reports throughput and latency, and exits 1 on
+// any violation:
 // - a 5xx that is not a deliberate 502/503 in the v4 envelope with a known code (503s with Retry-After),
 //   an unexpected status, or a request with no answer;
 // - a lost key secret: with faults off, every key upstream that turnvend made (name tag ` ~tv-`) must be

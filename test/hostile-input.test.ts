@@ -1,4 +1,4 @@
-// Hostile input (issue 4): arbitrary methods, paths, headers and bodies at every route, and the specific
+// Hostile input: arbitrary methods, paths, headers and bodies at every route, and the specific
 // attacks one by one. Whatever arrives, turnvend answers with a 4xx in the v4 envelope (never a 5xx),
 // refuses invalid input before any upstream call, and never puts a secret in an answer.
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
