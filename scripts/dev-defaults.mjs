@@ -1,5 +1,5 @@
 // The local-development defaults `npm start` runs on. They are published on purpose, and the Worker
-// refuses them unless its upstream is the loopback emulator (src/config.ts), so no deploy can use them.
+// refuses them unless its upstream is the loopback emulator (src/config/index.ts), so no deploy can use them.
 import { createHash } from "node:crypto";
 
 export const DEV_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
@@ -7,8 +7,8 @@ export const DEV_ACCOUNT_TOKEN = "dev-account-token";
 export const DEV_CALLER_TOKEN = "dev-admin-token";
 export const DEV_TURN_SECRET = "dev-turn-secret";
 // The Worker's own list, so the scripts can never offer a scope the Worker would refuse.
-export { SCOPES as ALL_SCOPES } from "../src/auth/scopes.ts";
-import { SCOPES as ALL_SCOPES } from "../src/auth/scopes.ts";
+export { SCOPES as ALL_SCOPES } from "../src/scopes.ts";
+import { SCOPES as ALL_SCOPES } from "../src/scopes.ts";
 
 /** The Worker's settings for a local stack whose emulator listens on `emulatorUrl`. */
 export function devSettings({ port, emulatorUrl }) {

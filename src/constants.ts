@@ -1,15 +1,13 @@
 // Named limits. Each carries its unit and the reason for its value.
 
-/** Cloudflare's own cap on a TURN credential's lifetime (reference §2). */
+/** Cloudflare's own cap on a TURN credential's lifetime (docs/cloudflare-upstream.md#credential-lifetime). */
 export const CREDENTIAL_TTL_CAP_SECONDS = 172_800;
+/** The lifetime a credential gets when the client asks for none and CREDENTIAL_TTL_DEFAULT_SECONDS is unset. */
+export const CREDENTIAL_TTL_DEFAULT_SECONDS = 3_600;
 /** Below a minute a credential expires before a slow ICE negotiation finishes. */
 export const CREDENTIAL_TTL_MIN_SECONDS = 60;
 
-/** Upstream TURN key ids: 32 lowercase hex characters (reference §1). */
-export const KEY_ID_PATTERN = /^[0-9a-f]{32}$/;
-/** Cloudflare account ids have the same shape as key ids. */
-export const ACCOUNT_ID_PATTERN = /^[0-9a-f]{32}$/;
-/** A TURN key's bearer secret is 64 characters (reference §1). */
+/** A TURN key's bearer secret is 64 characters (docs/cloudflare-upstream.md#key-ids-and-secrets). */
 export const KEY_SECRET_LENGTH = 64;
 
 /** Longest key name accepted. Cloudflare documents none; 200 keeps a key index of 1,000 keys small. */
@@ -20,7 +18,7 @@ export const BODY_MAX_BYTES = 16 * 1024;
 /** Every upstream call is abandoned after this long, so no request can hang on Cloudflare. */
 export const UPSTREAM_TIMEOUT_MS = 10_000;
 
-// --- Credential vending (issue 3) ---
+// --- Credential vending ---
 
 /** Leeway for exp/nbf on end-user JWTs: absorbs clock skew between the app's auth server and the edge. */
 export const JWT_CLOCK_TOLERANCE_SECONDS = 30;
@@ -71,7 +69,7 @@ export const UPSTREAM_IDEMPOTENT_ATTEMPTS = 3;
 /** First retry waits about this long; each further retry doubles it, with ±50 % jitter. */
 export const UPSTREAM_BACKOFF_BASE_MS = 100;
 
-/** Cloudflare blocks every call for 5 minutes after a 429 (reference §1); used when Retry-After is absent. */
+/** Cloudflare blocks every call for 5 minutes after a 429; used when Retry-After is absent (docs/cloudflare-upstream.md#api-rate-limit). */
 export const RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS = 300;
 /** KV's smallest expirationTtl. */
 export const KV_MIN_TTL_SECONDS = 60;
@@ -82,6 +80,9 @@ export const IDEMPOTENCY_TTL_SECONDS = 86_400;
 export const IDEMPOTENCY_IN_FLIGHT_SECONDS = 60;
 /** Attempts to store a fresh key's secret before giving the key up (compensation). */
 export const SECRET_STORE_ATTEMPTS = 3;
+
+/** Attempts to delete a key whose secret could not be stored, so none is left that turnvend cannot vend with. */
+export const COMPENSATION_DELETE_ATTEMPTS = 3;
 
 /** Reconciliation leaves a secret without an upstream key alone this long: its create may be in flight. */
 export const ORPHAN_SECRET_GRACE_SECONDS = 600;

@@ -1,7 +1,7 @@
 // The Worker entry point: HTTP requests, and the cron that reconciles the cache with upstream.
 import { app } from "./app";
 import { readConfig } from "./config";
-import { ApiError } from "./http/errors";
+import { Failure } from "./errors";
 import { reconcile } from "./jobs/reconcile";
 import { keyDeps } from "./keys/deps";
 import { log } from "./observability/log";
@@ -25,7 +25,7 @@ export default {
           new UpstreamBudget(config.config.upstreamTimeoutMs, RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS),
         ),
       ).catch((err: unknown) => {
-        log("reconcile.failed", { kind: err instanceof ApiError ? err.kind : "unexpected" });
+        log("reconcile.failed", { kind: err instanceof Failure ? err.kind : "unexpected" });
       }),
     );
   },

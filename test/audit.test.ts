@@ -5,7 +5,7 @@ import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, REVOKE_PATH } from "./support/vend";
-import type { AuditEvent } from "../src/storage/audit-log";
+import type { AuditEvent } from "../src/contract/responses";
 
 beforeEach(() => resetWorld());
 

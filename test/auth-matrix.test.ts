@@ -1,6 +1,6 @@
 // Every admin route × method × auth state. Refusals happen before any upstream call, in the v4 envelope.
 import { beforeEach, describe, expect, it } from "vitest";
-import type { Scope } from "../src/auth/scopes";
+import type { Scope } from "../src/scopes";
 import { call, envelope, KEYS_PATH, type CallOptions } from "./support/api";
 import { resetWorld } from "./support/reset";
 import { emulator } from "./support/emulator";

@@ -2,7 +2,8 @@
 // damaged record is never used.
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ApiError } from "../src/http/errors";
+import { Failure } from "../src/errors";
+import { ERRORS, statusOf } from "../src/http/codes";
 import { KeySecrets } from "../src/storage/key-secrets";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { resetWorld } from "./support/reset";
@@ -36,10 +37,10 @@ async function expectFailsClosed(keyId: string) {
       (value) => ({ value }),
       (e: unknown) => e,
     );
-  expect(err).toBeInstanceOf(ApiError);
-  expect((err as ApiError).kind).toBe("custody_failure");
-  expect((err as ApiError).status).toBe(503);
-  expect((err as ApiError).code).toBe(10034);
+  expect(err).toBeInstanceOf(Failure);
+  expect((err as Failure).kind).toBe("custody_failure");
+  expect(statusOf(err as Failure)).toBe(503);
+  expect(ERRORS[(err as Failure).kind].code).toBe(10034);
 }
 
 const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
@@ -192,8 +193,8 @@ describe("a damaged or misplaced record fails closed", () => {
   it("when the right ciphertext is opened with a different key-encryption key under the same id", async () => {
     const impostor = new KeySecrets(env.TURNVEND_KV, "k1:" + base64(new Uint8Array(32).fill(7)));
     const err = await impostor.load(id).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).kind).toBe("custody_failure");
+    expect(err).toBeInstanceOf(Failure);
+    expect((err as Failure).kind).toBe("custody_failure");
   });
 });
 
@@ -212,7 +213,7 @@ describe("key-encryption key rotation", () => {
     const err = await secrets()
       .load(fresh)
       .catch((e: unknown) => e);
-    expect((err as ApiError).kind).toBe("custody_failure");
+    expect((err as Failure).kind).toBe("custody_failure");
   });
 });
 

@@ -4,7 +4,7 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../src/config";
 import { keyDeps } from "../src/keys/deps";
-import { listKeys } from "../src/keys/service";
+import { listKeys } from "../src/keys/reads";
 import { forgetIndexMemory } from "../src/storage/key-index";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { resetWorld } from "./support/reset";

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { app } from "../src/app";
-import { SCOPES, type Scope } from "../src/auth/scopes";
-import { ERRORS, type ErrorKind } from "../src/http/errors";
+import { SCOPES, type Scope } from "../src/scopes";
+import type { FailureKind } from "../src/errors";
+import { ERRORS } from "../src/http/codes";
 import committed from "../public/openapi.json";
 import { buildOpenApiDocument } from "../src/openapi/spec";
 import { OPERATIONS } from "../src/openapi/operations";
@@ -71,13 +72,20 @@ describe("the OpenAPI document", () => {
   });
 
   it("names only error codes that exist, each under its own HTTP status", () => {
-    const kinds = new Map<number, ErrorKind>(Object.entries(ERRORS).map(([kind, e]) => [e.code, kind as ErrorKind]));
+    const kinds = new Map<number, FailureKind>(
+      Object.entries(ERRORS).map(([kind, e]) => [e.code, kind as FailureKind]),
+    );
     for (const [name, op] of operations()) {
       for (const [status, response] of Object.entries(op.responses)) {
         for (const { code, kind } of response["x-error-codes"] ?? []) {
           expect(kinds.get(code), `${name}: code ${code}`).toBe(kind);
-          // upstream_rejected keeps Cloudflare's own 409 and 422.
-          const allowed = kind === "upstream_rejected" ? [400, 409, 422] : [ERRORS[kind as ErrorKind].status];
+          // upstream_rejected keeps Cloudflare's own 409 and 422; a body that stops arriving is a 408.
+          const allowed =
+            kind === "upstream_rejected"
+              ? [400, 409, 422]
+              : kind === "invalid_request"
+                ? [400, 408]
+                : [ERRORS[kind as FailureKind].status];
           expect(allowed, `${name}: ${kind} under ${status}`).toContain(Number(status));
         }
       }

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
-import { credentialUsernames, parseIceUrl, shapeIceServers } from "../src/vend/ice-servers";
+import { credentialUsernames, parseIceUrl, shapeIceServers } from "../src/vend/browser-ice-servers";
 import { GenerateResponse, RtcApi } from "../src/upstream/rtc-api";
 import { UpstreamBudget } from "../src/upstream/budget";
 

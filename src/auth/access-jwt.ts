@@ -1,13 +1,12 @@
 // Verification of Cloudflare Access service-token JWTs (`Cf-Access-Jwt-Assertion`) for internal callers.
 // Kept apart from orchestration so this code can be reviewed alone. Hono's JWT helpers check the
 // signature (WebCrypto); ./jwt pins the algorithm and checks the claims.
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { Caller } from "./callers";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
-import { parseCallerTable, type Parsed } from "./caller-config";
-import type { Scope } from "./scopes";
+import type { AccessSettings } from "../config";
 
 /** The header Cloudflare Access puts the application token in. */
 export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
@@ -20,38 +19,6 @@ const ACCESS_JWT_MAX_LENGTH = 8_192;
 const ACCESS_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256"];
 /** A token without exp would never expire. */
 const ACCESS_REQUIRED_CLAIMS = ["exp"];
-/** A client id is `<32 hex>.access`; the pattern is looser so a format change fails on lookup, not on parse. */
-const COMMON_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
-
-export interface AccessCallerEntry {
-  commonName: string;
-  id: string;
-  scopes: ReadonlySet<Scope>;
-}
-
-export interface AccessSettings {
-  /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
-  issuer: string;
-  /** The Access application's AUD tag: the only accepted `aud`. */
-  audience: string;
-  /** `<issuer>/cdn-cgi/access/certs`, or the ACCESS_JWKS_URL override (tests, local runs). */
-  jwksUrl: string;
-  callers: readonly AccessCallerEntry[];
-}
-
-/** Parses ACCESS_CALLERS: a JSON array of `{ common_name, id, scopes }`. */
-export function parseAccessCallers(raw: string): Parsed<AccessCallerEntry> {
-  return parseCallerTable<AccessCallerEntry>(
-    raw,
-    (c) => c.commonName,
-    (fields, scopes, id) => {
-      const commonName = fields.common_name;
-      if (typeof commonName !== "string" || !COMMON_NAME_PATTERN.test(commonName)) return "invalid common_name";
-      return { commonName, id, scopes };
-    },
-  );
-}
-
 /**
  * Verifies an Access JWT (RS256 against the team's JWKS, exact `iss` and `aud`, unexpired) and maps its
  * `common_name` to a configured caller. Throws 401 for any bad token, 503 when the JWKS cannot be had.
@@ -71,12 +38,10 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
     commonName = claims["common_name"];
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
-      throw new ApiError(
+      throw new Failure(
         "identity_provider_unavailable",
         "turnvend cannot fetch the Cloudflare Access signing keys right now; try again shortly",
-        {
-          retryAfterSeconds: 5,
-        },
+        {},
       );
     }
     // Never err.message: errors from below may quote the token.
@@ -93,12 +58,12 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
   if (!entry) {
     // The client id is an identifier, not a secret (the client secret never reaches turnvend).
     log("auth.access_jwt_rejected", { reason: "unknown_common_name", common_name: commonName.slice(0, 256) });
-    throw new ApiError("unauthorized", "this Access service token is not a turnvend caller");
+    throw new Failure("unauthorized", "this Access service token is not a turnvend caller");
   }
   return { id: entry.id, scopes: entry.scopes };
 }
 
 function reject(reason: string, message: string): never {
   log("auth.access_jwt_rejected", { reason });
-  throw new ApiError("unauthorized", message);
+  throw new Failure("unauthorized", message);
 }

@@ -1,7 +1,7 @@
 // Bearer-token authentication of internal callers, compared in constant time against token hashes.
-import type { CallerEntry } from "./caller-config";
-import type { Scope } from "./scopes";
-import { ApiError } from "../http/errors";
+import type { CallerEntry } from "../config";
+import type { Scope } from "../scopes";
+import { Failure } from "../errors";
 
 export interface Caller {
   id: string;
@@ -30,7 +30,7 @@ export async function authenticateCaller(token: string, callers: readonly Caller
 
 export function requireScopeOf(caller: Caller, scope: Scope): void {
   if (!caller.scopes.has(scope)) {
-    throw new ApiError("forbidden", `this caller lacks the ${scope} scope`);
+    throw new Failure("forbidden", `this caller lacks the ${scope} scope`);
   }
 }
 

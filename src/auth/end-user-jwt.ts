@@ -2,7 +2,7 @@
 // the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
 // (WebCrypto); ./jwt pins the algorithm and checks the claims.
 import { JWT_CLOCK_TOLERANCE_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
@@ -48,24 +48,22 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
     subject = claims.sub;
   } catch (err) {
     if (err instanceof KeySetUnavailable) {
-      throw new ApiError(
+      throw new Failure(
         "identity_provider_unavailable",
         "turnvend cannot fetch the identity provider's signing keys right now; try again shortly",
-        {
-          retryAfterSeconds: 5,
-        },
+        {},
       );
     }
     // Never err.message: errors from below may quote the token.
     log("auth.jwt_rejected", { reason: err instanceof JwtRejected ? err.reason : "unexpected" });
-    throw new ApiError(
+    throw new Failure(
       "unauthorized",
       err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid",
     );
   }
   if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
     log("auth.jwt_rejected", { reason: "bad_sub" });
-    throw new ApiError("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
+    throw new Failure("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
   }
   return { subject };
 }

@@ -1,7 +1,7 @@
 // Who is asking for credentials: an internal caller holding credentials:issue, or an end user with a
 // JWT from the app's own auth. Every refusal here happens before any upstream call.
 import type { Config } from "../config";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { authenticateCaller, bearerToken, requireScopeOf, type Caller } from "./callers";
 import { verifyEndUserJwt } from "./end-user-jwt";
 
@@ -17,14 +17,14 @@ export async function authenticateVendRequest(
 ): Promise<VendIdentity> {
   const token = bearerToken(authorization);
   if (!token)
-    throw new ApiError("unauthorized", "send an end-user JWT or a caller token as Authorization: Bearer <token>");
+    throw new Failure("unauthorized", "send an end-user JWT or a caller token as Authorization: Bearer <token>");
   const caller = await authenticateCaller(token, config.callers);
   if (caller) {
     requireScopeOf(caller, "credentials:issue");
     return { kind: "caller", caller };
   }
   if (!config.jwt)
-    throw new ApiError("unauthorized", "the token is not valid (end-user JWTs are not enabled on this turnvend)");
+    throw new Failure("unauthorized", "the token is not valid (end-user JWTs are not enabled on this turnvend)");
   const user = await verifyEndUserJwt(token, config.jwt);
   return { kind: "end_user", subject: user.subject };
 }
@@ -36,10 +36,10 @@ export async function authenticateVendRequest(
 export function vendSubject(identity: VendIdentity, requested: string | undefined): string {
   if (identity.kind === "end_user") {
     if (requested !== undefined)
-      throw new ApiError("forbidden", "an end user cannot name a subject; the token's sub is the subject");
+      throw new Failure("forbidden", "an end user cannot name a subject; the token's sub is the subject");
     return identity.subject;
   }
   if (requested === undefined)
-    throw new ApiError("invalid_request", "subject is required when an internal caller asks for credentials");
+    throw new Failure("invalid_request", "subject is required when an internal caller asks for credentials");
   return requested;
 }

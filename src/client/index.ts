@@ -3,24 +3,24 @@
 // them. Not imported by the Worker. (Hono RPC's hc<AppType> would type nothing here: the routes are
 // registered statement by statement and read bodies with readJsonBody, so AppType carries no route schema.)
 import * as v from "valibot";
-import { ERRORS, type ErrorKind } from "../http/errors";
-import type { AdoptSecretBody, KeyNameBody } from "../routes/schemas";
+import type { FailureKind } from "../errors";
+import { ERRORS, MESSAGE_CODES } from "../http/codes";
+import type { AdoptSecretBody, KeyNameBody } from "../contract/requests";
 import {
   ActiveKeyView,
-  AdoptedKey,
+  AdoptedTurnKey,
   AuditPage,
-  CreatedKey,
+  CreatedTurnKey,
   Envelope,
   ErrorEnvelope,
-  PublicKey,
-  RevokeResult,
+  RevokeCount,
+  TurnKey,
   VendedCredentials,
-} from "../openapi/responses";
+} from "../contract/responses";
 
-export type TurnKey = v.InferOutput<typeof PublicKey>;
-export type CreatedTurnKey = v.InferOutput<typeof CreatedKey>;
-export type ActiveKey = v.InferOutput<typeof ActiveKeyView>;
-export type IceServers = v.InferOutput<typeof VendedCredentials>;
+export type { CreatedTurnKey, TurnKey } from "../contract/responses";
+export type ActiveKey = ActiveKeyView;
+export type IceServers = VendedCredentials;
 export type AuditEvent = v.InferOutput<typeof AuditPage>["result"][number];
 
 export interface TurnvendClientOptions {
@@ -41,7 +41,7 @@ export class TurnvendApiError extends Error {
     readonly status: number,
     readonly code: number,
     /** The error kind for the code (README "Errors"), or undefined for a code this client does not know. */
-    readonly kind: ErrorKind | undefined,
+    readonly kind: FailureKind | undefined,
     message: string,
     readonly requestId: string | undefined,
     readonly retryAfterSeconds: number | undefined,
@@ -50,9 +50,7 @@ export class TurnvendApiError extends Error {
   }
 }
 
-const KIND_BY_CODE = new Map(Object.entries(ERRORS).map(([kind, e]) => [e.code as number, kind as ErrorKind]));
-/** Envelope message code saying a capped revocation left credentials for another call. */
-const REVOKE_INCOMPLETE_MESSAGE_CODE = 10050;
+const KIND_BY_CODE = new Map(Object.entries(ERRORS).map(([kind, e]) => [e.code as number, kind as FailureKind]));
 
 export function createTurnvendClient(options: TurnvendClientOptions) {
   const base = options.baseUrl.replace(/\/+$/, "");
@@ -98,7 +96,7 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
     keys: {
       /** keys:read. `fresh` asks Cloudflare instead of the cache. */
       list: async (opts: { fresh?: boolean } = {}): Promise<TurnKey[]> =>
-        (await request(Envelope(v.array(PublicKey)), "GET", keysPath(), { headers: freshHeaders(opts.fresh) })).data
+        (await request(Envelope(v.array(TurnKey)), "GET", keysPath(), { headers: freshHeaders(opts.fresh) })).data
           .result,
       /** keys:write. `key` (the secret) is present only for callers holding keys:reveal. */
       create: async (
@@ -106,20 +104,20 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
         opts: { idempotencyKey?: string } = {},
       ): Promise<CreatedTurnKey> =>
         (
-          await request(Envelope(CreatedKey), "POST", keysPath(), {
+          await request(Envelope(CreatedTurnKey), "POST", keysPath(), {
             body,
             headers: opts.idempotencyKey ? { "idempotency-key": opts.idempotencyKey } : undefined,
           })
         ).data.result,
       get: async (keyId: string, opts: { fresh?: boolean } = {}): Promise<TurnKey> =>
-        (await request(Envelope(PublicKey), "GET", keysPath(keyId), { headers: freshHeaders(opts.fresh) })).data.result,
+        (await request(Envelope(TurnKey), "GET", keysPath(keyId), { headers: freshHeaders(opts.fresh) })).data.result,
       update: async (keyId: string, body: v.InferInput<typeof KeyNameBody>): Promise<TurnKey> =>
-        (await request(Envelope(PublicKey), "PUT", keysPath(keyId), { body })).data.result,
+        (await request(Envelope(TurnKey), "PUT", keysPath(keyId), { body })).data.result,
       delete: async (keyId: string): Promise<TurnKey> =>
-        (await request(Envelope(PublicKey), "DELETE", keysPath(keyId))).data.result,
+        (await request(Envelope(TurnKey), "DELETE", keysPath(keyId))).data.result,
       /** keys:write. Takes custody of the secret of a key made outside turnvend. */
       adoptSecret: async (keyId: string, body: v.InferInput<typeof AdoptSecretBody>) =>
-        (await request(Envelope(AdoptedKey), "PUT", `/v1/keys/${encodeURIComponent(keyId)}/secret`, { body })).data
+        (await request(Envelope(AdoptedTurnKey), "PUT", `/v1/keys/${encodeURIComponent(keyId)}/secret`, { body })).data
           .result,
     },
     activeKey: {
@@ -136,10 +134,10 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
       revoke: async (
         target: { username: string } | { subject: string },
       ): Promise<{ revoked: number; remaining: boolean }> => {
-        const { data } = await request(Envelope(RevokeResult), "POST", "/v1/credentials/revoke", { body: target });
+        const { data } = await request(Envelope(RevokeCount), "POST", "/v1/credentials/revoke", { body: target });
         return {
           revoked: data.result.revoked,
-          remaining: data.messages.some((m) => m.code === REVOKE_INCOMPLETE_MESSAGE_CODE),
+          remaining: data.messages.some((m) => m.code === MESSAGE_CODES.revoke_incomplete),
         };
       },
     },

@@ -1,13 +1,27 @@
 import type { Caller } from "../auth/callers";
 import type { Config } from "../config";
+import type { CreateDeps, KeyDeps } from "../keys/deps";
 import type { LogFields } from "../observability/log";
+import type { AuditLog } from "../storage/audit-log";
+import type { VendDeps } from "../vend/deps";
+
+/** What the domain functions of one request need, wired once by src/http/wiring.ts. */
+export interface Services {
+  keys: KeyDeps;
+  create: CreateDeps;
+  vend: VendDeps;
+  audit: AuditLog;
+}
 
 /** Hono's typing for turnvend: the Worker's bindings and what middleware puts on the context. */
 export interface AppEnv {
   Bindings: Env;
   Variables: {
     requestId: string;
+    /** Set by the wiring middleware on every API route (src/http/wiring.ts). */
     config: Config;
+    services: Services;
+    /** Set by requireCaller (and by the vend route for internal callers). */
     caller?: Caller;
     /** Set by a handler that knows the route's name, for the access log. */
     route?: string;

@@ -2,22 +2,19 @@
 // one audit event records who did what to which key and how it ended. It never holds a secret.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env";
-import { ApiError } from "./errors";
-import { AuditLog } from "../storage/audit-log";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
-import { readConfig } from "../config";
-import { KEY_ID_PATTERN } from "../constants";
+import { KEY_ID_PATTERN } from "../ids";
 
 export function audited(action: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
     await next();
     const caller = c.get("caller");
-    const config = readConfig(c.env);
     // Refused before authentication: nobody to attribute it to, and the access log has it.
-    if (!caller || !config.ok) return;
+    if (!caller) return;
     const err = c.error;
     const outcome =
-      c.res.status < 400 ? "success" : `failure:${c.res.status}${err instanceof ApiError ? ` ${err.kind}` : ""}`;
+      c.res.status < 400 ? "success" : `failure:${c.res.status}${err instanceof Failure ? ` ${err.kind}` : ""}`;
     const event = {
       time: new Date().toISOString(),
       request_id: c.get("requestId"),
@@ -30,8 +27,9 @@ export function audited(action: string) {
     log("audit", { ...event });
     // Written before the answer, so a caller who sees the result can read its event; a failed write
     // loses nothing the log line above does not hold.
-    await new AuditLog(c.env.TURNVEND_KV, config.config.auditRetentionDays)
-      .record(event)
+    await c
+      .get("services")
+      .audit.record(event)
       .catch(() => log("audit.write_failed", { request_id: event.request_id, action }));
   });
 }

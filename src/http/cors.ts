@@ -3,9 +3,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import { CORS_MAX_AGE_SECONDS } from "../constants";
-import { requireConfig } from "../config";
 import type { AppEnv } from "./app-env";
-import { ApiError } from "./errors";
+import { Failure } from "../errors";
 
 export interface CorsPolicy {
   /** Methods a browser may use, e.g. ["POST"]. */
@@ -37,7 +36,7 @@ export function cors(policy: CorsPolicy): MiddlewareHandler<AppEnv>[] {
     // No Origin: not a browser cross-origin request (server-to-server, curl). Nothing to enforce.
     if (origin === undefined) return next();
     if (!isAllowedOrigin(c, origin)) {
-      throw new ApiError(
+      throw new Failure(
         "origin_not_allowed",
         "this origin may not call turnvend; an operator can add it to ALLOWED_ORIGINS",
       );
@@ -60,5 +59,5 @@ export function cors(policy: CorsPolicy): MiddlewareHandler<AppEnv>[] {
  */
 function isAllowedOrigin(c: Context<AppEnv>, origin: string): boolean {
   if (origin === new URL(c.req.url).origin) return true;
-  return requireConfig(c.env).allowedOrigins.has(origin);
+  return c.get("config").allowedOrigins.has(origin);
 }

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { Context } from "hono";
 import { BODY_MAX_BYTES, BODY_READ_TIMEOUT_MS } from "../constants";
 import { findDuplicateKey } from "./duplicate-keys";
-import { ApiError } from "./errors";
+import { Failure } from "../errors";
 
 /**
  * Parses the body as JSON and validates it. An empty body reads as `{}` so that optional-only bodies
@@ -15,17 +15,17 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
   if (text.trim() !== "") {
     const type = c.req.header("content-type") ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new ApiError("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json");
+      throw new Failure("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json");
     }
     try {
       data = JSON.parse(text);
     } catch {
-      throw new ApiError("invalid_json", "the body is not valid JSON");
+      throw new Failure("invalid_json", "the body is not valid JSON");
     }
     // JSON.parse silently keeps the last of two equal keys; another parser might keep the first.
     const duplicate = findDuplicateKey(text);
     if (duplicate !== undefined) {
-      throw new ApiError(
+      throw new Failure(
         "invalid_json",
         `the body repeats the key "${duplicate.slice(0, 64)}"; each key may appear once per object`,
       );
@@ -33,14 +33,14 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
   }
   // JSON bodies are objects; an array or a bare value is refused before the schema sees it.
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new ApiError("invalid_request", "the body must be a JSON object");
+    throw new Failure("invalid_request", "the body must be a JSON object");
   }
   const result = v.safeParse(schema, data);
   if (!result.success) throw schemaError(result.issues);
   return result.output;
 }
 
-function schemaError(issues: v.BaseIssue<unknown>[]): ApiError {
+function schemaError(issues: v.BaseIssue<unknown>[]): Failure {
   // An unknown field outranks every other problem: the client speaks another schema (or probes, as with
   // `__proto__`), and its other fields may mean something else than it thinks.
   const issue =
@@ -48,10 +48,10 @@ function schemaError(issues: v.BaseIssue<unknown>[]): ApiError {
   const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   if (issue.kind === "schema" && issue.type === "strict_object" && path) {
     // valibot reports both an unknown key (expected "never") and a missing required key this way.
-    if (issue.expected === "never") return new ApiError("unknown_field", `unknown field "${path.slice(0, 64)}"`);
-    return new ApiError("invalid_request", `missing field "${path}"`);
+    if (issue.expected === "never") return new Failure("unknown_field", `unknown field "${path.slice(0, 64)}"`);
+    return new Failure("invalid_request", `missing field "${path}"`);
   }
-  return new ApiError("invalid_request", path ? `${path}: ${issue.message}` : issue.message);
+  return new Failure("invalid_request", path ? `${path}: ${issue.message}` : issue.message);
 }
 
 /**
@@ -85,7 +85,7 @@ export async function readLimitedText(
     // Not awaited: a stalled client must not stall the answer; cancelling only tells the stream to stop.
     reader.cancel().catch(() => {});
     // A stream that errors (the client went away mid-body) is a broken request, not a turnvend bug.
-    throw err instanceof ApiError ? err : new ApiError("invalid_request", "the body could not be read");
+    throw err instanceof Failure ? err : new Failure("invalid_request", "the body could not be read");
   } finally {
     clearTimeout(timer);
   }
@@ -98,15 +98,17 @@ export async function readLimitedText(
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    throw new ApiError("invalid_json", "the body is not valid UTF-8");
+    throw new Failure("invalid_json", "the body is not valid UTF-8");
   }
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError("payload_too_large", `the body exceeds ${limit} bytes`);
+function tooLarge(limit: number): Failure {
+  return new Failure("payload_too_large", `the body exceeds ${limit} bytes`);
 }
 
-// 408 Request Timeout (RFC 9110 §15.5.9); the vocabulary has no timeout kind, so invalid_request carries it.
-function tooSlow(timeoutMs: number): ApiError {
-  return new ApiError("invalid_request", `the body did not arrive within ${timeoutMs / 1000} s`, { status: 408 });
+// Answered 408 Request Timeout (src/http/codes.ts), with invalid_request's code.
+function tooSlow(timeoutMs: number): Failure {
+  return new Failure("invalid_request", `the body did not arrive within ${timeoutMs / 1000} s`, {
+    detail: "body_timeout",
+  });
 }

@@ -1,9 +1,9 @@
 // The scheduled sync of KV with upstream (cron in wrangler.toml). Upstream is the truth for which keys
 // exist; KV is the truth for which secrets turnvend holds.
 import { ORPHAN_SECRET_GRACE_SECONDS, ORPHAN_SECRETS_PER_RUN } from "../constants";
-import { ApiError } from "../http/errors";
-import type { KeyDeps } from "../keys/service";
-import { buildIndex, clock } from "../keys/service";
+import { Failure } from "../errors";
+import type { KeyDeps } from "../keys/deps";
+import { buildIndex } from "../keys/reads";
 import { log } from "../observability/log";
 
 export interface ReconcileSummary {
@@ -20,7 +20,7 @@ export interface ReconcileSummary {
 
 export async function reconcile(deps: KeyDeps): Promise<ReconcileSummary> {
   const [before, records, owners] = await Promise.all([deps.index.read(), deps.api.listKeys(), deps.secrets.owners()]);
-  const now = clock(deps);
+  const now = deps.now();
   const upstreamIds = new Set(records.map((r) => r.uid));
   const cachedIds = new Set(before?.keys.map((k) => k.uid) ?? []);
 
@@ -35,7 +35,7 @@ export async function reconcile(deps: KeyDeps): Promise<ReconcileSummary> {
   for (const [uid] of candidates.slice(0, ORPHAN_SECRETS_PER_RUN)) {
     const gone = await deps.api.getKey(uid).then(
       () => false,
-      (err: unknown) => err instanceof ApiError && err.kind === "key_not_found",
+      (err: unknown) => err instanceof Failure && err.kind === "key_not_found",
     );
     if (gone) orphans.push(uid);
   }

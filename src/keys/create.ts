@@ -3,15 +3,18 @@
 // - the one-time secret is sealed in custody before anyone hears of the key, or the key is deleted
 //   again (compensation), so turnvend never leaves a key it cannot vend with;
 // - a create whose answer was lost is looked up by its name tag before anything is tried again.
-import { IDEMPOTENCY_IN_FLIGHT_SECONDS, SECRET_STORE_ATTEMPTS } from "../constants";
-import { ApiError } from "../http/errors";
+import { COMPENSATION_DELETE_ATTEMPTS, IDEMPOTENCY_IN_FLIGHT_SECONDS, SECRET_STORE_ATTEMPTS } from "../constants";
+import type { TurnKey } from "../contract/responses";
+import { Failure, isFailure } from "../errors";
+import { retry } from "../retry";
 import { log } from "../observability/log";
 import type { CachedKey } from "../storage/key-index";
 import { sha256Hex } from "../crypto/hex";
-import type { IdempotencyStore, IdempotencyRecord } from "../storage/idempotency";
+import type { IdempotencyRecord } from "../storage/idempotency";
 import { outcomeUnknown } from "../upstream/request";
 import { hasTag, tagName } from "./name-tag";
-import { clock, toPublic, type KeyDeps, type PublicKey } from "./service";
+import type { CreateDeps, KeyDeps } from "./deps";
+import { toPublic } from "./public-key";
 
 export interface CreateInput {
   name: string | undefined;
@@ -21,16 +24,10 @@ export interface CreateInput {
 
 export interface CreateOutcome {
   status: number;
-  key: PublicKey;
+  key: TurnKey;
   /** The one-time secret, read back from custody on a replay. */
   secret: string;
   replayed: boolean;
-}
-
-export interface CreateDeps extends KeyDeps {
-  idempotency: IdempotencyStore;
-  /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
-  waitUntil: (work: Promise<unknown>) => void;
 }
 
 export async function createKey(deps: CreateDeps, input: CreateInput): Promise<CreateOutcome> {
@@ -48,7 +45,7 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
       v: 1,
       state: "in_flight",
       body_hash: bodyHash,
-      started_at: clock(deps),
+      started_at: deps.now(),
       tag,
     });
   }
@@ -63,7 +60,7 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
         v: 1,
         state: "unknown",
         body_hash: bodyHash,
-        started_at: clock(deps),
+        started_at: deps.now(),
         tag,
       });
     } else {
@@ -76,7 +73,7 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
   await takeCustody(deps, created.uid, created.key, input.callerId, idem);
 
   const key = toPublic(created);
-  const entry: CachedKey = { ...key, created_by: input.callerId, has_secret: true, cached_at: clock(deps) };
+  const entry: CachedKey = { ...key, created_by: input.callerId, has_secret: true, cached_at: deps.now() };
   // The cache is a copy: failing to update it loses nothing, and the next refresh repairs it.
   await deps.index.apply({ upsert: entry }).catch(() => log("key_index.write_failed", { key_id: key.uid }));
   if (idem) {
@@ -84,7 +81,7 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
       v: 1,
       state: "done",
       body_hash: bodyHash,
-      started_at: clock(deps),
+      started_at: deps.now(),
       tag,
       result: { status: 201, key },
     });
@@ -102,7 +99,7 @@ async function resolveExisting(
   bodyHash: string,
 ): Promise<CreateOutcome | undefined> {
   if (rec.body_hash !== bodyHash) {
-    throw new ApiError(
+    throw new Failure(
       "idempotency_mismatch",
       "this Idempotency-Key was used with a different body; use a new key for a new request",
     );
@@ -110,12 +107,12 @@ async function resolveExisting(
   if (rec.state === "done" && rec.result) {
     const secret = await deps.secrets.load(rec.result.key.uid);
     if (secret === undefined)
-      throw new ApiError("key_not_found", "the key created under this Idempotency-Key no longer exists");
+      throw new Failure("key_not_found", "the key created under this Idempotency-Key no longer exists");
     return { status: rec.result.status, key: rec.result.key, secret, replayed: true };
   }
-  const inFlightFor = (clock(deps) - rec.started_at) / 1000;
+  const inFlightFor = (deps.now() - rec.started_at) / 1000;
   if (rec.state === "in_flight" && inFlightFor < IDEMPOTENCY_IN_FLIGHT_SECONDS) {
-    throw new ApiError("conflict", "a request with this Idempotency-Key is still in progress; retry shortly", {
+    throw new Failure("conflict", "a request with this Idempotency-Key is still in progress; retry shortly", {
       retryAfterSeconds: 1,
     });
   }
@@ -145,14 +142,15 @@ async function takeCustody(
   callerId: string,
   idem: string | undefined,
 ): Promise<void> {
-  for (let attempt = 1; attempt <= SECRET_STORE_ATTEMPTS; attempt++) {
-    try {
-      await deps.secrets.store(keyId, secret, callerId);
-      return;
-    } catch {
-      log("turn_key.custody_retry", { key_id: keyId, attempt });
-      if (attempt < SECRET_STORE_ATTEMPTS) await new Promise((r) => setTimeout(r, 50 * attempt));
-    }
+  try {
+    await retry(() => deps.secrets.store(keyId, secret, callerId), {
+      attempts: SECRET_STORE_ATTEMPTS,
+      delayMs: (attempt) => 50 * attempt,
+      onRetry: (attempt) => log("turn_key.custody_retry", { key_id: keyId, attempt }),
+    });
+    return;
+  } catch {
+    log("turn_key.custody_retry", { key_id: keyId, attempt: SECRET_STORE_ATTEMPTS });
   }
   log("turn_key.custody_failed", { key_id: keyId, caller: callerId });
   const compensation = deleteUntilGone(deps, keyId);
@@ -160,28 +158,26 @@ async function takeCustody(
   // Answer after the first delete attempt when it is quick; waitUntil keeps retrying otherwise.
   await Promise.race([compensation, new Promise((r) => setTimeout(r, 2_000))]);
   if (idem) await deps.idempotency.delete(callerId, idem).catch(() => undefined);
-  throw new ApiError(
+  throw new Failure(
     "custody_failure",
     "turnvend could not store the new key's secret, so the key was deleted again; retry the request",
-    {
-      retryAfterSeconds: 5,
-    },
+    {},
   );
 }
 
 async function deleteUntilGone(deps: KeyDeps, keyId: string): Promise<void> {
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    try {
-      await deps.api.deleteKey(keyId);
-      log("turn_key.compensated", { key_id: keyId });
-      return;
-    } catch (err) {
-      if (err instanceof ApiError && err.kind === "key_not_found") return;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
+  try {
+    await retry(() => deps.api.deleteKey(keyId), {
+      attempts: COMPENSATION_DELETE_ATTEMPTS,
+      delayMs: (attempt) => 500 * attempt,
+      isFinal: (err) => isFailure(err, "key_not_found"),
+    });
+    log("turn_key.compensated", { key_id: keyId });
+  } catch (err) {
+    if (isFailure(err, "key_not_found")) return;
+    // Reconciliation will find the key without a secret and report it.
+    log("turn_key.compensation_failed", { key_id: keyId });
   }
-  // Reconciliation will find the key without a secret and report it.
-  log("turn_key.compensation_failed", { key_id: keyId });
 }
 
 /** After a lost answer without an Idempotency-Key, removes whatever the create may have made. */

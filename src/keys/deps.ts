@@ -1,14 +1,31 @@
+// What the key functions need, as plain values and bindings, and how a request or the cron wires them.
 import type { Config } from "../config";
-import { CloudflareApi } from "../upstream/cloudflare-api";
-import { Breaker } from "../upstream/breaker";
-import { UpstreamBudget } from "../upstream/budget";
+import { IdempotencyStore } from "../storage/idempotency";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
-import type { KeyDeps } from "./service";
-import type { CreateDeps } from "./create";
-import { IdempotencyStore } from "../storage/idempotency";
+import { Breaker } from "../upstream/breaker";
+import { UpstreamBudget } from "../upstream/budget";
+import { CloudflareApi } from "../upstream/cloudflare-api";
 
-/** Wires the key service to this request's bindings and configuration, with a fresh upstream budget. */
+export interface KeyDeps {
+  api: CloudflareApi;
+  index: KeyIndex;
+  secrets: KeySecrets;
+  freshSeconds: number;
+  /** How old a cached answer may be when upstream fails and turnvend serves it anyway. */
+  maxStaleSeconds: number;
+  /** Milliseconds since the epoch: Date.now, or a test's clock. */
+  now: () => number;
+}
+
+/** The key functions plus what creation needs: idempotency records and work after the response. */
+export interface CreateDeps extends KeyDeps {
+  idempotency: IdempotencyStore;
+  /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
+  waitUntil: (work: Promise<unknown>) => void;
+}
+
+/** Wires the key functions to the bindings and configuration, with an upstream budget (a fresh one by default). */
 export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
   return {
     api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
@@ -16,10 +33,10 @@ export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(co
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,
+    now: Date.now,
   };
 }
 
-/** The key service plus what creation needs: idempotency records and work after the response. */
-export function createDeps(env: Env, config: Config, waitUntil: (work: Promise<unknown>) => void): CreateDeps {
-  return { ...keyDeps(env, config), idempotency: new IdempotencyStore(env.TURNVEND_KV), waitUntil };
+export function createDeps(keys: KeyDeps, env: Env, waitUntil: (work: Promise<unknown>) => void): CreateDeps {
+  return { ...keys, idempotency: new IdempotencyStore(env.TURNVEND_KV), waitUntil };
 }

@@ -4,9 +4,6 @@
 
 const TAG_SUFFIX = /\s~tv-[0-9a-f]{12}$/;
 
-/** Any name that ends like a marker; such names are refused from callers. */
-export const NAME_TAG_PATTERN = /(^|\s)~tv-[0-9a-f]{12}$/;
-
 export function tagName(name: string | undefined, tag: string): string {
   return name ? `${name} ~tv-${tag}` : `~tv-${tag}`;
 }

@@ -1,23 +1,29 @@
 // Every operation turnvend serves, with its auth, inputs, answer and the errors it can give. The request
 // schemas are the ones the routes validate with; test/openapi.test.ts proves this table matches app.routes.
 import * as v from "valibot";
-import type { Scope } from "../auth/scopes";
-import { CREDENTIAL_TTL_MIN_SECONDS, DEV_JWT_TTL_MAX_SECONDS, KEY_ID_PATTERN, SUBJECT_MAX_LENGTH } from "../constants";
-import type { ErrorKind } from "../http/errors";
-import { AdoptSecretBody, AuditQuery, KeyNameBody } from "../routes/schemas";
-import { ActiveKeyBody, RevokeBody, VendBody } from "../routes/vend-schemas";
+import type { Scope } from "../scopes";
+import {
+  CREDENTIAL_TTL_CAP_SECONDS,
+  CREDENTIAL_TTL_MIN_SECONDS,
+  DEV_JWT_TTL_MAX_SECONDS,
+  SUBJECT_MAX_LENGTH,
+} from "../constants";
+import type { FailureKind } from "../errors";
+import { MESSAGE_CODES } from "../http/codes";
+import { KEY_ID_PATTERN } from "../ids";
+import { ActiveKeyBody, AdoptSecretBody, AuditQuery, KeyNameBody, RevokeBody, VendBody } from "../contract/requests";
 import {
   ActiveKeyView,
-  AdoptedKey,
+  AdoptedTurnKey,
   AuditPage,
-  CreatedKey,
+  CreatedTurnKey,
   DevJwt,
   Envelope,
   HealthStatus,
-  PublicKey,
-  RevokeResult,
+  TurnKey,
+  RevokeCount,
   VendedCredentials,
-} from "./responses";
+} from "../contract/responses";
 
 export type Auth = { kind: "none" } | { kind: "caller"; scope: Scope } | { kind: "vend" };
 
@@ -40,7 +46,7 @@ export interface Operation {
     contentType?: string;
     headers?: Record<string, string>;
   };
-  errors: ErrorKind[];
+  errors: FailureKind[];
   /**
    * Answered by Workers Static Assets (public/) before the Worker runs: GET and HEAD only; any other method
    * gets the asset server's bare 405, not the envelope, and no error of turnvend's applies.
@@ -63,16 +69,16 @@ const DevJwtQuery = v.object({
   ttl: v.optional(v.pipe(v.string(), v.regex(/^\d+$/), v.description(`Seconds, 1 to ${DEV_JWT_TTL_MAX_SECONDS}.`))),
 });
 
-const CALLER_AUTH: ErrorKind[] = ["not_configured", "unauthorized", "forbidden", "identity_provider_unavailable"];
-const JSON_BODY: ErrorKind[] = [
+const CALLER_AUTH: FailureKind[] = ["not_configured", "unauthorized", "forbidden", "identity_provider_unavailable"];
+const JSON_BODY: FailureKind[] = [
   "invalid_request",
   "invalid_json",
   "unknown_field",
   "payload_too_large",
   "unsupported_media_type",
 ];
-const UPSTREAM: ErrorKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
-const V4_KEY: ErrorKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
+const UPSTREAM: FailureKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
+const V4_KEY: FailureKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
 
 const V4_KEYS = "/client/v4/accounts/{account_id}/calls/turn_keys";
 const CACHE_HEADERS = {
@@ -96,7 +102,7 @@ export const OPERATIONS: Operation[] = [
       "Cloudflare's v4 route. Answered from KV while fresh (CACHE_FRESH_SECONDS); one KV read whatever the number of keys.",
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
-    success: { status: 200, description: "Every key.", schema: Envelope(v.array(PublicKey)), headers: CACHE_HEADERS },
+    success: { status: 200, description: "Every key.", schema: Envelope(v.array(TurnKey)), headers: CACHE_HEADERS },
     errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM],
   },
   {
@@ -120,7 +126,7 @@ export const OPERATIONS: Operation[] = [
     success: {
       status: 201,
       description: "The new key.",
-      schema: Envelope(CreatedKey),
+      schema: Envelope(CreatedTurnKey),
       headers: {
         "Idempotent-Replayed": "`true` when the answer replays an earlier create with the same Idempotency-Key.",
       },
@@ -144,7 +150,7 @@ export const OPERATIONS: Operation[] = [
     description: "Cloudflare's v4 route, answered from KV while fresh.",
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
-    success: { status: 200, description: "The key.", schema: Envelope(PublicKey), headers: CACHE_HEADERS },
+    success: { status: 200, description: "The key.", schema: Envelope(TurnKey), headers: CACHE_HEADERS },
     errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
   },
   {
@@ -156,7 +162,7 @@ export const OPERATIONS: Operation[] = [
     description: "Cloudflare's v4 route.",
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
-    success: { status: 200, description: "The updated key.", schema: Envelope(PublicKey) },
+    success: { status: 200, description: "The updated key.", schema: Envelope(TurnKey) },
     errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM],
   },
   {
@@ -167,7 +173,7 @@ export const OPERATIONS: Operation[] = [
     summary: "Delete a TURN key",
     description: "Cloudflare's v4 route. The stored secret is destroyed too.",
     auth: { kind: "caller", scope: "keys:write" },
-    success: { status: 200, description: "The deleted key.", schema: Envelope(PublicKey) },
+    success: { status: 200, description: "The deleted key.", schema: Envelope(TurnKey) },
     errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
   },
   {
@@ -180,7 +186,7 @@ export const OPERATIONS: Operation[] = [
       "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform). The key must exist upstream.",
     auth: { kind: "caller", scope: "keys:write" },
     body: AdoptSecretBody,
-    success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedKey) },
+    success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedTurnKey) },
     errors: [...CALLER_AUTH, "invalid_key_id", ...JSON_BODY, "key_not_found", "custody_failure", ...UPSTREAM],
   },
   {
@@ -218,7 +224,7 @@ export const OPERATIONS: Operation[] = [
     summary: "Vend short-lived ICE servers",
     description:
       "With an end user's JWT (the subject is its `sub`; browsers call this with CORS from ALLOWED_ORIGINS), or with a caller token holding credentials:issue (then `subject` is required). " +
-      `\`ttl\` is whole seconds from ${CREDENTIAL_TTL_MIN_SECONDS} to CREDENTIAL_TTL_MAX_SECONDS (at most 172800, Cloudflare's cap). ` +
+      `\`ttl\` is whole seconds from ${CREDENTIAL_TTL_MIN_SECONDS} to CREDENTIAL_TTL_MAX_SECONDS (at most ${CREDENTIAL_TTL_CAP_SECONDS}, Cloudflare's cap). ` +
       "The answer is a bare object, not an envelope: pass `iceServers` to `new RTCPeerConnection()` and fetch again before `expiresAt` (the /ice-servers.js helper does this).",
     auth: { kind: "vend" },
     body: VendBody,
@@ -244,13 +250,14 @@ export const OPERATIONS: Operation[] = [
     tag: "Vending",
     summary: "Revoke issued credentials",
     description:
-      "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). When a cap leaves some for later, `messages` holds code 10050: call again.",
+      "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). " +
+      `When a cap leaves some for later, \`messages\` holds code ${MESSAGE_CODES.revoke_incomplete}: call again.`,
     auth: { kind: "caller", scope: "credentials:revoke" },
     body: RevokeBody,
     success: {
       status: 200,
       description: "How many outstanding credentials were revoked.",
-      schema: Envelope(RevokeResult),
+      schema: Envelope(RevokeCount),
     },
     errors: [...CALLER_AUTH, ...JSON_BODY, "no_active_key", "custody_failure", ...UPSTREAM],
   },

@@ -3,17 +3,12 @@
 // nor the document.
 import type * as v from "valibot";
 import { toJsonSchema, type ConversionConfig, type JsonSchema } from "@valibot/to-json-schema";
-import { CREDENTIAL_TTL_MIN_SECONDS } from "../constants";
-import { ERRORS, type ErrorKind } from "../http/errors";
-import { VendBody } from "../routes/vend-schemas";
+import { CREDENTIAL_TTL_CAP_SECONDS, CREDENTIAL_TTL_DEFAULT_SECONDS, CREDENTIAL_TTL_MIN_SECONDS } from "../constants";
+import type { FailureKind } from "../errors";
+import { ERRORS, OTHER_STATUSES } from "../http/codes";
+import { VendBody } from "../contract/requests";
 import { OPERATIONS, PATH_PARAMS, type Operation } from "./operations";
-import { ErrorEnvelope } from "./responses";
-
-/** Kinds that can also leave with a status other than their default (ApiError's status override). */
-const OTHER_STATUSES: Partial<Record<ErrorKind, number[]>> = {
-  // Cloudflare's own 409 and 422 are kept (src/upstream/request.ts).
-  upstream_rejected: [409, 422],
-};
+import { ErrorEnvelope } from "../contract/responses";
 
 const CONVERSION: ConversionConfig = {
   target: "draft-2020-12",
@@ -25,8 +20,8 @@ const CONVERSION: ConversionConfig = {
       return {
         type: "integer",
         minimum: CREDENTIAL_TTL_MIN_SECONDS,
-        maximum: 172_800,
-        description: "Seconds; at most CREDENTIAL_TTL_MAX_SECONDS (default 3600 when absent).",
+        maximum: CREDENTIAL_TTL_CAP_SECONDS,
+        description: `Seconds; at most CREDENTIAL_TTL_MAX_SECONDS (default ${CREDENTIAL_TTL_DEFAULT_SECONDS} when absent).`,
       };
     }
     return undefined;
@@ -171,8 +166,8 @@ function success(op: Operation) {
   };
 }
 
-function errorResponses(kinds: ErrorKind[]) {
-  const byStatus = new Map<number, ErrorKind[]>();
+function errorResponses(kinds: FailureKind[]) {
+  const byStatus = new Map<number, FailureKind[]>();
   for (const kind of new Set(kinds)) {
     for (const status of [ERRORS[kind].status, ...(OTHER_STATUSES[kind] ?? [])])
       byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);

@@ -4,8 +4,8 @@ import { Hono } from "../http/hono";
 import { DEV_JWT_TTL_DEFAULT_SECONDS, DEV_JWT_TTL_MAX_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
 import type { AppEnv } from "../http/app-env";
 import { methodNotAllowed } from "../http/method-not-allowed";
-import { ApiError, successEnvelope } from "../http/errors";
-import { requireConfig } from "../config";
+import { Failure } from "../errors";
+import { successEnvelope } from "../http/envelope";
 import { isLocalDevelopment } from "../auth/dev-mode";
 import { mintDevJwt } from "../auth/dev-jwt";
 
@@ -13,25 +13,25 @@ export const devJwt = new Hono<AppEnv>();
 
 // Outside local development the route does not exist, whatever the method.
 devJwt.use(async (c, next) => {
-  if (!isLocalDevelopment(requireConfig(c.env)))
-    throw new ApiError("route_not_found", "no such route; see README.md for the API");
+  if (!isLocalDevelopment(c.get("config")))
+    throw new Failure("route_not_found", "no such route; see README.md for the API");
   await next();
 });
 
 devJwt.get("/jwt", async (c) => {
-  const config = requireConfig(c.env);
+  const config = c.get("config");
   c.header("Cache-Control", "no-store");
   if (!config.jwt?.hs256Secret || config.jwt.jwksUrl) {
-    throw new ApiError("not_configured", "dev JWTs need JWT_HS256_SECRET (and no JWT_JWKS_URL)");
+    throw new Failure("not_configured", "dev JWTs need JWT_HS256_SECRET (and no JWT_JWKS_URL)");
   }
   const subject = c.req.query("sub") ?? "dev-user";
   if (subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
-    throw new ApiError("invalid_request", `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters`);
+    throw new Failure("invalid_request", `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters`);
   }
   const ttlRaw = c.req.query("ttl");
   const ttl = ttlRaw === undefined ? DEV_JWT_TTL_DEFAULT_SECONDS : Number(ttlRaw);
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > DEV_JWT_TTL_MAX_SECONDS) {
-    throw new ApiError("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
+    throw new Failure("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
   }
   const now = Date.now();
   const token = await mintDevJwt({

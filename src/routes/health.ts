@@ -1,7 +1,8 @@
 // Liveness and configuration check: no auth, no upstream call, no secret values in the answer.
 import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
-import { errorEnvelope, ERRORS, successEnvelope } from "../http/errors";
+import { ERRORS } from "../http/codes";
+import { errorEnvelope, successEnvelope } from "../http/envelope";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { readConfig } from "../config";
 

@@ -1,15 +1,13 @@
 // POST /v1/ice-servers: short-lived TURN credentials for one user, ready for new RTCPeerConnection().
-import { Hono } from "../http/hono";
+import { authenticateVendRequest, vendSubject } from "../auth/vend-auth";
+import { VendBody } from "../contract/requests";
 import type { AppEnv } from "../http/app-env";
 import { cors } from "../http/cors";
+import { Hono } from "../http/hono";
 import { readJsonBody } from "../http/json-body";
 import { methodNotAllowed } from "../http/method-not-allowed";
-import { requireConfig } from "../config";
-import { authenticateVendRequest, vendSubject } from "../auth/vend-auth";
-import { vendDeps } from "../vend/deps";
 import { issueCredentials } from "../vend/issue";
 import { resolveTtl } from "../vend/ttl";
-import { VendBody } from "./vend-schemas";
 
 export const iceServers = new Hono<AppEnv>();
 
@@ -28,23 +26,17 @@ iceServers.use(
 
 iceServers.post("/", async (c) => {
   c.set("route", "ice_servers.vend");
-  const config = requireConfig(c.env);
-  c.set("config", config);
+  const config = c.get("config");
   const identity = await authenticateVendRequest(c.req.header("authorization"), config);
   if (identity.kind === "caller") c.set("caller", identity.caller);
   const body = await readJsonBody(c, VendBody);
-  const subject = vendSubject(identity, body.subject);
-  const ttl = resolveTtl(body.ttl, config);
-  const issued = await issueCredentials(
-    vendDeps(c.env, config, (w) => c.executionCtx.waitUntil(w)),
-    {
-      subject,
-      ttl,
-      issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
-      clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
-      allowReuse: body.fresh !== true,
-    },
-  );
+  const issued = await issueCredentials(c.get("services").vend, {
+    subject: vendSubject(identity, body.subject),
+    ttl: resolveTtl(body.ttl, config),
+    issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
+    clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
+    allowReuse: body.fresh !== true,
+  });
   c.set("logFields", issued.logFields);
   return c.json(issued.body);
 });

@@ -1,23 +1,24 @@
-// The v4 TURN key routes, drop-in compatible with Cloudflare's (reference §1).
+// The v4 TURN key routes, drop-in compatible with Cloudflare's (docs/cloudflare-upstream.md#turn-keys).
 import type { Context } from "hono";
-import { Hono } from "../http/hono";
+import { KeyNameBody } from "../contract/requests";
+import { Failure } from "../errors";
 import type { AppEnv } from "../http/app-env";
-import { ApiError, successEnvelope } from "../http/errors";
 import { audited } from "../http/audited";
-import { methodNotAllowed } from "../http/method-not-allowed";
+import { successEnvelope } from "../http/envelope";
+import { Hono } from "../http/hono";
 import { readJsonBody } from "../http/json-body";
-import { requireCaller } from "../auth/require-caller";
-import { createDeps, keyDeps } from "../keys/deps";
+import { methodNotAllowed } from "../http/method-not-allowed";
+import { type CallerEnv, requireCaller } from "../http/require-caller";
 import { createKey } from "../keys/create";
-import { deleteKey, getKey, listKeys, updateKey, type Cached } from "../keys/service";
+import { type Cached, getKey, listKeys } from "../keys/reads";
+import { deleteKey, updateKey } from "../keys/updates";
 import { checkAccount, keyIdParam } from "./params";
-import { KeyNameBody } from "./schemas";
 
 export const turnKeys = new Hono<AppEnv>();
 
 turnKeys.get("/", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const answer = await listKeys(keyDeps(c.env, c.get("config")), { bypass: wantsBypass(c) });
+  const answer = await listKeys(c.get("services").keys, { bypass: wantsBypass(c) });
   return cached(c, answer).json(successEnvelope(answer.value));
 });
 
@@ -25,9 +26,8 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
   checkAccount(c);
   const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
-  const caller = c.get("caller")!;
-  const deps = createDeps(c.env, c.get("config"), (work) => c.executionCtx.waitUntil(work));
-  const outcome = await createKey(deps, { name: body.name, callerId: caller.id, idempotencyKey });
+  const caller = c.get("caller");
+  const outcome = await createKey(c.get("services").create, { name: body.name, callerId: caller.id, idempotencyKey });
   c.set("auditKeyId", outcome.key.uid);
   if (outcome.replayed) c.header("Idempotent-Replayed", "true");
   // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.
@@ -37,7 +37,7 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
 
 turnKeys.get("/:key_id", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const answer = await getKey(keyDeps(c.env, c.get("config")), keyIdParam(c), { bypass: wantsBypass(c) });
+  const answer = await getKey(c.get("services").keys, keyIdParam(c), { bypass: wantsBypass(c) });
   return cached(c, answer).json(successEnvelope(answer.value));
 });
 
@@ -45,16 +45,13 @@ turnKeys.put("/:key_id", audited("turn_key.update"), requireCaller("keys:write")
   checkAccount(c);
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, KeyNameBody);
-  const updated = await updateKey(keyDeps(c.env, c.get("config")), keyId, {
-    name: body.name,
-    callerId: c.get("caller")!.id,
-  });
+  const updated = await updateKey(c.get("services").keys, keyId, { name: body.name, callerId: c.get("caller").id });
   return c.json(successEnvelope(updated));
 });
 
 turnKeys.delete("/:key_id", audited("turn_key.delete"), requireCaller("keys:write"), async (c) => {
   checkAccount(c);
-  const deleted = await deleteKey(keyDeps(c.env, c.get("config")), keyIdParam(c), { callerId: c.get("caller")!.id });
+  const deleted = await deleteKey(c.get("services").keys, keyIdParam(c), { callerId: c.get("caller").id });
   return c.json(successEnvelope(deleted));
 });
 
@@ -62,12 +59,12 @@ turnKeys.all("/", methodNotAllowed("GET, POST"));
 turnKeys.all("/:key_id", methodNotAllowed("GET, PUT, DELETE"));
 
 /** `Cache-Control: no-cache` (or `Pragma: no-cache`) asks for a fresh answer from upstream. */
-function wantsBypass(c: Context<AppEnv>): boolean {
+function wantsBypass(c: Context<CallerEnv>): boolean {
   const cc = c.req.header("cache-control") ?? "";
   return /(^|,)\s*no-cache\s*(,|$)/i.test(cc) || /no-cache/i.test(c.req.header("pragma") ?? "");
 }
 
-function cached<T>(c: Context<AppEnv>, answer: Cached<T>): Context<AppEnv> {
+function cached<T>(c: Context<CallerEnv>, answer: Cached<T>): Context<CallerEnv> {
   c.header("X-Cache", answer.cache);
   if (answer.ageSeconds !== undefined) c.header("Age", String(answer.ageSeconds));
   c.header("Cache-Control", "private, no-store");
@@ -75,11 +72,11 @@ function cached<T>(c: Context<AppEnv>, answer: Cached<T>): Context<AppEnv> {
 }
 
 /** Optional `Idempotency-Key`: 1 to 255 visible ASCII characters. */
-function idempotencyKeyHeader(c: Context<AppEnv>): string | undefined {
+function idempotencyKeyHeader(c: Context<CallerEnv>): string | undefined {
   const value = c.req.header("idempotency-key");
   if (value === undefined) return undefined;
   if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
-    throw new ApiError("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    throw new Failure("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters");
   }
   return value;
 }

@@ -3,7 +3,11 @@
 //   vend:v1:active-key   value ActiveKey (JSON), no expiry. Written by PUT /v1/active-key.
 //
 // KV is eventually consistent: another location may keep vending with the previous key for up to a
-// minute after a change, which is why rotation deletes the old key only after the longest TTL.
+// minute after a change, which is why rotation deletes the old key only after the longest TTL. Vending
+// reads the choice on every request, so each isolate keeps it for VENDING_KEY_MEMORY_MS; this store
+// replaces its own copy when it writes.
+import { VENDING_KEY_MEMORY_MS } from "../constants";
+
 const ACTIVE_KEY = "vend:v1:active-key";
 
 export interface ActiveKey {
@@ -14,15 +18,38 @@ export interface ActiveKey {
   set_at: string;
 }
 
+let recent: { doc: ActiveKey; at: number } | undefined;
+
 export class ActiveKeyStore {
   constructor(private readonly kv: KVNamespace) {}
 
+  /** The active key, read from KV. */
   async get(): Promise<ActiveKey | undefined> {
     const doc = await this.kv.get<ActiveKey>(ACTIVE_KEY, "json");
-    return doc && typeof doc.key_id === "string" ? doc : undefined;
+    const found = doc && typeof doc.key_id === "string" ? doc : undefined;
+    recent = found ? { doc: found, at: Date.now() } : undefined;
+    return found;
   }
 
-  set(doc: ActiveKey): Promise<void> {
-    return this.kv.put(ACTIVE_KEY, JSON.stringify(doc));
+  /** The active key as this isolate last read it, if that was within VENDING_KEY_MEMORY_MS; else `get`. */
+  async getRecent(): Promise<ActiveKey | undefined> {
+    if (recent && Date.now() - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
+    return this.get();
   }
+
+  /** Forgets this isolate's copy: the next `getRecent` reads KV. */
+  forgetRecent(): void {
+    recent = undefined;
+  }
+
+  async set(doc: ActiveKey): Promise<void> {
+    recent = undefined;
+    await this.kv.put(ACTIVE_KEY, JSON.stringify(doc));
+    recent = { doc, at: Date.now() };
+  }
+}
+
+/** Test hook: forget this isolate's copy, as a fresh isolate would. */
+export function forgetRecentActiveKey(): void {
+  recent = undefined;
 }

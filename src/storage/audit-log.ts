@@ -1,19 +1,11 @@
 // The audit trail in KV. Each event is one key whose name sorts newest first and whose metadata holds
 // the event, so a page of events is one KV list with no per-event reads. Schema: docs/storage-schema.md.
 
+import type { AuditEvent } from "../contract/responses";
+
 const PREFIX = "audit:v1:";
 // Inverting the timestamp makes KV's ascending key order read newest first.
 const TIME_CEILING_MS = 9_999_999_999_999;
-
-export interface AuditEvent {
-  time: string;
-  request_id: string;
-  caller: string;
-  action: string;
-  key_id: string | null;
-  /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
-  outcome: string;
-}
 
 export class AuditLog {
   constructor(

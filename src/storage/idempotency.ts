@@ -1,6 +1,6 @@
 // Idempotency records for key creation, per caller, kept 24 hours. Schema: docs/storage-schema.md.
 import { IDEMPOTENCY_TTL_SECONDS } from "../constants";
-import type { PublicKey } from "../keys/service";
+import type { TurnKey } from "../contract/responses";
 import { sha256Hex } from "../crypto/hex";
 
 export interface IdempotencyRecord {
@@ -13,7 +13,7 @@ export interface IdempotencyRecord {
   /** The marker put in the upstream key's name, to find the key if the answer is lost. */
   tag: string;
   /** The replayable answer; never the secret, which stays sealed in custody. */
-  result?: { status: number; key: PublicKey };
+  result?: { status: number; key: TurnKey };
 }
 
 export class IdempotencyStore {

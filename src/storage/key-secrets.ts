@@ -1,5 +1,10 @@
 // Custody of TURN key secrets in KV, sealed by key-encryption.ts. Schema: docs/storage-schema.md.
-import { ApiError } from "../http/errors";
+//
+// Vending opens the same secret on every request, so each isolate keeps the secrets it opened for
+// vending for a bounded time (VENDING_KEY_MEMORY_MS). This store forgets its own copy whenever it writes
+// or deletes a secret; another isolate's copy lives at most that long.
+import { VENDING_KEY_MEMORY_MS } from "../constants";
+import { Failure } from "../errors";
 import { keyRing, open, seal } from "./key-encryption";
 
 const PREFIX = "secret:v1:";
@@ -10,6 +15,9 @@ export interface SecretMetadata {
   stored_at: string;
 }
 
+/** Secrets this isolate opened for vending, by key id. */
+const opened = new Map<string, { secret: string; at: number }>();
+
 export class KeySecrets {
   constructor(
     private readonly kv: KVNamespace,
@@ -17,12 +25,13 @@ export class KeySecrets {
   ) {}
 
   async store(keyId: string, secret: string, createdBy: string): Promise<void> {
+    opened.delete(keyId);
     const sealed = await seal(await keyRing(this.keyEncryptionKeys), keyId, secret);
     const metadata: SecretMetadata = { created_by: createdBy, stored_at: new Date().toISOString() };
     await this.kv.put(PREFIX + keyId, JSON.stringify(sealed), { metadata });
   }
 
-  /** The secret, or undefined when none is stored. A damaged record throws (fails closed). */
+  /** The secret, read from KV, or undefined when none is stored. A damaged record throws (fails closed). */
   async load(keyId: string): Promise<string | undefined> {
     const raw = await this.kv.get(PREFIX + keyId);
     if (raw === null) return undefined;
@@ -30,7 +39,7 @@ export class KeySecrets {
     try {
       sealed = JSON.parse(raw);
     } catch {
-      throw new ApiError(
+      throw new Failure(
         "custody_failure",
         "the stored secret for this TURN key cannot be used; re-adopt the key or rotate it",
       );
@@ -38,8 +47,24 @@ export class KeySecrets {
     return open(await keyRing(this.keyEncryptionKeys), keyId, sealed);
   }
 
-  delete(keyId: string): Promise<void> {
-    return this.kv.delete(PREFIX + keyId);
+  /** The secret as this isolate last opened it, if that was within VENDING_KEY_MEMORY_MS; else `load`. */
+  async loadRecent(keyId: string): Promise<string | undefined> {
+    const memo = opened.get(keyId);
+    if (memo && Date.now() - memo.at < VENDING_KEY_MEMORY_MS) return memo.secret;
+    const secret = await this.load(keyId);
+    if (secret === undefined) opened.delete(keyId);
+    else opened.set(keyId, { secret, at: Date.now() });
+    return secret;
+  }
+
+  /** Forgets this isolate's copy of a secret that Cloudflare refused: the next vend reads KV again. */
+  forgetRecent(keyId: string): void {
+    opened.delete(keyId);
+  }
+
+  async delete(keyId: string): Promise<void> {
+    opened.delete(keyId);
+    await this.kv.delete(PREFIX + keyId);
   }
 
   /** Every key id with a stored secret and who stored it: one KV list call per 1,000 keys. */
@@ -58,4 +83,9 @@ export class KeySecrets {
     } while (cursor);
     return owners;
   }
+}
+
+/** Test hook: forget every secret this isolate opened, as a fresh isolate would. */
+export function forgetOpenedSecrets(): void {
+  opened.clear();
 }

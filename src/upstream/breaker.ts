@@ -1,9 +1,9 @@
 // The rate-limit breaker. Cloudflare answers 429 and then blocks every call of the token for minutes
-// (reference §1), so after one 429 no admin call goes upstream until Retry-After has passed. The state
-// lives in KV so every isolate and location sees it; while it is open, each isolate also remembers it,
-// so a held call costs no KV read.
+// (docs/cloudflare-upstream.md#api-rate-limit), so after one 429 no admin call goes upstream until
+// Retry-After has passed. The state lives in KV so every isolate and location sees it; while it is open,
+// each isolate also remembers it, so a held call costs no KV read.
 import { KV_MIN_TTL_SECONDS } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 
 const BREAKER_KEY = "breaker:v1:cloudflare-api";
@@ -18,7 +18,7 @@ export class Breaker {
     const openUntil = await this.openUntil();
     const waitMs = openUntil - Date.now();
     if (waitMs > 0) {
-      throw new ApiError(
+      throw new Failure(
         "upstream_unavailable",
         "Cloudflare is rate limiting this account; turnvend is holding calls until it may retry",
         {

@@ -1,15 +1,13 @@
-// A thin typed client for the v4 TURN key routes (reference §1), authenticated with the account token.
+// A thin typed client for the v4 TURN key routes (docs/cloudflare-upstream.md#key-routes), authenticated
+// with the account token.
 // Every call passes the rate-limit breaker first; a 429 trips it.
-import { assertKeyId } from "../keys/key-id";
 import type * as v from "valibot";
 import type { Config } from "../config";
+import { assertKeyId } from "../ids";
 import type { Breaker } from "./breaker";
 import type { UpstreamBudget } from "./budget";
 import { envelopeOf, UpstreamCreatedKey, UpstreamKey, UpstreamKeyList } from "./schemas";
 import { expectShape, retryAfterSeconds, sendUpstream, upstreamFailure, type UpstreamRequest } from "./request";
-
-export type KeyRecord = v.InferOutput<typeof UpstreamKey>;
-export type CreatedKey = v.InferOutput<typeof UpstreamCreatedKey>;
 
 export class CloudflareApi {
   constructor(
@@ -18,29 +16,29 @@ export class CloudflareApi {
     private readonly budget: UpstreamBudget,
   ) {}
 
-  listKeys(): Promise<KeyRecord[]> {
+  listKeys(): Promise<UpstreamKey[]> {
     return this.call({ route: "turn_keys.list", method: "GET", path: "" }, UpstreamKeyList);
   }
 
-  createKey(name: string | undefined): Promise<CreatedKey> {
+  createKey(name: string | undefined): Promise<UpstreamCreatedKey> {
     return this.call(
       { route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name } },
       UpstreamCreatedKey,
     );
   }
 
-  getKey(keyId: string): Promise<KeyRecord> {
+  getKey(keyId: string): Promise<UpstreamKey> {
     return this.call({ route: "turn_keys.get", method: "GET", path: this.keyPath(keyId) }, UpstreamKey);
   }
 
-  updateKey(keyId: string, name: string | undefined): Promise<KeyRecord> {
+  updateKey(keyId: string, name: string | undefined): Promise<UpstreamKey> {
     return this.call(
       { route: "turn_keys.update", method: "PUT", path: this.keyPath(keyId), body: name === undefined ? {} : { name } },
       UpstreamKey,
     );
   }
 
-  deleteKey(keyId: string): Promise<KeyRecord> {
+  deleteKey(keyId: string): Promise<UpstreamKey> {
     return this.call({ route: "turn_keys.delete", method: "DELETE", path: this.keyPath(keyId) }, UpstreamKey);
   }
 

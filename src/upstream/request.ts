@@ -7,7 +7,7 @@ import {
   UPSTREAM_BACKOFF_BASE_MS,
   UPSTREAM_IDEMPOTENT_ATTEMPTS,
 } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { UpstreamBudget } from "./budget";
 
@@ -37,25 +37,24 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
   const attempts = req.idempotent ? UPSTREAM_IDEMPOTENT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt++) {
     if (!req.budget.take()) {
-      throw new ApiError("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
-        retryAfterSeconds: 5,
+      throw new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
         detail: "budget_exhausted",
       });
     }
     const outcome = await attemptOnce(req);
-    const retryable = outcome instanceof ApiError || outcome.status >= 500;
+    const retryable = outcome instanceof Failure || outcome.status >= 500;
     const backoff = UPSTREAM_BACKOFF_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
     if (!retryable || attempt >= attempts || req.budget.remainingMs() < backoff + req.budget.attemptTimeoutMs / 2) {
-      if (outcome instanceof ApiError) throw outcome;
+      if (outcome instanceof Failure) throw outcome;
       return outcome;
     }
-    log("upstream.retry", { route: req.route, attempt, status: outcome instanceof ApiError ? 0 : outcome.status });
+    log("upstream.retry", { route: req.route, attempt, status: outcome instanceof Failure ? 0 : outcome.status });
     await new Promise((r) => setTimeout(r, backoff));
   }
 }
 
 /** One attempt. A timeout or network failure comes back as the 503 to throw, not as an exception. */
-async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | ApiError> {
+async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Failure> {
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -72,8 +71,7 @@ async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Api
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
     log("upstream.unreachable", { route: req.route, reason: timedOut ? "timeout" : "network" });
-    return new ApiError("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
-      retryAfterSeconds: 5,
+    return new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
       detail: timedOut ? "timeout" : "network",
     });
   }
@@ -93,7 +91,7 @@ async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Api
 /** True when the call may have reached Cloudflare but its answer was lost. */
 export function outcomeUnknown(err: unknown): boolean {
   return (
-    err instanceof ApiError &&
+    err instanceof Failure &&
     err.kind === "upstream_unavailable" &&
     (err.detail === "timeout" || err.detail === "network")
   );
@@ -104,9 +102,7 @@ export function expectShape<S extends v.GenericSchema>(route: string, schema: S,
   const parsed = v.safeParse(schema, data);
   if (parsed.success) return parsed.output;
   log("upstream.invalid_response", { route });
-  throw new ApiError("upstream_error", "Cloudflare returned a response turnvend could not understand", {
-    retryAfterSeconds: 5,
-  });
+  throw new Failure("upstream_error", "Cloudflare returned a response turnvend could not understand");
 }
 
 /** Seconds to wait from a 429's Retry-After, or Cloudflare's documented 5-minute block. */
@@ -120,32 +116,30 @@ export function retryAfterSeconds(res: UpstreamResponse): number {
  * 422); a refused account token is turnvend's problem, not the caller's, so it is a 502; 429 and 5xx
  * say "try later".
  */
-export function upstreamFailure(route: string, res: UpstreamResponse): ApiError {
+export function upstreamFailure(route: string, res: UpstreamResponse): Failure {
   const status = res.status;
   log("upstream.failed", { route, status });
-  if (status === 404) return new ApiError("key_not_found", "no TURN key with that id exists in this account");
+  if (status === 404) return new Failure("key_not_found", "no TURN key with that id exists in this account");
   if (status === 429) {
-    return new ApiError("upstream_unavailable", "Cloudflare is rate limiting this account; try again later", {
+    return new Failure("upstream_unavailable", "Cloudflare is rate limiting this account; try again later", {
       retryAfterSeconds: retryAfterSeconds(res),
       detail: "rate_limited",
     });
   }
   if (status === 401 || status === 403) {
-    return new ApiError(
+    return new Failure(
       "upstream_error",
       "Cloudflare refused turnvend's account credentials; the operator must check them",
       {
-        detail: `status_${status}`,
+        detail: "credentials_refused",
       },
     );
   }
   if (status === 400 || status === 409 || status === 422) {
-    return new ApiError("upstream_rejected", "Cloudflare rejected the request", { status });
+    return new Failure("upstream_rejected", "Cloudflare rejected the request", { upstreamStatus: status });
   }
   if (status >= 300 && status < 400) {
-    return new ApiError("upstream_error", "Cloudflare answered with an unexpected redirect");
+    return new Failure("upstream_error", "Cloudflare answered with an unexpected redirect");
   }
-  return new ApiError("upstream_error", "Cloudflare failed to handle the request; try again shortly", {
-    retryAfterSeconds: 5,
-  });
+  return new Failure("upstream_error", "Cloudflare failed to handle the request; try again shortly");
 }

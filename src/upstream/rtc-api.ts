@@ -1,10 +1,10 @@
-// A thin client for Cloudflare Realtime TURN credentials (reference §2), authenticated with one TURN
-// key's own secret. Responses are validated; failures are mapped for a vend path, where a refused key
-// is an operator problem (503), never the end user's.
-import { assertKeyId } from "../keys/key-id";
+// A thin client for Cloudflare Realtime TURN credentials (docs/cloudflare-upstream.md#credential-routes),
+// authenticated with one TURN key's own secret. Responses are validated; failures are mapped for a vend
+// path, where a refused key is an operator problem (503), never the end user's.
 import * as v from "valibot";
 import { CREDENTIAL_USERNAME_MAX_LENGTH } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
+import { assertKeyId } from "../ids";
 import { log } from "../observability/log";
 import type { UpstreamBudget } from "./budget";
 import { expectShape, sendUpstream, upstreamFailure, type UpstreamResponse } from "./request";
@@ -17,13 +17,13 @@ const UpstreamIceServer = v.object({
 });
 export type UpstreamIceServer = v.InferOutput<typeof UpstreamIceServer>;
 
-/** The current answer has an array; the legacy one a single object (reference §2). Both are accepted. */
+/** The current answer has an array, the legacy one a single object: both are accepted (docs/cloudflare-upstream.md#credential-response). */
 export const GenerateResponse = v.object({
   iceServers: v.union([v.pipe(v.array(UpstreamIceServer), v.minLength(1)), UpstreamIceServer]),
 });
 export type GenerateResponse = v.InferOutput<typeof GenerateResponse>;
 
-export type RevokeOutcome = "revoked" | "not_found";
+export type CredentialRevokeOutcome = "revoked" | "not_found";
 
 export class RtcApi {
   constructor(
@@ -57,7 +57,7 @@ export class RtcApi {
   }
 
   /** Revokes one credential. Upstream 404 means it is unknown or already revoked: nothing left to do. */
-  async revoke(keyId: string, keySecret: string, username: string): Promise<RevokeOutcome> {
+  async revoke(keyId: string, keySecret: string, username: string): Promise<CredentialRevokeOutcome> {
     const route = "credentials.revoke";
     const res = await sendUpstream({
       route,
@@ -80,12 +80,12 @@ export class RtcApi {
     return `${this.baseUrl}/turn/keys/${keyId}/credentials`;
   }
 
-  private failure(route: string, keyId: string, res: UpstreamResponse): ApiError {
+  private failure(route: string, keyId: string, res: UpstreamResponse): Failure {
     // 401/403/404 on a key's own routes: the key was deleted or turnvend holds the wrong secret. The
     // caller's credentials are fine; the operator must act.
     if (res.status === 401 || res.status === 403 || res.status === 404) {
       log("vend.key_refused", { route, key_id: keyId, status: res.status });
-      return new ApiError(
+      return new Failure(
         "no_active_key",
         "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must set a working key",
       );
@@ -93,7 +93,7 @@ export class RtcApi {
     // Every body turnvend sends is validated first, so an upstream 4xx is turnvend's problem: 502.
     if (res.status === 400 || res.status === 409 || res.status === 422) {
       log("upstream.failed", { route, status: res.status });
-      return new ApiError("upstream_error", "Cloudflare rejected turnvend's credential request");
+      return new Failure("upstream_error", "Cloudflare rejected turnvend's credential request");
     }
     return upstreamFailure(route, res);
   }

@@ -1,8 +1,10 @@
-// Shapes of Cloudflare's responses, validated on the way in (reference §1). Anything else is a 502.
+// Shapes of Cloudflare's responses, validated on the way in (docs/cloudflare-upstream.md#key-routes).
+// Anything else is a 502.
 import * as v from "valibot";
+import { KEY_ID_PATTERN } from "../ids";
 
 export const UpstreamKey = v.object({
-  uid: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)),
+  uid: v.pipe(v.string(), v.regex(KEY_ID_PATTERN)),
   name: v.optional(v.nullable(v.string()), ""),
   created: v.string(),
   modified: v.string(),
@@ -21,6 +23,8 @@ export const UpstreamCreatedKey = v.pipe(
   })),
   v.check((k) => k.key.length > 0, "created key has no secret"),
 );
+
+export type UpstreamCreatedKey = v.InferOutput<typeof UpstreamCreatedKey>;
 
 export const UpstreamKeyList = v.array(UpstreamKey);
 

@@ -1,17 +1,9 @@
 // Choosing the key that vends: it must be one whose secret turnvend holds.
-import { ApiError } from "../http/errors";
+import type { ActiveKeyView } from "../contract/responses";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { ActiveKey } from "../storage/active-key";
-import { clock, type VendDeps } from "./deps";
-import { forgetVendingKey } from "./vending-key";
-
-export interface ActiveKeyView {
-  /** The key vending right now: TURN_KEY_ID when pinned, else the active key; null when none. */
-  key_id: string | null;
-  pinned: boolean;
-  set_by: string | null;
-  set_at: string | null;
-}
+import type { VendDeps } from "./deps";
 
 export async function readActiveKey(deps: Pick<VendDeps, "activeKeys" | "pinnedKeyId">): Promise<ActiveKeyView> {
   if (deps.pinnedKeyId) return { key_id: deps.pinnedKeyId, pinned: true, set_by: null, set_at: null };
@@ -25,18 +17,17 @@ export async function setActiveKey(
   callerId: string,
 ): Promise<ActiveKeyView> {
   if (deps.pinnedKeyId) {
-    throw new ApiError("conflict", "TURN_KEY_ID pins the vending key; unset it to choose the active key here");
+    throw new Failure("conflict", "TURN_KEY_ID pins the vending key; unset it to choose the active key here");
   }
   // Loading (and so decrypting) the secret proves turnvend can actually vend with this key.
   if ((await deps.secrets.load(keyId)) === undefined) {
-    throw new ApiError(
+    throw new Failure(
       "conflict",
       "turnvend holds no secret for this key; create the key through turnvend or adopt its secret with PUT /v1/keys/{key_id}/secret",
     );
   }
-  const doc: ActiveKey = { key_id: keyId, set_by: callerId, set_at: new Date(clock(deps)).toISOString() };
+  const doc: ActiveKey = { key_id: keyId, set_by: callerId, set_at: new Date(deps.now()).toISOString() };
   await deps.activeKeys.set(doc);
-  forgetVendingKey();
   log("active_key.set", { key_id: keyId, caller: callerId });
   return { key_id: doc.key_id, pinned: false, set_by: doc.set_by, set_at: doc.set_at };
 }

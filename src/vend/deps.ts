@@ -20,21 +20,17 @@ export interface VendDeps {
   reuseSeconds: number;
   /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
   waitUntil: (work: Promise<unknown>) => void;
-  now?: () => number;
+  /** Milliseconds since the epoch: Date.now, or a test's clock. */
+  now: () => number;
 }
 
 /**
- * Wires the vend domain to this request's bindings and configuration. `budget` bounds this request's
- * upstream attempts and time; revocation passes a larger one.
+ * Wires the vend functions to this request's bindings and configuration, with a fresh upstream budget
+ * (revocation and withdrawal take larger ones of their own).
  */
-export function vendDeps(
-  env: Env,
-  config: Config,
-  waitUntil: (work: Promise<unknown>) => void,
-  budget: UpstreamBudget = new UpstreamBudget(config.upstreamTimeoutMs),
-): VendDeps {
+export function vendDeps(env: Env, config: Config, waitUntil: (work: Promise<unknown>) => void): VendDeps {
   return {
-    rtc: new RtcApi(config.rtcBaseUrl, budget),
+    rtc: new RtcApi(config.rtcBaseUrl, new UpstreamBudget(config.upstreamTimeoutMs)),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
     activeKeys: new ActiveKeyStore(env.TURNVEND_KV),
     ledger: new Ledger(env.TURNVEND_KV),
@@ -44,9 +40,6 @@ export function vendDeps(
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     reuseSeconds: config.credentialReuseSeconds,
     waitUntil,
+    now: Date.now,
   };
-}
-
-export function clock(deps: Pick<VendDeps, "now">): number {
-  return deps.now?.() ?? Date.now();
 }

@@ -1,16 +1,18 @@
 // Issuing credentials: pick the key, mint upstream tagged with the subject's hash, record every
 // username in the ledger, and shape what the browser gets.
-import { ApiError } from "../http/errors";
-import { log, type LogFields } from "../observability/log";
-import { clock, type VendDeps } from "./deps";
-import { credentialUsernames, shapeIceServers, type BrowserIceServer } from "./ice-servers";
-import { enforceVendLimits } from "./rate-limit";
-import { subjectHash } from "./subject-hash";
-import { forgetVendingKey, vendingKey, type VendingKey } from "./vending-key";
-import { forgetUsernames, rememberSet, reusableSet } from "./reuse";
-import type { LedgerEntry } from "../storage/ledger";
 import { LEDGER_WRITE_ATTEMPTS } from "../constants";
+import type { VendedCredentials } from "../contract/responses";
+import { Failure, isFailure } from "../errors";
+import { log, type LogFields } from "../observability/log";
+import { retry } from "../retry";
+import type { LedgerEntry } from "../storage/ledger";
 import { UpstreamBudget } from "../upstream/budget";
+import { credentialUsernames, shapeIceServers } from "./browser-ice-servers";
+import type { VendDeps } from "./deps";
+import { enforceVendLimits } from "./rate-limit";
+import { forgetUsernames, rememberSet, reusableSet } from "./reuse";
+import { subjectHash } from "./subject-hash";
+import { forgetRefusedKey, type VendingKey, vendingKey } from "./vending-key";
 
 /** A vend's outcome: the body for the browser, and what the request's access-log line records about it. */
 export interface Issued {
@@ -19,29 +21,22 @@ export interface Issued {
   logFields: LogFields;
 }
 
-/** The body of a successful POST /v1/ice-servers. */
-export interface VendedCredentials {
-  iceServers: BrowserIceServer[];
-  ttl: number;
-  /** RFC 3339, computed by turnvend: Cloudflare's answer carries no expiry. */
-  expiresAt: string;
-}
-
+/** Records every username of a set in the ledger; when that keeps failing, revokes the set upstream instead. */
 async function recordOrWithdraw(
   deps: VendDeps,
   key: VendingKey,
   usernames: string[],
   entry: LedgerEntry,
 ): Promise<void> {
-  for (let attempt = 1; attempt <= LEDGER_WRITE_ATTEMPTS; attempt++) {
-    try {
-      await Promise.all(usernames.map((username) => deps.ledger.record(username, entry, clock(deps))));
-      return;
-    } catch {
-      if (attempt < LEDGER_WRITE_ATTEMPTS) await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
+  try {
+    await retry(() => Promise.all(usernames.map((username) => deps.ledger.record(username, entry, deps.now()))), {
+      attempts: LEDGER_WRITE_ATTEMPTS,
+      delayMs: (attempt) => 100 * attempt,
+    });
+    return;
+  } catch {
+    log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
   }
-  log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
   forgetUsernames(usernames);
   // The request's upstream allowance may be spent by now; the withdrawal gets its own.
   const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
@@ -55,8 +50,8 @@ async function recordOrWithdraw(
 
 /**
  * Issues one set of credentials: abuse bounds first (so a refused request costs no upstream call), then
- * the vending key, the set to hand out again if the reuse window allows, else the upstream call and the ledger. `clientIp` is set for end users only: an internal
- * caller's users all share its address.
+ * the vending key, the set to hand out again if the reuse window allows, else the upstream call and the
+ * ledger. `clientIp` is set for end users only: an internal caller's users all share its address.
  */
 export async function issueCredentials(
   deps: VendDeps,
@@ -65,7 +60,7 @@ export async function issueCredentials(
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
-  const started = clock(deps);
+  const started = deps.now();
   const reuse = { subjectHash: hash, issuedBy: input.issuedBy, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
   const reused = input.allowReuse ? reusableSet({ ...reuse, keyId: key.keyId, now: started }) : undefined;
   if (reused) {
@@ -89,7 +84,7 @@ export async function issueCredentials(
     .generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash })
     .catch((err: unknown) => {
       // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
-      if (err instanceof ApiError && err.kind === "no_active_key") forgetVendingKey();
+      if (isFailure(err, "no_active_key")) forgetRefusedKey(deps, key.keyId);
       throw err;
     });
   // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
@@ -106,7 +101,7 @@ export async function issueCredentials(
   const iceServers = shapeIceServers(upstream.iceServers);
   if (iceServers.length === 0) {
     log("vend.no_usable_urls", { key_id: key.keyId });
-    throw new ApiError("upstream_error", "Cloudflare returned no ICE server a browser can use");
+    throw new Failure("upstream_error", "Cloudflare returned no ICE server a browser can use");
   }
   rememberSet(reuse, {
     keyId: key.keyId,

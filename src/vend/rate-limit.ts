@@ -1,7 +1,7 @@
 // Abuse bounds on vending, with the Workers Rate Limiting bindings declared in wrangler.toml. The
 // limits themselves are the bindings' `simple = { limit, period }` settings there.
 import { VEND_RATE_LIMIT_PERIOD_SECONDS } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 
 export interface VendLimiters {
@@ -20,7 +20,7 @@ export async function enforceVendLimits(
 ): Promise<void> {
   if (!limiters.subject || !limiters.ip) {
     // Fail closed: vending without abuse bounds is a misconfiguration, not a feature.
-    throw new ApiError(
+    throw new Failure(
       "not_configured",
       "turnvend is not configured: the VEND_SUBJECT_LIMITER and VEND_IP_LIMITER bindings are required",
     );
@@ -33,7 +33,7 @@ export async function enforceVendLimits(
   const refused = (await Promise.all(checks)).find((r) => !r.ok);
   if (refused) {
     log("vend.rate_limited", { scope: refused.scope, subject_hash: input.subjectHash });
-    throw new ApiError(
+    throw new Failure(
       "rate_limited",
       `too many credential requests for this ${refused.scope === "ip" ? "network address" : "user"}; try again later`,
       {

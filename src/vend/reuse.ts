@@ -8,12 +8,12 @@
 // isolate forgets a set as soon as it revokes or withdraws it; another isolate's copy lives at most the
 // window, and a revoked credential no longer works at Cloudflare anyway.
 import { CREDENTIAL_REUSE_MAX_ENTRIES } from "../constants";
-import type { BrowserIceServer } from "./ice-servers";
+import type { IceServer } from "../contract/responses";
 
 export interface IssuedSet {
   keyId: string;
   subjectHash: string;
-  iceServers: BrowserIceServer[];
+  iceServers: IceServer[];
   usernames: string[];
   /** Epoch ms. */
   issuedAt: number;

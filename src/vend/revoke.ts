@@ -1,17 +1,18 @@
 // Revocation: every outstanding credential matching a username or a subject is revoked upstream and
 // then forgotten. Upstream first, ledger second, so a failure part-way leaves the rest for a retry and
 // revoking again is harmless.
-import { REVOKE_CONCURRENCY, REVOKE_MAX_PER_REQUEST } from "../constants";
-import { ApiError } from "../http/errors";
+import { REVOKE_ATTEMPT_BUDGET, REVOKE_CONCURRENCY, REVOKE_DEADLINE_MS, REVOKE_MAX_PER_REQUEST } from "../constants";
+import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { LedgerRecord } from "../storage/ledger";
-import { clock, type VendDeps } from "./deps";
+import { UpstreamBudget } from "../upstream/budget";
+import type { VendDeps } from "./deps";
 import { subjectHash } from "./subject-hash";
 import { forgetSubject, forgetUsernames } from "./reuse";
 
 export type RevokeTarget = { username: string } | { subject: string };
 
-export interface RevokeResult {
+export interface RevocationSummary {
   /** Credentials now revoked that were outstanding (including ones upstream already had no record of). */
   revoked: number;
   /** Outstanding credentials left for another call because of the per-request cap. */
@@ -22,8 +23,12 @@ export async function revokeCredentials(
   deps: VendDeps,
   target: RevokeTarget,
   revokedBy: string,
-): Promise<RevokeResult> {
-  const now = clock(deps);
+): Promise<RevocationSummary> {
+  const now = deps.now();
+  // One request may revoke up to REVOKE_MAX_PER_REQUEST credentials: it gets an allowance to match.
+  const rtc = deps.rtc.withBudget(
+    new UpstreamBudget(deps.upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS),
+  );
   let records: LedgerRecord[];
   let more = false;
   if ("username" in target) {
@@ -65,7 +70,7 @@ export async function revokeCredentials(
         });
         return;
       }
-      const outcome = await deps.rtc.revoke(record.key_id, secret, record.username);
+      const outcome = await rtc.revoke(record.key_id, secret, record.username);
       await deps.ledger.remove(record);
       revoked += 1;
       log("credential.revoked", {
@@ -78,7 +83,7 @@ export async function revokeCredentials(
       log("credential.revoke_failed", {
         key_id: record.key_id,
         subject_hash: record.subject_hash,
-        kind: err instanceof ApiError ? err.kind : "unexpected",
+        kind: err instanceof Failure ? err.kind : "unexpected",
       });
       firstError ??= err;
     }

@@ -1,6 +1,6 @@
 // The TTL policy: a configured default, and requests limited to [60 s, the configured maximum].
 import { CREDENTIAL_TTL_MIN_SECONDS } from "../constants";
-import { ApiError } from "../http/errors";
+import { Failure } from "../errors";
 
 export interface TtlPolicy {
   ttlDefaultSeconds: number;
@@ -16,7 +16,7 @@ export function resolveTtl(requested: unknown, policy: TtlPolicy): number {
     requested < CREDENTIAL_TTL_MIN_SECONDS ||
     requested > policy.ttlMaxSeconds
   ) {
-    throw new ApiError(
+    throw new Failure(
       "invalid_ttl",
       `ttl must be a whole number of seconds in [${CREDENTIAL_TTL_MIN_SECONDS}, ${policy.ttlMaxSeconds}]`,
     );

@@ -2,7 +2,8 @@
 import { env } from "cloudflare:test";
 import { resetBreakerMemo } from "../../src/upstream/breaker";
 import { forgetIndexMemory } from "../../src/storage/key-index";
-import { forgetVendingKey } from "../../src/vend/vending-key";
+import { forgetRecentActiveKey } from "../../src/storage/active-key";
+import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
 import { forgetAllSets } from "../../src/vend/reuse";
 import { emulator } from "./emulator";
 
@@ -16,6 +17,7 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   } while (cursor);
   resetBreakerMemo();
   forgetIndexMemory();
-  forgetVendingKey();
+  forgetRecentActiveKey();
+  forgetOpenedSecrets();
   forgetAllSets();
 }

@@ -1,42 +1,53 @@
-// What the routes answer, as valibot schemas. The handlers build these values from typed domain functions
-// (PublicKey, ActiveKeyView, VendedCredentials, AuditEvent); these schemas describe them for the OpenAPI
-// document, and test/client.test.ts parses real answers with them, so the two cannot drift apart unnoticed.
-// Not imported by the Worker.
+// What the routes answer, as valibot schemas: the one definition of each shape. The domain types are
+// derived from these with type-only imports (so the Worker bundles none of them); the OpenAPI document
+// is built from them, and the typed client checks every answer against them.
 import * as v from "valibot";
+import { KEY_ID_PATTERN } from "../ids";
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
-const KeyId = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/));
+const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
 
 /** A TURN key as Cloudflare's v4 API shows it (the marker turnvend tags names with is hidden). */
-export const PublicKey = v.object({ uid: KeyId, name: v.string(), created: Timestamp, modified: Timestamp });
+export const TurnKey = v.object({ uid: KeyId, name: v.string(), created: Timestamp, modified: Timestamp });
+export type TurnKey = v.InferOutput<typeof TurnKey>;
 
 /** Create's answer: `key` (the one-time secret) only for callers holding keys:reveal. */
-export const CreatedKey = v.object({ ...PublicKey.entries, key: v.optional(v.pipe(v.string(), v.length(64))) });
+export const CreatedTurnKey = v.object({ ...TurnKey.entries, key: v.optional(v.pipe(v.string(), v.length(64))) });
+export type CreatedTurnKey = v.InferOutput<typeof CreatedTurnKey>;
 
 /** Adopt's answer. */
-export const AdoptedKey = v.object({ ...PublicKey.entries, has_secret: v.literal(true) });
+export const AdoptedTurnKey = v.object({ ...TurnKey.entries, has_secret: v.literal(true) });
+export type AdoptedTurnKey = v.InferOutput<typeof AdoptedTurnKey>;
 
 export const ActiveKeyView = v.object({
+  /** The key vending right now: TURN_KEY_ID when pinned, else the active key; null when none. */
   key_id: v.nullable(KeyId),
   pinned: v.boolean(),
   set_by: v.nullable(v.string()),
   set_at: v.nullable(Timestamp),
 });
+export type ActiveKeyView = v.InferOutput<typeof ActiveKeyView>;
 
+/** Exactly what a browser receives for one ICE server; nothing else can be spread into it. */
 export const IceServer = v.object({
   urls: v.array(v.string()),
   username: v.optional(v.string()),
   credential: v.optional(v.string()),
 });
+export type IceServer = v.InferOutput<typeof IceServer>;
 
 /** POST /v1/ice-servers answers this bare object (no envelope), ready for `new RTCPeerConnection(...)`. */
 export const VendedCredentials = v.object({
   iceServers: v.array(IceServer),
   ttl: v.pipe(v.number(), v.integer()),
+  /** RFC 3339, computed by turnvend: Cloudflare's answer carries no expiry. */
   expiresAt: Timestamp,
 });
+export type VendedCredentials = v.InferOutput<typeof VendedCredentials>;
 
-export const RevokeResult = v.object({ revoked: v.pipe(v.number(), v.integer(), v.minValue(0)) });
+/** POST /v1/credentials/revoke: how many outstanding credentials were revoked. */
+export const RevokeCount = v.object({ revoked: v.pipe(v.number(), v.integer(), v.minValue(0)) });
+export type RevokeCount = v.InferOutput<typeof RevokeCount>;
 
 export const AuditEvent = v.object({
   time: Timestamp,
@@ -44,12 +55,15 @@ export const AuditEvent = v.object({
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),
+  /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
   outcome: v.string(),
 });
+export type AuditEvent = v.InferOutput<typeof AuditEvent>;
 
 export const AuditResultInfo = v.object({ count: v.pipe(v.number(), v.integer()), cursor: v.nullable(v.string()) });
 
 export const DevJwt = v.object({ token: v.string(), sub: v.string(), expires_at: Timestamp });
+export type DevJwt = v.InferOutput<typeof DevJwt>;
 
 export const HealthStatus = v.object({ status: v.literal("ok") });
 

@@ -1,26 +1,21 @@
 // What browsers get: an array of { urls: string[], username?, credential? } built field by field from
 // the validated upstream answer, without port-53 URLs or anything but STUN/TURN.
+import type { IceServer } from "../contract/responses";
 import type { UpstreamIceServer } from "../upstream/rtc-api";
 
-/** Exactly what a browser receives for one ICE server; nothing else can be spread into it. */
-export interface BrowserIceServer {
-  urls: string[];
-  username?: string;
-  credential?: string;
-}
-
-// Chrome and Firefox block port 53; a client without trickle ICE stalls ~40 s on such URLs (reference §2).
+// Chrome and Firefox block port 53; a client without trickle ICE stalls ~40 s on such URLs
+// (docs/cloudflare-upstream.md#ice-server-urls).
 const BLOCKED_PORTS = new Set([53]);
 const ICE_SCHEMES = new Set(["stun", "stuns", "turn", "turns"]);
 
 /** Normalizes the legacy single-object shape and string `urls`, drops blocked URLs and empty entries. */
-export function shapeIceServers(upstream: UpstreamIceServer | UpstreamIceServer[]): BrowserIceServer[] {
+export function shapeIceServers(upstream: UpstreamIceServer | UpstreamIceServer[]): IceServer[] {
   const list = Array.isArray(upstream) ? upstream : [upstream];
-  const shaped: BrowserIceServer[] = [];
+  const shaped: IceServer[] = [];
   for (const server of list) {
     const urls = (typeof server.urls === "string" ? [server.urls] : server.urls).filter(isUsableUrl);
     if (urls.length === 0) continue;
-    const out: BrowserIceServer = { urls };
+    const out: IceServer = { urls };
     if (server.username !== undefined) out.username = server.username;
     if (server.credential !== undefined) out.credential = server.credential;
     shaped.push(out);

@@ -1,18 +1,29 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
 import {
-  ACCOUNT_ID_PATTERN,
   CREDENTIAL_REUSE_MAX_SECONDS,
   CREDENTIAL_TTL_CAP_SECONDS,
+  CREDENTIAL_TTL_DEFAULT_SECONDS,
   CREDENTIAL_TTL_MIN_SECONDS,
-  KEY_ID_PATTERN,
-  UPSTREAM_TIMEOUT_MS,
   HS256_SECRET_MIN_BYTES,
-} from "./constants";
-import { parseCallers, type CallerEntry } from "./auth/caller-config";
-import { parseAccessCallers, type AccessSettings } from "./auth/access-jwt";
-import { ApiError } from "./http/errors";
-import { parseKeyRing } from "./storage/key-encryption";
+  UPSTREAM_TIMEOUT_MS,
+} from "../constants";
+import { Failure } from "../errors";
+import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
+import { type AccessCallerEntry, type CallerEntry, parseAccessCallers, parseCallers } from "./callers";
+import { parseKeyRing } from "./key-ring";
+
+export type { AccessCallerEntry, CallerEntry } from "./callers";
+
+export interface AccessSettings {
+  /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
+  issuer: string;
+  /** The Access application's AUD tag: the only accepted `aud`. */
+  audience: string;
+  /** `<issuer>/cdn-cgi/access/certs`, or the ACCESS_JWKS_URL override (tests, local runs). */
+  jwksUrl: string;
+  callers: readonly AccessCallerEntry[];
+}
 
 export interface Config {
   accountId: string;
@@ -64,7 +75,7 @@ export function readConfig(env: Env): ConfigResult {
 export function requireConfig(env: Env): Config {
   const result = readConfig(env);
   if (result.ok) return result.config;
-  throw new ApiError("not_configured", `turnvend is not configured: ${result.problems.join("; ")}`);
+  throw new Failure("not_configured", `turnvend is not configured: ${result.problems.join("; ")}`);
 }
 
 function parse(env: Env): ConfigResult {
@@ -128,7 +139,7 @@ function parse(env: Env): ConfigResult {
   );
   const ttlDefaultSeconds = int(
     "CREDENTIAL_TTL_DEFAULT_SECONDS",
-    3600,
+    CREDENTIAL_TTL_DEFAULT_SECONDS,
     CREDENTIAL_TTL_MIN_SECONDS,
     CREDENTIAL_TTL_CAP_SECONDS,
   );

@@ -1,0 +1,87 @@
+// Request bodies and query strings of every route. Strict objects: an unknown field is a 400, never
+// silently ignored. The routes validate with these, the OpenAPI document (src/openapi/) and the typed
+// client (src/client/) are built from them.
+import * as v from "valibot";
+import {
+  AUDIT_PAGE_MAX,
+  CREDENTIAL_USERNAME_MAX_LENGTH,
+  KEY_NAME_MAX_LENGTH,
+  KEY_SECRET_LENGTH,
+  SUBJECT_MAX_LENGTH,
+} from "../constants";
+import { NAME_TAG_PATTERN } from "../ids";
+import { plainText } from "./text";
+
+export const KeyNameBody = v.strictObject({
+  name: v.optional(
+    v.pipe(
+      plainText("name", KEY_NAME_MAX_LENGTH),
+      // turnvend's own create marker (src/keys/name-tag.ts) is reserved, so no caller can plant a key that
+      // a timed-out create of another caller would take for its own.
+      v.check((name) => !NAME_TAG_PATTERN.test(name), "name must not end with a turnvend marker (~tv-<12 hex>)"),
+    ),
+  ),
+});
+
+export const AdoptSecretBody = v.strictObject({
+  key: v.pipe(
+    v.string(),
+    v.length(KEY_SECRET_LENGTH, `key must be the ${KEY_SECRET_LENGTH}-character TURN key secret`),
+  ),
+});
+
+/** GET /v1/audit?limit=&cursor= (query values arrive as strings). */
+export const AuditQuery = v.object({
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(AUDIT_PAGE_MAX)),
+  ),
+  // KV cursors are opaque base64-ish strings; anything else cannot be one.
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/=_-]{1,1024}$/))),
+});
+
+// --- Vending ---
+
+const Subject = plainText("subject", SUBJECT_MAX_LENGTH, 1);
+
+export const VendBody = v.strictObject({
+  // Checked by the TTL policy, so every bad ttl gets the same invalid_ttl answer naming the range.
+  ttl: v.optional(v.unknown()),
+  subject: v.optional(Subject),
+  // Skips the reuse window (CREDENTIAL_REUSE_SECONDS): a client refreshing before expiry needs a new set.
+  fresh: v.optional(
+    v.pipe(
+      v.boolean(),
+      v.description("true: a new set even within the reuse window (send it when refreshing before expiresAt)."),
+    ),
+  ),
+});
+
+export const RevokeBody = v.pipe(
+  v.strictObject({
+    // Usernames come from Cloudflare as visible ASCII; anything else (or a dot segment, which would move
+    // the revoke URL) names no credential and must not reach a KV key or an upstream path.
+    username: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^[\x21-\x7e]+$/, "username must be visible ASCII characters"),
+        v.maxLength(
+          CREDENTIAL_USERNAME_MAX_LENGTH,
+          `username must be at most ${CREDENTIAL_USERNAME_MAX_LENGTH} characters`,
+        ),
+        v.check((u) => u !== "." && u !== "..", "username is not a credential username"),
+      ),
+    ),
+    subject: v.optional(Subject),
+  }),
+  v.check((b) => (b.username === undefined) !== (b.subject === undefined), "send exactly one of username or subject"),
+  // What to revoke: one credential, or every outstanding one of a subject.
+  v.transform((b): { username: string } | { subject: string } =>
+    b.username !== undefined ? { username: b.username } : { subject: b.subject as string },
+  ),
+);
+
+// The id (presence included) is checked by the handler, so a bad or missing id gets the same
+// invalid_key_id as everywhere else.
+export const ActiveKeyBody = v.strictObject({
+  key_id: v.optional(v.string()),
+});
