@@ -22,6 +22,8 @@ export default defineConfig({
       const emulatorUrl = inject("emulatorUrl");
       return {
         wrangler: { configPath: "./wrangler.toml" },
+        // The local-development entry (the deployed Worker plus GET /v1/dev/jwt), as `npm start` runs it.
+        main: "./src/dev.ts",
         miniflare: {
           bindings: {
             EMULATOR_URL: emulatorUrl,

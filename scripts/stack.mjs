@@ -97,7 +97,16 @@ export async function startStack(options = {}) {
     if (envFile) rmSync(envFile, { force: true });
   };
   try {
-    const wranglerArgs = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
+    // src/dev.ts: the deployed Worker plus the local-development routes (GET /v1/dev/jwt).
+    const wranglerArgs = [
+      "dev",
+      "src/dev.ts",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--show-interactive-dev-session=false",
+    ];
     if (options.persistTo) wranglerArgs.push("--persist-to", options.persistTo);
     if (options.env) wranglerArgs.push("--env", options.env);
     let emulatorUrl;

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { app } from "../src/app";
+import { app } from "../src/dev";
 import { SCOPES, type Scope } from "../src/scopes";
 import type { FailureKind } from "../src/errors";
 import { ERRORS } from "../src/http/codes";

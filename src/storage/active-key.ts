@@ -23,21 +23,20 @@ let recent: { doc: ActiveKey; at: number } | undefined;
 export class ActiveKeyStore {
   constructor(private readonly kv: KVNamespace) {}
 
-  /** The active key, read from KV. */
+  // The active key, read from KV (GET /v1/active-key).
   async get(): Promise<ActiveKey | undefined> {
     const doc = await this.kv.get<ActiveKey>(ACTIVE_KEY, "json");
-    const found = doc && typeof doc.key_id === "string" ? doc : undefined;
-    recent = found ? { doc: found, at: Date.now() } : undefined;
-    return found;
+    return doc && typeof doc.key_id === "string" ? doc : undefined;
   }
 
-  /** The active key as this isolate last read it, if that was within VENDING_KEY_MEMORY_MS; else `get`. */
+  // The active key as this isolate read it within VENDING_KEY_MEMORY_MS, else from KV (the vend path).
   async getRecent(): Promise<ActiveKey | undefined> {
     if (recent && Date.now() - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
-    return this.get();
+    const doc = await this.get();
+    recent = doc && { doc, at: Date.now() };
+    return doc;
   }
 
-  /** Forgets this isolate's copy: the next `getRecent` reads KV. */
   forgetRecent(): void {
     recent = undefined;
   }

@@ -31,7 +31,7 @@ export class KeySecrets {
     await this.kv.put(PREFIX + keyId, JSON.stringify(sealed), { metadata });
   }
 
-  /** The secret, read from KV, or undefined when none is stored. A damaged record throws (fails closed). */
+  // The secret, read from KV, or undefined when none is stored. A damaged record throws (fails closed).
   async load(keyId: string): Promise<string | undefined> {
     const raw = await this.kv.get(PREFIX + keyId);
     if (raw === null) return undefined;
@@ -47,17 +47,16 @@ export class KeySecrets {
     return open(await keyRing(this.keyEncryptionKeys), keyId, sealed);
   }
 
-  /** The secret as this isolate last opened it, if that was within VENDING_KEY_MEMORY_MS; else `load`. */
+  // The secret as this isolate opened it within VENDING_KEY_MEMORY_MS, else from KV (the vend path).
   async loadRecent(keyId: string): Promise<string | undefined> {
     const memo = opened.get(keyId);
     if (memo && Date.now() - memo.at < VENDING_KEY_MEMORY_MS) return memo.secret;
     const secret = await this.load(keyId);
-    if (secret === undefined) opened.delete(keyId);
-    else opened.set(keyId, { secret, at: Date.now() });
+    if (secret !== undefined) opened.set(keyId, { secret, at: Date.now() });
     return secret;
   }
 
-  /** Forgets this isolate's copy of a secret that Cloudflare refused: the next vend reads KV again. */
+  // Cloudflare refused this key's secret: the next vend reads KV again.
   forgetRecent(keyId: string): void {
     opened.delete(keyId);
   }
@@ -67,7 +66,7 @@ export class KeySecrets {
     await this.kv.delete(PREFIX + keyId);
   }
 
-  /** Every key id with a stored secret and who stored it: one KV list call per 1,000 keys. */
+  // Every key id with a stored secret and who stored it: one KV list call per 1,000 keys.
   async owners(): Promise<Map<string, SecretMetadata>> {
     const owners = new Map<string, SecretMetadata>();
     let cursor: string | undefined;

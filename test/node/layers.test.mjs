@@ -17,7 +17,7 @@ const LAYERS = [
   ["jobs", "http"],
   ["routes"],
   // The entry points, and the tooling built from everything (never bundled into the Worker).
-  ["app.ts", "index.ts", "openapi", "client"],
+  ["app.ts", "index.ts", "dev.ts", "openapi", "client"],
 ];
 
 function layerOf(file) {
