@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import {
   ACCOUNT_ID,
@@ -9,6 +10,13 @@ import {
   KEY_ENCRYPTION_KEY,
   SUBJECT_HASH_KEY,
 } from "./test/support/fixtures.ts";
+
+// The per-caller refresh limit as wrangler.toml declares it, so the bound test checks the deployed number.
+const KEYS_REFRESH_LIMIT = Number(
+  /name = "KEYS_REFRESH_LIMITER"\s+namespace_id = "\d+"\s+simple = \{ limit = (\d+)/.exec(
+    readFileSync("wrangler.toml", "utf8"),
+  )?.[1],
+);
 
 const callers = Object.entries(CALLERS).map(([id, c]) => ({
   id,
@@ -40,6 +48,12 @@ export default defineConfig({
             CALLERS: JSON.stringify(callers),
             // Short, so timeout tests finish quickly; production keeps 10 s.
             UPSTREAM_TIMEOUT_MS: "1000",
+          },
+          ratelimits: {
+            // Every file makes many cache-bypassing reads as one caller; the bound itself is tested through
+            // KEYS_REFRESH_BOUNDED, a second binding with wrangler.toml's limit (test/refresh-bound.test.ts).
+            KEYS_REFRESH_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
+            KEYS_REFRESH_BOUNDED: { namespace_id: "1903", simple: { limit: KEYS_REFRESH_LIMIT, period: 60 } },
           },
         },
       };

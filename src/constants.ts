@@ -91,6 +91,15 @@ export const ORPHAN_SECRET_GRACE_SECONDS = 600;
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 100;
 
+/** The `period` of the KEYS_REFRESH_LIMITER binding in wrangler.toml; a refused refresh asks to wait this long. */
+export const KEYS_REFRESH_PERIOD_SECONDS = 60;
+/** How long an isolate remembers that Cloudflare has no key with some id, so repeats cost no upstream call. */
+export const MISSING_KEY_MEMORY_MS = 60_000;
+/** Unknown key ids one isolate remembers; the oldest are dropped first. */
+export const MISSING_KEY_MAX_ENTRIES = 1_000;
+/** Longest a request waits for another request's refresh of the same thing before it stops waiting. */
+export const SHARED_REFRESH_WAIT_MS = 15_000;
+
 /** How long an isolate reuses its in-memory copy of the key index before reading KV again. */
 export const INDEX_MEMORY_MS = 5_000;
 

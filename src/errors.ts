@@ -46,6 +46,7 @@ export type FailureDetail =
   | "rate_limited"
   | "credentials_refused"
   | "stale_too_old"
+  | "refresh_refused"
   | "body_timeout";
 
 export interface FailureOptions {

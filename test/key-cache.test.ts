@@ -133,7 +133,7 @@ describe("listing keys", () => {
     const { kv, counts } = countingKv(env.TURNVEND_KV);
     const deps = keyDeps({ ...env, TURNVEND_KV: kv }, requireConfig(env));
 
-    const miss = await listKeys(deps, { bypass: false });
+    const miss = await listKeys(deps, { bypass: false, caller: "test" });
     expect(miss.cache).toBe("MISS");
     expect(miss.value).toHaveLength(1000);
     // A refresh: read the index, one KV list of stored secrets, one write of the whole index (plus at most
@@ -143,7 +143,7 @@ describe("listing keys", () => {
     expect(counts.get).toBeLessThanOrEqual(3);
 
     Object.assign(counts, { get: 0, list: 0, put: 0, delete: 0 });
-    const hit = await listKeys(deps, { bypass: false });
+    const hit = await listKeys(deps, { bypass: false, caller: "test" });
     expect(hit.cache).toBe("HIT");
     expect(hit.value).toHaveLength(1000);
     // One read of the index document, or none when this isolate still holds it in memory.

@@ -34,6 +34,8 @@ export const ERRORS = {
 export const MESSAGE_CODES = {
   /** A capped revocation left outstanding credentials for another call. */
   revoke_incomplete: 10050,
+  /** The caller's allowance of Cloudflare refreshes is spent: the answer is turnvend's cached copy. */
+  refresh_refused: 10051,
 } as const;
 
 /** Statuses a kind can leave with besides its default (listed in the OpenAPI document). */

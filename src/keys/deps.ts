@@ -6,11 +6,14 @@ import { KeySecrets } from "../storage/key-secrets";
 import { Breaker } from "../upstream/breaker";
 import { UpstreamBudget } from "../upstream/budget";
 import { CloudflareApi } from "../upstream/cloudflare-api";
+import { RefreshAllowance } from "../upstream/refresh-allowance";
 
 export interface KeyDeps {
   api: CloudflareApi;
   index: KeyIndex;
   secrets: KeySecrets;
+  /** Each caller's allowance of reads that reach Cloudflare (cache bypasses and misses). */
+  allowance: RefreshAllowance;
   freshSeconds: number;
   /** How old a cached answer may be when upstream fails and turnvend serves it anyway. */
   maxStaleSeconds: number;
@@ -31,6 +34,7 @@ export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(co
     api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
+    allowance: new RefreshAllowance(env.KEYS_REFRESH_LIMITER),
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,
     now: Date.now,

@@ -1,8 +1,10 @@
 // Reading keys through the KV cache: a fresh copy is served without asking Cloudflare, a stale one while
 // Cloudflare fails, and every upstream answer refreshes the copy. Plain values in, plain values out.
 import type { TurnKey } from "../contract/responses";
-import { Failure } from "../errors";
+import { KEYS_REFRESH_PERIOD_SECONDS, SHARED_REFRESH_WAIT_MS } from "../constants";
+import { Failure, isFailure } from "../errors";
 import { log } from "../observability/log";
+import { inFlight, startFlight } from "../single-flight";
 import type { CachedKey, KeyIndexDoc } from "../storage/key-index";
 import type { SecretMetadata } from "../storage/key-secrets";
 import type { UpstreamKey } from "../upstream/schemas";
@@ -16,52 +18,119 @@ export interface Cached<T> {
   cache: CacheState;
   /** Seconds since upstream confirmed the value; set on stale answers. */
   ageSeconds?: number;
+  /** The caller's allowance of refreshes was spent, so the cached copy was served instead of asking Cloudflare. */
+  refreshRefused?: true;
 }
 
-export async function listKeys(deps: KeyDeps, opts: { bypass: boolean }): Promise<Cached<TurnKey[]>> {
-  const now = deps.now();
-  if (!opts.bypass) {
-    const doc = await deps.index.read();
-    if (doc && now - doc.synced_at < deps.freshSeconds * 1000) {
-      return { value: sortKeys(doc.keys).map(toPublic), cache: "HIT" };
-    }
-  }
+export interface ReadOptions {
+  /** Cache-Control: no-cache: ask Cloudflare even while the cached copy is fresh. */
+  bypass: boolean;
+  /** Who asks: each request that reaches Cloudflare on their behalf spends their allowance. */
+  caller: string;
+}
+
+interface CachedCopy<T> {
+  value: T;
+  /** When upstream last confirmed it (ms since the epoch). */
+  confirmedAt: number;
+}
+
+export async function listKeys(deps: KeyDeps, opts: ReadOptions): Promise<Cached<TurnKey[]>> {
+  const doc = await deps.index.read();
+  const cached =
+    doc && doc.synced_at > 0 ? { value: sortKeys(doc.keys).map(toPublic), confirmedAt: doc.synced_at } : undefined;
+  if (!opts.bypass && cached && isFresh(deps, cached)) return { value: cached.value, cache: "HIT" };
   try {
-    const doc = await refresh(deps);
-    return { value: sortKeys(doc.keys).map(toPublic), cache: opts.bypass ? "BYPASS" : "MISS" };
+    const fresh = await sharedRefresh(deps, "list", opts.caller, () => refresh(deps));
+    return { value: sortKeys(fresh.keys).map(toPublic), cache: opts.bypass ? "BYPASS" : "MISS" };
   } catch (err) {
-    const doc = await deps.index.read();
-    return staleOr(
-      deps,
-      err,
-      doc && doc.synced_at > 0 ? { value: sortKeys(doc.keys).map(toPublic), confirmedAt: doc.synced_at } : undefined,
-    );
+    return servedAnyway(deps, err, cached);
   }
 }
 
-export async function getKey(deps: KeyDeps, keyId: string, opts: { bypass: boolean }): Promise<Cached<TurnKey>> {
-  const now = deps.now();
-  const doc = opts.bypass ? undefined : await deps.index.read();
+export async function getKey(deps: KeyDeps, keyId: string, opts: ReadOptions): Promise<Cached<TurnKey>> {
+  const doc = await deps.index.read();
   const entry = doc?.keys.find((k) => k.uid === keyId);
-  if (doc && entry && now - Math.max(entry.cached_at, doc.synced_at) < deps.freshSeconds * 1000) {
-    return { value: toPublic(entry), cache: "HIT" };
+  const cached =
+    doc && entry ? { value: toPublic(entry), confirmedAt: Math.max(entry.cached_at, doc.synced_at) } : undefined;
+  if (!opts.bypass) {
+    if (cached && isFresh(deps, cached)) return { value: cached.value, cache: "HIT" };
+    // Asked about moments ago, and Cloudflare had no such key: a stream of made-up ids costs nothing upstream.
+    if (!cached && deps.index.isMissing(keyId)) throw keyNotFound();
   }
   let record: UpstreamKey;
   try {
-    record = await deps.api.getKey(keyId);
+    record = await sharedRefresh(deps, `get:${keyId}`, opts.caller, () => deps.api.getKey(keyId));
   } catch (err) {
-    const known = entry ?? (await deps.index.read())?.keys.find((k) => k.uid === keyId);
-    // Deleted out of band: drop it from the cache so lists stop showing it.
-    if (err instanceof Failure && err.kind === "key_not_found") {
-      if (known) await deps.index.apply({ remove: keyId });
+    if (isFailure(err, "key_not_found")) {
+      deps.index.rememberMissing(keyId);
+      // Deleted out of band: drop it from the cache so lists stop showing it.
+      if (entry) await deps.index.apply({ remove: keyId });
       throw err;
     }
-    const confirmedAt = known ? Math.max(known.cached_at, doc?.synced_at ?? 0) : 0;
-    return staleOr(deps, err, known ? { value: toPublic(known), confirmedAt } : undefined);
+    return servedAnyway(deps, err, cached);
   }
-  const fresh = mergeOne(deps, record, doc ?? (await deps.index.read()));
+  const fresh = mergeOne(deps, record, doc);
   await deps.index.apply({ upsert: fresh });
   return { value: toPublic(fresh), cache: opts.bypass ? "BYPASS" : "MISS" };
+}
+
+/**
+ * Runs an upstream read for `caller`, shared with any identical read already in flight in this isolate (so
+ * a burst of refreshes costs one upstream call). Starting one spends the caller's allowance; when it is
+ * spent, the read is refused (rate_limited, detail refresh_refused) and the caller gets the cached copy.
+ */
+async function sharedRefresh<T>(deps: KeyDeps, what: string, caller: string, read: () => Promise<T>): Promise<T> {
+  const key = `keys:${what}`;
+  const running = inFlight<T>(key);
+  if (running) return boundedWait(running);
+  if (!(await deps.allowance.take(caller))) {
+    throw new Failure("rate_limited", "this caller has asked Cloudflare too often; try again later", {
+      retryAfterSeconds: KEYS_REFRESH_PERIOD_SECONDS,
+      detail: "refresh_refused",
+    });
+  }
+  return inFlight<T>(key) ?? startFlight(key, read);
+}
+
+/** Another request's read is awaited for a bounded time: its request may be cancelled and never settle it. */
+function boundedWait<T>(running: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
+            detail: "timeout",
+          }),
+        ),
+      SHARED_REFRESH_WAIT_MS,
+    );
+  });
+  return Promise.race([running, deadline]).finally(() => clearTimeout(timer));
+}
+
+function isFresh(deps: KeyDeps, cached: CachedCopy<unknown>): boolean {
+  return deps.now() - cached.confirmedAt < deps.freshSeconds * 1000;
+}
+
+function keyNotFound(): Failure {
+  return new Failure("key_not_found", "no TURN key with that id exists in this account");
+}
+
+/**
+ * When a read could not ask Cloudflare, the cached copy may still answer: a refused refresh gets it as it
+ * is (marked), an upstream failure gets it while no older than maxStaleSeconds (stale-if-error).
+ */
+function servedAnyway<T>(deps: KeyDeps, err: unknown, cached: CachedCopy<T> | undefined): Cached<T> {
+  if (err instanceof Failure && err.detail === "refresh_refused") {
+    const ageSeconds = cached ? Math.max(0, Math.floor((deps.now() - cached.confirmedAt) / 1000)) : 0;
+    if (!cached || ageSeconds > deps.maxStaleSeconds) throw err;
+    log("turn_key.refresh_refused", { age_s: ageSeconds });
+    if (isFresh(deps, cached)) return { value: cached.value, cache: "HIT", refreshRefused: true };
+    return { value: cached.value, cache: "STALE", ageSeconds, refreshRefused: true };
+  }
+  return staleOr(deps, err, cached);
 }
 
 /** Rebuilds the whole index from upstream: one upstream list and one KV list of stored secrets. */
@@ -101,7 +170,7 @@ export function mergeOne(deps: KeyDeps, record: UpstreamKey, doc: KeyIndexDoc | 
  * Stale-if-error: when upstream is down, slow or rate limiting, a cached answer no older than
  * maxStaleSeconds is better than none. Other failures (404, bad input) are rethrown as they are.
  */
-function staleOr<T>(deps: KeyDeps, err: unknown, cached: { value: T; confirmedAt: number } | undefined): Cached<T> {
+function staleOr<T>(deps: KeyDeps, err: unknown, cached: CachedCopy<T> | undefined): Cached<T> {
   const transient = err instanceof Failure && (err.kind === "upstream_unavailable" || err.kind === "upstream_error");
   if (!transient || !cached) throw err;
   const ageSeconds = Math.max(0, Math.floor((deps.now() - cached.confirmedAt) / 1000));

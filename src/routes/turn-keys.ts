@@ -4,7 +4,8 @@ import { KeyNameBody } from "../contract/requests";
 import { Failure } from "../errors";
 import type { AppEnv } from "../http/app-env";
 import { audited } from "../http/audited";
-import { successEnvelope } from "../http/envelope";
+import { MESSAGE_CODES } from "../http/codes";
+import { successEnvelope, type V4Message } from "../http/envelope";
 import { Hono } from "../http/hono";
 import { readJsonBody } from "../http/json-body";
 import { methodNotAllowed } from "../http/method-not-allowed";
@@ -18,8 +19,8 @@ export const turnKeys = new Hono<AppEnv>();
 
 turnKeys.get("/", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const answer = await listKeys(c.get("services").keys, { bypass: wantsBypass(c) });
-  return cached(c, answer).json(successEnvelope(answer.value));
+  const answer = await listKeys(c.get("services").keys, { bypass: wantsBypass(c), caller: c.get("caller").id });
+  return c.json(successEnvelope(answer.value, cached(c, answer)));
 });
 
 turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), async (c) => {
@@ -37,8 +38,11 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
 
 turnKeys.get("/:key_id", requireCaller("keys:read"), async (c) => {
   checkAccount(c);
-  const answer = await getKey(c.get("services").keys, keyIdParam(c), { bypass: wantsBypass(c) });
-  return cached(c, answer).json(successEnvelope(answer.value));
+  const answer = await getKey(c.get("services").keys, keyIdParam(c), {
+    bypass: wantsBypass(c),
+    caller: c.get("caller").id,
+  });
+  return c.json(successEnvelope(answer.value, cached(c, answer)));
 });
 
 turnKeys.put("/:key_id", audited("turn_key.update"), requireCaller("keys:write"), async (c) => {
@@ -64,11 +68,18 @@ function wantsBypass(c: Context<CallerEnv>): boolean {
   return /(^|,)\s*no-cache\s*(,|$)/i.test(cc) || /no-cache/i.test(c.req.header("pragma") ?? "");
 }
 
-function cached<T>(c: Context<CallerEnv>, answer: Cached<T>): Context<CallerEnv> {
+/** Sets the cache headers of a read; returns the envelope's messages (a note when a refresh was refused). */
+function cached<T>(c: Context<CallerEnv>, answer: Cached<T>): V4Message[] {
   c.header("X-Cache", answer.cache);
   if (answer.ageSeconds !== undefined) c.header("Age", String(answer.ageSeconds));
   c.header("Cache-Control", "private, no-store");
-  return c;
+  if (!answer.refreshRefused) return [];
+  return [
+    {
+      code: MESSAGE_CODES.refresh_refused,
+      message: "this caller has asked Cloudflare too often for now; the answer is turnvend's cached copy",
+    },
+  ];
 }
 
 /** Optional `Idempotency-Key`: 1 to 255 visible ASCII characters. */
