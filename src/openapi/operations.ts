@@ -87,7 +87,9 @@ const CACHE_HEADERS = {
 };
 const NO_CACHE_HEADER = {
   name: "Cache-Control",
-  description: "`no-cache` asks Cloudflare for a fresh answer and refreshes the cache.",
+  description:
+    "`no-cache` asks Cloudflare for a fresh answer and refreshes the cache. Each caller may reach Cloudflare 10 times a minute; " +
+    `past that the cached copy answers, with message code ${MESSAGE_CODES.refresh_refused}, or 429 when nothing is cached.`,
   schema: v.string(),
 };
 
@@ -103,7 +105,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "Every key.", schema: Envelope(v.array(TurnKey)), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM],
+    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM, "rate_limited"],
   },
   {
     method: "post",
@@ -151,7 +153,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "The key.", schema: Envelope(TurnKey), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, "rate_limited"],
   },
   {
     method: "put",
