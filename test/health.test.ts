@@ -213,7 +213,74 @@ describe("configuration problems shown without authentication", () => {
     );
     expect(res.status).toBe(503);
     const text = await res.text();
-    expect(text).toContain("entry 1 repeats an earlier entry");
+    expect(text).toContain("CALLERS is invalid: entries 0 and 1 share the id");
     expect(text).not.toContain("billing-service-7");
+  });
+});
+
+describe("each caller is one identity across CALLERS and ACCESS_CALLERS", () => {
+  const HASH_A = "a1".repeat(32);
+  const HASH_B = "b2".repeat(32);
+  const CN_A = "88bf3b6d86161464f6509f7219099e57.access";
+  const CN_B = "0f3e8a1c2b9d4e5f6a7b8c9d0e1f2a3b.access";
+  const ACCESS = { ACCESS_TEAM_DOMAIN: "turnvend-test.cloudflareaccess.com", ACCESS_AUD: "c3".repeat(32) };
+  const caller = (id: string, token_sha256: string) => ({ id, token_sha256, scopes: ["keys:write"] });
+  const accessCaller = (common_name: string, id: string) => ({ common_name, id, scopes: ["keys:reveal"] });
+
+  it.each([
+    [
+      "an id in both tables",
+      {
+        CALLERS: [caller("ops-bot-17", HASH_A), caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [accessCaller(CN_A, "ops-bot-17")],
+      },
+      "CALLERS entry 0 and ACCESS_CALLERS entry 0 share the id",
+    ],
+    [
+      "an id twice in ACCESS_CALLERS",
+      {
+        CALLERS: [caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [
+          accessCaller(CN_B, "x-1"),
+          accessCaller(CN_A, "ops-bot-17"),
+          accessCaller(CN_B.replace("0f", "1f"), "ops-bot-17"),
+        ],
+      },
+      "ACCESS_CALLERS is invalid: entries 1 and 2 share the id",
+    ],
+    [
+      "one token hash in two CALLERS entries",
+      { CALLERS: [caller("billing-9", HASH_B), caller("ops-bot-17", HASH_A), caller("ops-bot-18", HASH_A)] },
+      "CALLERS is invalid: entries 1 and 2 share the token_sha256",
+    ],
+    [
+      "one common_name in two ACCESS_CALLERS entries",
+      {
+        CALLERS: [caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [accessCaller(CN_A, "ops-bot-17"), accessCaller(CN_A, "ops-bot-18")],
+      },
+      "ACCESS_CALLERS is invalid: entries 0 and 1 share the common_name",
+    ],
+  ])("refuses %s, naming the entries by table and position only", async (_label, tables, problem) => {
+    const overrides: Record<string, unknown> = { CALLERS: JSON.stringify(tables.CALLERS) };
+    if ("ACCESS_CALLERS" in tables)
+      Object.assign(overrides, ACCESS, { ACCESS_CALLERS: JSON.stringify(tables.ACCESS_CALLERS) });
+    const res = await fetchWith(overrides, "/healthz");
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(text).toContain(problem);
+    for (const value of ["ops-bot-17", HASH_A, CN_A]) expect(text).not.toContain(value);
+  });
+
+  it("accepts distinct ids, token hashes and common names", async () => {
+    const res = await fetchWith(
+      {
+        ...ACCESS,
+        CALLERS: JSON.stringify([caller("billing-9", HASH_B), caller("ops-bot-17", HASH_A)]),
+        ACCESS_CALLERS: JSON.stringify([accessCaller(CN_A, "ops-bot-18"), accessCaller(CN_B, "ops-bot-19")]),
+      },
+      "/healthz",
+    );
+    expect(res.status).toBe(200);
   });
 });

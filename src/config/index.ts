@@ -10,7 +10,7 @@ import {
 } from "../constants";
 import { Failure } from "../errors";
 import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
-import { type AccessCallerEntry, type CallerEntry, parseAccessCallers, parseCallers } from "./callers";
+import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessCallers, parseCallers } from "./callers";
 import { parseKeyRing } from "./key-ring";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
@@ -173,6 +173,7 @@ function parse(env: Env): ConfigResult {
   }
 
   const access = accessSettings(str, problems);
+  if (access) problems.push(...idsInBothTables(callers, access.callers));
 
   // Every numeric setting is read before the verdict, so a bad value is a problem, never a silent default.
   const cacheFreshSeconds = int("CACHE_FRESH_SECONDS", 60, 0, 86_400);
