@@ -28,6 +28,9 @@ async function fetchWith(overrides: Record<string, unknown>, path: string, init:
 
 const asAdmin = { headers: { authorization: `Bearer ${CALLERS.admin.token}` } };
 const PUBLIC_DEV_TOKEN_SHA256 = "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd"; // sha256("dev-admin-token")
+/** The published dev key-encryption key: base64 of "turnvend-local-development-key!!". */
+const DEV_KEK_BASE64 = "dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=";
+const OTHER_KEK_BASE64 = btoa("another-32-byte-key-for-rotation");
 
 describe("GET /healthz", () => {
   it("answers 200 with no auth and no upstream call when the configuration is complete", async () => {
@@ -181,14 +184,39 @@ describe("the published dev defaults", () => {
       "CALLERS",
       { CALLERS: JSON.stringify([{ id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] }]) },
     ],
-  ])("are refused against real Cloudflare: %s", async (setting, overrides) => {
+    // Near misses an operator makes by copy and paste are the same published values.
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `prod:${DEV_KEK_BASE64}` }],
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `dev:${DEV_KEK_BASE64},k2:${OTHER_KEK_BASE64}` }],
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `k2:${OTHER_KEK_BASE64},old:${DEV_KEK_BASE64.replace(/=+$/, "")}` }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "dev-subject-hash-key," }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: '"dev-subject-hash-key"' }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "SUBJECT_HASH_KEY=DEV_SUBJECT_HASH_KEY" }],
+    ["CLOUDFLARE_API_TOKEN", { CLOUDFLARE_API_TOKEN: "'dev-account-token';" }],
+    ["JWT_HS256_SECRET", { JWT_HS256_SECRET: "dev-jwt-secret-padded-to-thirty-two-bytes" }],
+    [
+      "CALLERS",
+      {
+        CALLERS: JSON.stringify([
+          { id: "ok", token_sha256: "a".repeat(64), scopes: ["keys:read"] },
+          { id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] },
+        ]),
+      },
+    ],
+  ])("are refused against real Cloudflare: %s = %j", async (setting, overrides) => {
     const health = await fetchWith({ ...REAL_CLOUDFLARE, ...overrides }, "/healthz");
     expect(health.status).toBe(503);
-    expect(((await envelope(health)).errors as Errors).map((e) => e.message).join("\n")).toContain(setting);
+    const messages = ((await envelope(health)).errors as Errors).map((e) => e.message).join("\n");
+    expect(messages).toContain(`${setting} holds the local development`);
+    for (const value of Object.values(overrides)) expect(messages).not.toContain(value);
 
     const admin = await fetchWith({ ...REAL_CLOUDFLARE, ...overrides }, KEYS_PATH, asAdmin);
     expect(admin.status).toBe(503);
     expect(((await envelope(admin)).errors as Errors)[0].code).toBe(10033);
+  });
+
+  it("leave other secrets alone against real Cloudflare", async () => {
+    const res = await fetchWith({ ...REAL_CLOUDFLARE, KEY_ENCRYPTION_KEY: `k2:${OTHER_KEK_BASE64}` }, "/healthz");
+    expect(res.status).toBe(200);
   });
 
   it("are accepted against the loopback emulator (local development)", async () => {
