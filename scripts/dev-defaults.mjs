@@ -1,5 +1,5 @@
 // The local-development defaults `npm start` runs on. They are published on purpose, and the Worker
-// refuses them unless its upstream is the loopback emulator (src/config/index.ts), so no deploy can use them.
+// refuses them unless its upstream is the loopback emulator (src/config/dev-defaults.ts), so no deploy can use them.
 import { createHash } from "node:crypto";
 
 export const DEV_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";

@@ -4,7 +4,8 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { KEYS_PATH, ORIGIN } from "./support/api";
+import { sha256Hex } from "../src/crypto/hex";
+import { call, envelope, KEYS_PATH, ORIGIN } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
 import { captureConsole } from "./support/logs";
@@ -155,6 +156,77 @@ describe("a valid Access service token authenticates as the caller its common_na
       ...viaAccess(await accessJwt({ common_name: AUDITOR_CN })),
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("an Access caller given a caller token's id is still another caller", () => {
+  /**
+   * The operator moved the id "writer" from its caller token (keys:write) to an Access service token that
+   * also holds keys:reveal: a valid configuration, in which the two are different callers.
+   */
+  async function movedIdEnv(): Promise<Env> {
+    const callers = await Promise.all(
+      (["admin", "reader"] as const).map(async (id) => ({
+        id,
+        token_sha256: await sha256Hex(CALLERS[id].token),
+        scopes: [...CALLERS[id].scopes],
+      })),
+    );
+    return accessEnv({
+      CALLERS: JSON.stringify(callers),
+      ACCESS_CALLERS: JSON.stringify([
+        { common_name: OPS_CN, id: "writer", scopes: ["keys:read", "keys:write", "keys:reveal"] },
+      ]),
+    });
+  }
+
+  async function createViaAccess(workerEnv: Env, idempotencyKey: string): Promise<Response> {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(ORIGIN + KEYS_PATH, {
+        method: "POST",
+        headers: {
+          ...viaAccess(await accessJwt()),
+          "content-type": "application/json",
+          "idempotency-key": idempotencyKey,
+        },
+        body: JSON.stringify({ name: "room" }),
+      }),
+      workerEnv,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  const createAsWriter = (idempotencyKey: string) =>
+    call(KEYS_PATH, { as: "writer", body: { name: "room" }, headers: { "idempotency-key": idempotencyKey } });
+
+  it("does not replay the caller token's create, so it never sees that key's secret", async () => {
+    const first = await createAsWriter("idem-1");
+    expect(first.status).toBe(201);
+    const firstKey = (await envelope<{ uid: string; key?: string }>(first)).result;
+    expect(firstKey.key).toBeUndefined();
+
+    const res = await createViaAccess(await movedIdEnv(), "idem-1");
+    expect(res.status).toBe(201);
+    expect(res.headers.get("idempotent-replayed")).toBeNull();
+    const { result } = await envelope<{ uid: string; key: string }>(res);
+    expect(result.uid).not.toBe(firstKey.uid);
+    expect((await emulator.calls())["turn_keys.create"]).toBe(2);
+  });
+
+  it("does not adopt the caller token's key when its own create's answer was lost", async () => {
+    const first = await createAsWriter("idem-2");
+    const firstUid = (await envelope<{ uid: string }>(first)).result.uid;
+
+    const workerEnv = await movedIdEnv();
+    await emulator.fault({ route: "turn_keys.create", loseReply: true });
+    expect((await createViaAccess(workerEnv, "idem-2")).status).toBe(503);
+    const retry = await createViaAccess(workerEnv, "idem-2");
+    expect(retry.status).toBe(201);
+    expect((await envelope<{ uid: string }>(retry)).result.uid).not.toBe(firstUid);
+    expect((await emulator.state()).keys.map((k) => k.uid)).toContain(firstUid);
   });
 });
 

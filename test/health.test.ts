@@ -28,6 +28,9 @@ async function fetchWith(overrides: Record<string, unknown>, path: string, init:
 
 const asAdmin = { headers: { authorization: `Bearer ${CALLERS.admin.token}` } };
 const PUBLIC_DEV_TOKEN_SHA256 = "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd"; // sha256("dev-admin-token")
+/** The published dev key-encryption key: base64 of "turnvend-local-development-key!!". */
+const DEV_KEK_BASE64 = "dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=";
+const OTHER_KEK_BASE64 = btoa("another-32-byte-key-for-rotation");
 
 describe("GET /healthz", () => {
   it("answers 200 with no auth and no upstream call when the configuration is complete", async () => {
@@ -181,14 +184,39 @@ describe("the published dev defaults", () => {
       "CALLERS",
       { CALLERS: JSON.stringify([{ id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] }]) },
     ],
-  ])("are refused against real Cloudflare: %s", async (setting, overrides) => {
+    // Near misses an operator makes by copy and paste are the same published values.
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `prod:${DEV_KEK_BASE64}` }],
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `dev:${DEV_KEK_BASE64},k2:${OTHER_KEK_BASE64}` }],
+    ["KEY_ENCRYPTION_KEY", { KEY_ENCRYPTION_KEY: `k2:${OTHER_KEK_BASE64},old:${DEV_KEK_BASE64.replace(/=+$/, "")}` }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "dev-subject-hash-key," }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: '"dev-subject-hash-key"' }],
+    ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "SUBJECT_HASH_KEY=DEV_SUBJECT_HASH_KEY" }],
+    ["CLOUDFLARE_API_TOKEN", { CLOUDFLARE_API_TOKEN: "'dev-account-token';" }],
+    ["JWT_HS256_SECRET", { JWT_HS256_SECRET: "dev-jwt-secret-padded-to-thirty-two-bytes" }],
+    [
+      "CALLERS",
+      {
+        CALLERS: JSON.stringify([
+          { id: "ok", token_sha256: "a".repeat(64), scopes: ["keys:read"] },
+          { id: "dev", token_sha256: PUBLIC_DEV_TOKEN_SHA256, scopes: ["keys:read"] },
+        ]),
+      },
+    ],
+  ])("are refused against real Cloudflare: %s = %j", async (setting, overrides) => {
     const health = await fetchWith({ ...REAL_CLOUDFLARE, ...overrides }, "/healthz");
     expect(health.status).toBe(503);
-    expect(((await envelope(health)).errors as Errors).map((e) => e.message).join("\n")).toContain(setting);
+    const messages = ((await envelope(health)).errors as Errors).map((e) => e.message).join("\n");
+    expect(messages).toContain(`${setting} holds the local development`);
+    for (const value of Object.values(overrides)) expect(messages).not.toContain(value);
 
     const admin = await fetchWith({ ...REAL_CLOUDFLARE, ...overrides }, KEYS_PATH, asAdmin);
     expect(admin.status).toBe(503);
     expect(((await envelope(admin)).errors as Errors)[0].code).toBe(10033);
+  });
+
+  it("leave other secrets alone against real Cloudflare", async () => {
+    const res = await fetchWith({ ...REAL_CLOUDFLARE, KEY_ENCRYPTION_KEY: `k2:${OTHER_KEK_BASE64}` }, "/healthz");
+    expect(res.status).toBe(200);
   });
 
   it("are accepted against the loopback emulator (local development)", async () => {
@@ -213,7 +241,74 @@ describe("configuration problems shown without authentication", () => {
     );
     expect(res.status).toBe(503);
     const text = await res.text();
-    expect(text).toContain("entry 1 repeats an earlier entry");
+    expect(text).toContain("CALLERS is invalid: entries 0 and 1 share the id");
     expect(text).not.toContain("billing-service-7");
+  });
+});
+
+describe("each caller is one identity across CALLERS and ACCESS_CALLERS", () => {
+  const HASH_A = "a1".repeat(32);
+  const HASH_B = "b2".repeat(32);
+  const CN_A = "88bf3b6d86161464f6509f7219099e57.access";
+  const CN_B = "0f3e8a1c2b9d4e5f6a7b8c9d0e1f2a3b.access";
+  const ACCESS = { ACCESS_TEAM_DOMAIN: "turnvend-test.cloudflareaccess.com", ACCESS_AUD: "c3".repeat(32) };
+  const caller = (id: string, token_sha256: string) => ({ id, token_sha256, scopes: ["keys:write"] });
+  const accessCaller = (common_name: string, id: string) => ({ common_name, id, scopes: ["keys:reveal"] });
+
+  it.each([
+    [
+      "an id in both tables",
+      {
+        CALLERS: [caller("ops-bot-17", HASH_A), caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [accessCaller(CN_A, "ops-bot-17")],
+      },
+      "CALLERS entry 0 and ACCESS_CALLERS entry 0 share the id",
+    ],
+    [
+      "an id twice in ACCESS_CALLERS",
+      {
+        CALLERS: [caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [
+          accessCaller(CN_B, "x-1"),
+          accessCaller(CN_A, "ops-bot-17"),
+          accessCaller(CN_B.replace("0f", "1f"), "ops-bot-17"),
+        ],
+      },
+      "ACCESS_CALLERS is invalid: entries 1 and 2 share the id",
+    ],
+    [
+      "one token hash in two CALLERS entries",
+      { CALLERS: [caller("billing-9", HASH_B), caller("ops-bot-17", HASH_A), caller("ops-bot-18", HASH_A)] },
+      "CALLERS is invalid: entries 1 and 2 share the token_sha256",
+    ],
+    [
+      "one common_name in two ACCESS_CALLERS entries",
+      {
+        CALLERS: [caller("billing-9", HASH_B)],
+        ACCESS_CALLERS: [accessCaller(CN_A, "ops-bot-17"), accessCaller(CN_A, "ops-bot-18")],
+      },
+      "ACCESS_CALLERS is invalid: entries 0 and 1 share the common_name",
+    ],
+  ])("refuses %s, naming the entries by table and position only", async (_label, tables, problem) => {
+    const overrides: Record<string, unknown> = { CALLERS: JSON.stringify(tables.CALLERS) };
+    if ("ACCESS_CALLERS" in tables)
+      Object.assign(overrides, ACCESS, { ACCESS_CALLERS: JSON.stringify(tables.ACCESS_CALLERS) });
+    const res = await fetchWith(overrides, "/healthz");
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(text).toContain(problem);
+    for (const value of ["ops-bot-17", HASH_A, CN_A]) expect(text).not.toContain(value);
+  });
+
+  it("accepts distinct ids, token hashes and common names", async () => {
+    const res = await fetchWith(
+      {
+        ...ACCESS,
+        CALLERS: JSON.stringify([caller("billing-9", HASH_B), caller("ops-bot-17", HASH_A)]),
+        ACCESS_CALLERS: JSON.stringify([accessCaller(CN_A, "ops-bot-18"), accessCaller(CN_B, "ops-bot-19")]),
+      },
+      "/healthz",
+    );
+    expect(res.status).toBe(200);
   });
 });

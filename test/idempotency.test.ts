@@ -7,6 +7,7 @@ import { call, envelope, KEYS_PATH, ORIGIN } from "./support/api";
 import { emulator } from "./support/emulator";
 import { ACCOUNT_ID, CALLERS } from "./support/fixtures";
 import { resetWorld } from "./support/reset";
+import { sha256Hex } from "../src/crypto/hex";
 
 beforeEach(() => resetWorld());
 
@@ -29,6 +30,35 @@ describe("Idempotency-Key on create", () => {
     await create("shared-key", { name: "a" }, "admin");
     await create("shared-key", { name: "a" }, "writer");
     expect((await emulator.calls())["turn_keys.create"]).toBe(2);
+  });
+
+  it("replays to the same token after an operator renames its id, edits its scopes and reorders CALLERS", async () => {
+    const first = await create("order-5", { name: "a" }, "writer");
+    expect(first.status).toBe(201);
+
+    const edited = [
+      { id: "writer-renamed", token_sha256: await sha256Hex(CALLERS.writer.token), scopes: ["keys:write"] },
+      { id: "admin", token_sha256: await sha256Hex(CALLERS.admin.token), scopes: [...CALLERS.admin.scopes] },
+    ];
+    const ctx = createExecutionContext();
+    const retry = await worker.fetch(
+      new Request(ORIGIN + KEYS_PATH, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${CALLERS.writer.token}`,
+          "content-type": "application/json",
+          "idempotency-key": "order-5",
+        },
+        body: JSON.stringify({ name: "a" }),
+      }),
+      { ...env, CALLERS: JSON.stringify(edited) },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await retry.json()).toEqual(await first.json());
+    expect((await emulator.calls())["turn_keys.create"]).toBe(1);
   });
 
   it("refuses the same key with a different body with 422", async () => {

@@ -60,7 +60,7 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
     log("auth.access_jwt_rejected", { reason: "unknown_common_name", common_name: commonName.slice(0, 256) });
     throw new Failure("unauthorized", "this Access service token is not a turnvend caller");
   }
-  return { id: entry.id, scopes: entry.scopes };
+  return { id: entry.id, principal: `access:${entry.commonName}`, scopes: entry.scopes };
 }
 
 function reject(reason: string, message: string): never {

@@ -4,7 +4,14 @@ import type { Scope } from "../scopes";
 import { Failure } from "../errors";
 
 export interface Caller {
+  /** The display id from the caller table: logs, the audit trail, `created_by`. */
   id: string;
+  /**
+   * Who authenticated: `caller:<token_sha256>` or `access:<common_name>`. It keys what a caller may
+   * read back later (idempotent replays), and stays the same when an operator renames the id, edits
+   * scopes or reorders a table. It holds a token hash, so it is never logged.
+   */
+  principal: string;
   scopes: ReadonlySet<Scope>;
 }
 
@@ -25,7 +32,7 @@ export async function authenticateCaller(token: string, callers: readonly Caller
     const expected = hexToBytes(caller.tokenSha256);
     if (crypto.subtle.timingSafeEqual(presented, expected) && !found) found = caller;
   }
-  return found ? { id: found.id, scopes: found.scopes } : undefined;
+  return found ? { id: found.id, principal: `caller:${found.tokenSha256}`, scopes: found.scopes } : undefined;
 }
 
 export function requireScopeOf(caller: Caller, scope: Scope): void {

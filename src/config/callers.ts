@@ -21,11 +21,11 @@ export type Parsed<T> = { ok: true; callers: T[] } | { ok: false; problem: strin
 /** A client id is `<32 hex>.access`; the pattern is looser so a format change fails on lookup, not on parse. */
 const COMMON_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
-/** Parses CALLERS: a JSON array of `{ id, token_sha256, scopes }`. */
+/** Parses CALLERS: a JSON array of `{ id, token_sha256, scopes }`. Ids and token hashes do not repeat. */
 export function parseCallers(raw: string): Parsed<CallerEntry> {
   return parseCallerTable<CallerEntry>(
     raw,
-    (c) => c.id,
+    { id: (c) => c.id, token_sha256: (c) => c.tokenSha256 },
     (fields, scopes, id) => {
       const hash = fields.token_sha256;
       if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) return "token_sha256 must be 64 lowercase hex";
@@ -34,11 +34,11 @@ export function parseCallers(raw: string): Parsed<CallerEntry> {
   );
 }
 
-/** Parses ACCESS_CALLERS: a JSON array of `{ common_name, id, scopes }`. */
+/** Parses ACCESS_CALLERS: a JSON array of `{ common_name, id, scopes }`. Common names and ids do not repeat. */
 export function parseAccessCallers(raw: string): Parsed<AccessCallerEntry> {
   return parseCallerTable<AccessCallerEntry>(
     raw,
-    (c) => c.commonName,
+    { common_name: (c) => c.commonName, id: (c) => c.id },
     (fields, scopes, id) => {
       const commonName = fields.common_name;
       if (typeof commonName !== "string" || !COMMON_NAME_PATTERN.test(commonName)) return "invalid common_name";
@@ -48,12 +48,29 @@ export function parseAccessCallers(raw: string): Parsed<AccessCallerEntry> {
 }
 
 /**
+ * Each id names one caller across both tables: logs and the audit trail tell callers apart by id alone.
+ * Returns one problem per id in both, naming the two entries by table and position.
+ */
+export function idsInBothTables(
+  callers: readonly CallerEntry[],
+  accessCallers: readonly AccessCallerEntry[],
+): string[] {
+  const problems: string[] = [];
+  for (const [i, caller] of callers.entries()) {
+    const j = accessCallers.findIndex((a) => a.id === caller.id);
+    if (j >= 0) problems.push(`CALLERS entry ${i} and ACCESS_CALLERS entry ${j} share the id`);
+  }
+  return problems;
+}
+
+/**
  * Parses a JSON array of caller entries. `entry` checks one entry's own fields and returns the entry or
- * a problem; `unique` names the field that must not repeat. Ids and scopes are checked here for both.
+ * a problem; `unique` names each field that must not repeat, by its name in the JSON. Ids and scopes are
+ * checked here for both.
  */
 function parseCallerTable<T extends { id: string; scopes: ReadonlySet<Scope> }>(
   raw: string,
-  unique: (entry: T) => string,
+  unique: Record<string, (entry: T) => string>,
   entry: (fields: Record<string, unknown>, scopes: ReadonlySet<Scope>, id: string) => T | string,
 ): Parsed<T> {
   let data: unknown;
@@ -64,7 +81,8 @@ function parseCallerTable<T extends { id: string; scopes: ReadonlySet<Scope> }>(
   }
   if (!Array.isArray(data)) return { ok: false, problem: "must be a JSON array" };
   const callers: T[] = [];
-  const seen = new Set<string>();
+  // Per field: each value seen so far, and the position of the entry that holds it.
+  const seen = Object.entries(unique).map(([field, value]) => ({ field, value, at: new Map<string, number>() }));
   for (const [i, value] of data.entries()) {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       return { ok: false, problem: `entry ${i} is not an object` };
@@ -79,8 +97,11 @@ function parseCallerTable<T extends { id: string; scopes: ReadonlySet<Scope> }>(
     }
     const parsed = entry(fields, new Set(scopes), fields.id);
     if (typeof parsed === "string") return { ok: false, problem: `entry ${i}: ${parsed}` };
-    if (seen.has(unique(parsed))) return { ok: false, problem: `entry ${i} repeats an earlier entry` };
-    seen.add(unique(parsed));
+    for (const { field, value, at } of seen) {
+      const earlier = at.get(value(parsed));
+      if (earlier !== undefined) return { ok: false, problem: `entries ${earlier} and ${i} share the ${field}` };
+      at.set(value(parsed), i);
+    }
     callers.push(parsed);
   }
   return { ok: true, callers };

@@ -10,8 +10,9 @@ import {
 } from "../constants";
 import { Failure } from "../errors";
 import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
-import { type AccessCallerEntry, type CallerEntry, parseAccessCallers, parseCallers } from "./callers";
-import { parseKeyRing } from "./key-ring";
+import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessCallers, parseCallers } from "./callers";
+import { devDefaultProblems } from "./dev-defaults";
+import { type KeyRingEntry, parseKeyRing } from "./key-ring";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
 
@@ -49,16 +50,6 @@ export interface Config {
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
-
-/** Published local-development values. They only work against a loopback upstream (the emulator). */
-const DEV_ONLY_VALUES: Record<string, string> = {
-  CLOUDFLARE_API_TOKEN: "dev-account-token",
-  KEY_ENCRYPTION_KEY: "dev:dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=",
-  JWT_HS256_SECRET: "dev-jwt-secret",
-  SUBJECT_HASH_KEY: "dev-subject-hash-key",
-};
-/** SHA-256 of the dev caller token `dev-admin-token`, refused outside local development. */
-const DEV_CALLER_TOKEN_SHA256 = "1734d503f6aa6a047c36d113cbad769f719c93784b469b771c4c3e7c63adbefd";
 
 // Parsing is pure and cheap but runs on every request; the env object is stable within an isolate.
 const cache = new WeakMap<object, ConfigResult>();
@@ -105,9 +96,11 @@ function parse(env: Env): ConfigResult {
     problems.push("CLOUDFLARE_ACCOUNT_ID must be 32 lowercase hex characters");
   const apiToken = required("CLOUDFLARE_API_TOKEN");
   const keyEncryptionKeys = required("KEY_ENCRYPTION_KEY");
+  let keyRing: KeyRingEntry[] = [];
   if (keyEncryptionKeys) {
     const ring = parseKeyRing(keyEncryptionKeys);
-    if (!ring.ok) problems.push(`KEY_ENCRYPTION_KEY is invalid: ${ring.problem}`);
+    if (ring.ok) keyRing = ring.entries;
+    else problems.push(`KEY_ENCRYPTION_KEY is invalid: ${ring.problem}`);
   }
   const subjectHashKey = required("SUBJECT_HASH_KEY");
   if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
@@ -173,6 +166,7 @@ function parse(env: Env): ConfigResult {
   }
 
   const access = accessSettings(str, problems);
+  if (access) problems.push(...idsInBothTables(callers, access.callers));
 
   // Every numeric setting is read before the verdict, so a bad value is a problem, never a silent default.
   const cacheFreshSeconds = int("CACHE_FRESH_SECONDS", 60, 0, 86_400);
@@ -182,13 +176,8 @@ function parse(env: Env): ConfigResult {
 
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
-  if (!isLocalUpstream(apiBaseUrl, rtcBaseUrl)) {
-    for (const [name, devValue] of Object.entries(DEV_ONLY_VALUES)) {
-      if (str(name as keyof Env) === devValue) problems.push(`${name} holds the local development default`);
-    }
-    if (callers.some((c) => c.tokenSha256 === DEV_CALLER_TOKEN_SHA256))
-      problems.push("CALLERS holds the local development caller");
-  }
+  if (!isLocalUpstream(apiBaseUrl, rtcBaseUrl))
+    problems.push(...devDefaultProblems({ setting: str, keyRing, callers }));
 
   if (problems.length > 0) return { ok: false, problems };
   return {

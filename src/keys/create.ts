@@ -18,7 +18,10 @@ import { toPublic } from "./public-key";
 
 export interface CreateInput {
   name: string | undefined;
+  /** The caller's display id, for logs and `created_by`. */
   callerId: string;
+  /** The authenticated caller (Caller.principal): Idempotency-Keys and name tags are its own. */
+  principal: string;
   idempotencyKey?: string;
 }
 
@@ -33,15 +36,16 @@ export interface CreateOutcome {
 export async function createKey(deps: CreateDeps, input: CreateInput): Promise<CreateOutcome> {
   const bodyHash = await sha256Hex(JSON.stringify({ name: input.name ?? null }));
   const idem = input.idempotencyKey;
-  const tag = (await sha256Hex(`${input.callerId}:${idem ?? crypto.randomUUID()}`)).slice(0, 12);
+  // A lost create is found again by this tag, so another caller's key must never carry it.
+  const tag = (await sha256Hex(JSON.stringify([input.principal, idem ?? crypto.randomUUID()]))).slice(0, 12);
 
   if (idem) {
-    const rec = await deps.idempotency.get(input.callerId, idem);
+    const rec = await deps.idempotency.get(input.principal, idem);
     if (rec) {
       const replay = await resolveExisting(deps, input, idem, rec, bodyHash);
       if (replay) return replay;
     }
-    await deps.idempotency.put(input.callerId, idem, {
+    await deps.idempotency.put(input.principal, idem, {
       v: 1,
       state: "in_flight",
       body_hash: bodyHash,
@@ -56,7 +60,7 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
   } catch (err) {
     if (idem && outcomeUnknown(err)) {
       // Cloudflare may have made the key. Keep the record so the retry looks for the tag first.
-      await deps.idempotency.put(input.callerId, idem, {
+      await deps.idempotency.put(input.principal, idem, {
         v: 1,
         state: "unknown",
         body_hash: bodyHash,
@@ -65,19 +69,19 @@ export async function createKey(deps: CreateDeps, input: CreateInput): Promise<C
       });
     } else {
       if (outcomeUnknown(err)) deps.waitUntil(removeTagged(deps, tag));
-      if (idem) await deps.idempotency.delete(input.callerId, idem);
+      if (idem) await deps.idempotency.delete(input.principal, idem);
     }
     throw err;
   }
 
-  await takeCustody(deps, created.uid, created.key, input.callerId, idem);
+  await takeCustody(deps, created.uid, created.key, input, idem);
 
   const key = toPublic(created);
   const entry: CachedKey = { ...key, created_by: input.callerId, has_secret: true, cached_at: deps.now() };
   // The cache is a copy: failing to update it loses nothing, and the next refresh repairs it.
   await deps.index.apply({ upsert: entry }).catch(() => log("key_index.write_failed", { key_id: key.uid }));
   if (idem) {
-    await deps.idempotency.put(input.callerId, idem, {
+    await deps.idempotency.put(input.principal, idem, {
       v: 1,
       state: "done",
       body_hash: bodyHash,
@@ -124,7 +128,7 @@ async function resolveExisting(
     if (secret !== undefined) {
       // The first attempt finished its work but not its bookkeeping: adopt its answer.
       const result = { status: 201, key: toPublic(key) };
-      await deps.idempotency.put(input.callerId, idem, { ...rec, state: "done", result });
+      await deps.idempotency.put(input.principal, idem, { ...rec, state: "done", result });
       return { ...result, secret, replayed: true };
     }
     // Made upstream but its secret was lost with the answer: turnvend could never vend with it.
@@ -139,11 +143,11 @@ async function takeCustody(
   deps: CreateDeps,
   keyId: string,
   secret: string,
-  callerId: string,
+  caller: Pick<CreateInput, "callerId" | "principal">,
   idem: string | undefined,
 ): Promise<void> {
   try {
-    await retry(() => deps.secrets.store(keyId, secret, callerId), {
+    await retry(() => deps.secrets.store(keyId, secret, caller.callerId), {
       attempts: SECRET_STORE_ATTEMPTS,
       delayMs: (attempt) => 50 * attempt,
       onRetry: (attempt) => log("turn_key.custody_retry", { key_id: keyId, attempt }),
@@ -152,12 +156,12 @@ async function takeCustody(
   } catch {
     log("turn_key.custody_retry", { key_id: keyId, attempt: SECRET_STORE_ATTEMPTS });
   }
-  log("turn_key.custody_failed", { key_id: keyId, caller: callerId });
+  log("turn_key.custody_failed", { key_id: keyId, caller: caller.callerId });
   const compensation = deleteUntilGone(deps, keyId);
   deps.waitUntil(compensation);
   // Answer after the first delete attempt when it is quick; waitUntil keeps retrying otherwise.
   await Promise.race([compensation, new Promise((r) => setTimeout(r, 2_000))]);
-  if (idem) await deps.idempotency.delete(callerId, idem).catch(() => undefined);
+  if (idem) await deps.idempotency.delete(caller.principal, idem).catch(() => undefined);
   throw new Failure(
     "custody_failure",
     "turnvend could not store the new key's secret, so the key was deleted again; retry the request",

@@ -28,7 +28,12 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
   const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
   const caller = c.get("caller");
-  const outcome = await createKey(c.get("services").create, { name: body.name, callerId: caller.id, idempotencyKey });
+  const outcome = await createKey(c.get("services").create, {
+    name: body.name,
+    callerId: caller.id,
+    principal: caller.principal,
+    idempotencyKey,
+  });
   c.set("auditKeyId", outcome.key.uid);
   if (outcome.replayed) c.header("Idempotent-Replayed", "true");
   // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.

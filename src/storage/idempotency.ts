@@ -1,4 +1,5 @@
-// Idempotency records for key creation, per caller, kept 24 hours. Schema: docs/storage-schema.md.
+// Idempotency records for key creation, per authenticated caller (its principal, never its display id),
+// kept 24 hours. Schema: docs/storage-schema.md.
 import { IDEMPOTENCY_TTL_SECONDS } from "../constants";
 import type { TurnKey } from "../contract/responses";
 import { sha256Hex } from "../crypto/hex";
@@ -19,23 +20,24 @@ export interface IdempotencyRecord {
 export class IdempotencyStore {
   constructor(private readonly kv: KVNamespace) {}
 
-  async get(callerId: string, idempotencyKey: string): Promise<IdempotencyRecord | undefined> {
-    const rec = await this.kv.get<IdempotencyRecord>(await this.key(callerId, idempotencyKey), "json");
+  async get(principal: string, idempotencyKey: string): Promise<IdempotencyRecord | undefined> {
+    const rec = await this.kv.get<IdempotencyRecord>(await this.key(principal, idempotencyKey), "json");
     return rec?.v === 1 ? rec : undefined;
   }
 
-  async put(callerId: string, idempotencyKey: string, rec: IdempotencyRecord): Promise<void> {
-    await this.kv.put(await this.key(callerId, idempotencyKey), JSON.stringify(rec), {
+  async put(principal: string, idempotencyKey: string, rec: IdempotencyRecord): Promise<void> {
+    await this.kv.put(await this.key(principal, idempotencyKey), JSON.stringify(rec), {
       expirationTtl: IDEMPOTENCY_TTL_SECONDS,
     });
   }
 
-  async delete(callerId: string, idempotencyKey: string): Promise<void> {
-    await this.kv.delete(await this.key(callerId, idempotencyKey));
+  async delete(principal: string, idempotencyKey: string): Promise<void> {
+    await this.kv.delete(await this.key(principal, idempotencyKey));
   }
 
-  // The client's key is hashed so arbitrary header bytes never become part of a KV key.
-  private async key(callerId: string, idempotencyKey: string): Promise<string> {
-    return `idem:v1:${callerId}:${await sha256Hex(idempotencyKey)}`;
+  // One hash of both: header bytes never become part of a KV key, the principal's token hash is not
+  // listed in KV, and the JSON pair cannot be read two ways (a common_name may hold ":").
+  private async key(principal: string, idempotencyKey: string): Promise<string> {
+    return `idem:v2:${await sha256Hex(JSON.stringify([principal, idempotencyKey]))}`;
   }
 }
