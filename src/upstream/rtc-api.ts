@@ -23,6 +23,12 @@ export const GenerateResponse = v.object({
 });
 export type GenerateResponse = v.InferOutput<typeof GenerateResponse>;
 
+/** Every TURN username in an upstream answer: the handles revocation needs later. */
+export function credentialUsernames(upstream: UpstreamIceServer | UpstreamIceServer[]): string[] {
+  const list = Array.isArray(upstream) ? upstream : [upstream];
+  return [...new Set(list.map((s) => s.username).filter((u): u is string => typeof u === "string" && u.length > 0))];
+}
+
 export type CredentialRevokeOutcome = "revoked" | "not_found";
 
 export class RtcApi {
