@@ -10,6 +10,14 @@ export const CREDENTIAL_TTL_MIN_SECONDS = 60;
 /** A TURN key's bearer secret is 64 characters (docs/cloudflare-upstream.md#key-ids-and-secrets). */
 export const KEY_SECRET_LENGTH = 64;
 
+/**
+ * customIdentifier of the one credential an adoption mints to prove a secret. Fixed, and unlike any subject
+ * hash (32 hex), so usage analytics can tell turnvend's own probes from users and filter them out.
+ */
+export const ADOPTION_PROBE_IDENTIFIER = "turnvend-adoption-check";
+/** Upstream attempts one adoption may make: the key's get, the probe and its revocation, and two retries. */
+export const ADOPTION_ATTEMPT_BUDGET = 5;
+
 /** Longest key name accepted. Cloudflare documents none; 200 keeps a key index of 1,000 keys small. */
 export const KEY_NAME_MAX_LENGTH = 200;
 /** Largest JSON body accepted on any route. Every valid body is far smaller. */

@@ -20,6 +20,7 @@ export const FAILURE_KINDS = [
   "payload_too_large",
   "unsupported_media_type",
   "idempotency_mismatch",
+  "secret_mismatch",
   "rate_limited",
   "upstream_rejected",
   "upstream_error",

@@ -4,12 +4,14 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { Failure } from "../src/errors";
 import { ERRORS, statusOf } from "../src/http/codes";
-import { KeySecrets } from "../src/storage/key-secrets";
+import { forgetOpenedSecrets, KeySecrets } from "../src/storage/key-secrets";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { resetWorld } from "./support/reset";
 import { emulator } from "./support/emulator";
 import { KEY_ENCRYPTION_KEY } from "./support/fixtures";
 import { dumpKv, readIndex, secretKey } from "./support/kv";
+import { captureConsole } from "./support/logs";
+import { activeVendingKey, freshSubject, userJwt, vend } from "./support/vend";
 
 beforeEach(async () => {
   await resetWorld();
@@ -242,14 +244,6 @@ describe("adopting a key made elsewhere: PUT /v1/keys/:key_id/secret", () => {
     expect(await env.TURNVEND_KV.get(secretKey(id))).toBeNull();
   });
 
-  it("refuses to adopt a secret for a key whose secret turnvend already holds", async () => {
-    const created = await createAs("admin", "ours");
-    const sealedBefore = await env.TURNVEND_KV.get(secretKey(created.uid));
-    const res = await call(`/v1/keys/${created.uid}/secret`, { method: "PUT", body: { key: "f".repeat(64) } });
-    expect(res.status).toBe(409);
-    expect(await env.TURNVEND_KV.get(secretKey(created.uid))).toBe(sealedBefore);
-  });
-
   it.each([
     ["63 characters", { key: "k".repeat(63) }, 10001],
     ["65 characters", { key: "k".repeat(65) }, 10001],
@@ -279,6 +273,132 @@ describe("adopting a key made elsewhere: PUT /v1/keys/:key_id/secret", () => {
     expect([400, 404]).toContain(res.status);
     expect((await emulator.calls()).total).toBe(0);
   });
+});
+
+describe("adoption verifies the secret with Cloudflare before storing it", () => {
+  const adopt = (keyId: string, key: string, as: "admin" | "writer" = "admin") =>
+    call(`/v1/keys/${keyId}/secret`, { as, method: "PUT", body: { key } });
+  const WRONG = "e".repeat(64);
+  const probes = async () =>
+    (await emulator.state()).credentials as { customIdentifier: string | null; ttl: number; revoked: boolean }[];
+
+  it("refuses a secret Cloudflare does not take for the key with 422 (10027), storing nothing", async () => {
+    const oob = await emulator.createOutOfBand("terraform");
+    const res = await adopt(oob.uid, WRONG);
+    expect(res.status).toBe(422);
+    const body = await envelope(res);
+    expect(body.errors[0].code).toBe(10027);
+    expect(body.errors[0].message).toMatch(/not this TURN key's secret/);
+    expect(JSON.stringify(body)).not.toContain(WRONG);
+    expect(await env.TURNVEND_KV.get(secretKey(oob.uid))).toBeNull();
+    expect((await readIndex())?.keys.find((k) => k.uid === oob.uid)?.has_secret ?? false).toBe(false);
+    // The key's get, then one probe that Cloudflare refused: nothing to revoke.
+    const calls = await emulator.calls();
+    expect(calls).toMatchObject({ "turn_keys.get": 1, "credentials.generate_ice_servers": 1, "credentials.revoke": 0 });
+    expect(calls.total).toBe(2);
+  });
+
+  it.each([403, 404])("takes a %i from the credential route as a refused secret too", async (status) => {
+    const oob = await emulator.createOutOfBand();
+    await emulator.fault({ route: "credentials.generate_ice_servers", status });
+    const res = await adopt(oob.uid, oob.key);
+    expect(res.status).toBe(422);
+    expect((await envelope(res)).errors[0].code).toBe(10027);
+    expect(await env.TURNVEND_KV.get(secretKey(oob.uid))).toBeNull();
+  });
+
+  it("proves the right secret with one 60-second probe credential, revoked at once, in 3 upstream calls", async () => {
+    const oob = await emulator.createOutOfBand("terraform");
+    const res = await adopt(oob.uid, oob.key);
+    expect(res.status).toBe(200);
+    expect(await secrets().load(oob.uid)).toBe(oob.key);
+    const calls = await emulator.calls();
+    expect(calls).toMatchObject({ "turn_keys.get": 1, "credentials.generate_ice_servers": 1, "credentials.revoke": 1 });
+    expect(calls.total).toBe(3);
+    // Tagged as turnvend's own, so usage analytics never count it as a user's.
+    expect(await probes()).toEqual([
+      expect.objectContaining({ customIdentifier: "turnvend-adoption-check", ttl: 60, revoked: true }),
+    ]);
+  });
+
+  it("replaces a wrong held secret with one that verifies, and vending works again", async () => {
+    const key = await activeVendingKey();
+    await secrets().store(key.uid, WRONG, "test");
+    forgetOpenedSecrets();
+    expect((await vend(await userJwt(freshSubject()))).status).toBe(503);
+
+    const logs = captureConsole();
+    const res = await adopt(key.uid, key.key, "writer");
+    logs.restore();
+    expect(res.status).toBe(200);
+    expect(await secrets().load(key.uid)).toBe(key.key);
+    expect(logs.json().find((l) => l.event === "turn_key.secret_replaced")).toMatchObject({
+      key_id: key.uid,
+      caller: "writer",
+      previous: "different",
+    });
+    expect(logs.raw.join("\n")).not.toContain(key.key);
+    expect(logs.raw.join("\n")).not.toContain(WRONG);
+    const audit = (await (await call("/v1/audit", { as: "auditor" })).json()) as { result: { action: string }[] };
+    expect(audit.result[0]).toMatchObject({ action: "turn_key.secret_replace", key_id: key.uid, outcome: "success" });
+
+    expect((await vend(await userJwt(freshSubject()))).status).toBe(200);
+  });
+
+  it.each([
+    ["the right one (created through turnvend)", true],
+    ["a wrong one", false],
+  ])("refuses to replace %s with a secret that does not verify, keeping the held record", async (_label, right) => {
+    const held = right ? (await createAs("admin", "ours")).uid : (await emulator.createOutOfBand()).uid;
+    if (!right) await secrets().store(held, WRONG, "test");
+    const sealedBefore = await env.TURNVEND_KV.get(secretKey(held));
+    const res = await adopt(held, "f".repeat(64));
+    expect(res.status).toBe(422);
+    expect((await envelope(res)).errors[0].code).toBe(10027);
+    expect(await env.TURNVEND_KV.get(secretKey(held))).toBe(sealedBefore);
+  });
+
+  it("re-adopting the held secret reseals it and is not logged as a replacement", async () => {
+    const created = await createAs("admin", "ours");
+    const sealedBefore = await env.TURNVEND_KV.get(secretKey(created.uid));
+    const logs = captureConsole();
+    const res = await adopt(created.uid, created.key!);
+    logs.restore();
+    expect(res.status).toBe(200);
+    expect(await env.TURNVEND_KV.get(secretKey(created.uid))).not.toBe(sealedBefore);
+    expect(await secrets().load(created.uid)).toBe(created.key);
+    const events = logs.json().map((l) => l.event);
+    expect(events).toContain("turn_key.adopted");
+    expect(events).not.toContain("turn_key.secret_replaced");
+  });
+
+  it.each([
+    { label: "a 500 on every attempt", fault: { status: 500, count: -1 }, status: 502 },
+    { label: "a hang on every attempt", fault: { hang: true, count: -1 }, status: 503 },
+  ])(
+    "answers $label of the probe with $status and Retry-After, storing nothing",
+    async ({ fault, status }) => {
+      const fresh = await emulator.createOutOfBand();
+      const held = await emulator.createOutOfBand();
+      await secrets().store(held.uid, WRONG, "test");
+      const heldBefore = await env.TURNVEND_KV.get(secretKey(held.uid));
+      await emulator.fault({ route: "credentials.generate_ice_servers", ...fault });
+      for (const key of [fresh, held]) {
+        const res = await adopt(key.uid, key.key);
+        expect(res.status).toBe(status);
+        expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+        expect((await envelope(res)).errors[0].code).toBe(status === 502 ? 10031 : 10032);
+      }
+      expect(await env.TURNVEND_KV.get(secretKey(fresh.uid))).toBeNull();
+      expect(await env.TURNVEND_KV.get(secretKey(held.uid))).toBe(heldBefore);
+      // Within the adoption's own allowance: a get and three probe attempts each, never a revoke.
+      const calls = await emulator.calls();
+      expect(calls["turn_keys.get"]).toBe(2);
+      expect(calls["credentials.generate_ice_servers"]).toBeLessThanOrEqual(6);
+      expect(calls["credentials.revoke"]).toBe(0);
+    },
+    30_000,
+  );
 });
 
 describe("deleting a key through turnvend", () => {

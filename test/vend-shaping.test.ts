@@ -3,8 +3,8 @@ import * as v from "valibot";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
-import { credentialUsernames, parseIceUrl, shapeIceServers } from "../src/vend/browser-ice-servers";
-import { GenerateResponse, RtcApi } from "../src/upstream/rtc-api";
+import { parseIceUrl, shapeIceServers } from "../src/vend/browser-ice-servers";
+import { credentialUsernames, GenerateResponse, RtcApi } from "../src/upstream/rtc-api";
 import { UpstreamBudget } from "../src/upstream/budget";
 
 const emulatorUrl = () => (env as unknown as { EMULATOR_URL: string }).EMULATOR_URL;

@@ -29,5 +29,7 @@ export interface AppEnv {
     logFields?: LogFields;
     /** The key an audited request acted on, when it is not in the path (e.g. a created key). */
     auditKeyId?: string;
+    /** The audit action, when the handler learned a more precise one than its route's (a replaced secret). */
+    auditAction?: string;
   };
 }

@@ -19,7 +19,7 @@ export function audited(action: string) {
       time: new Date().toISOString(),
       request_id: c.get("requestId"),
       caller: caller.id,
-      action,
+      action: c.get("auditAction") ?? action,
       // Only a well-formed id is recorded: a refused path value is junk of any length.
       key_id: auditKeyId(c.get("auditKeyId") ?? c.req.param("key_id")),
       outcome,

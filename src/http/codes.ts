@@ -19,6 +19,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, code: 10024 },
   unsupported_media_type: { status: 415, code: 10025 },
   idempotency_mismatch: { status: 422, code: 10026 },
+  secret_mismatch: { status: 422, code: 10027 },
   rate_limited: { status: 429, code: 10029 },
   upstream_rejected: { status: 400, code: 10030 },
   upstream_error: { status: 502, code: 10031 },

@@ -7,9 +7,12 @@ import { Breaker } from "../upstream/breaker";
 import { UpstreamBudget } from "../upstream/budget";
 import { CloudflareApi } from "../upstream/cloudflare-api";
 import { RefreshAllowance } from "../upstream/refresh-allowance";
+import { RtcApi } from "../upstream/rtc-api";
 
 export interface KeyDeps {
   api: CloudflareApi;
+  /** Credentials, minted with a key's own secret: adoption proves a secret with one. */
+  rtc: RtcApi;
   index: KeyIndex;
   secrets: KeySecrets;
   /** Each caller's allowance of reads that reach Cloudflare (cache bypasses and misses). */
@@ -17,6 +20,8 @@ export interface KeyDeps {
   freshSeconds: number;
   /** How old a cached answer may be when upstream fails and turnvend serves it anyway. */
   maxStaleSeconds: number;
+  /** Longest a single upstream attempt may wait, for work that takes an allowance of its own. */
+  upstreamTimeoutMs: number;
   /** Milliseconds since the epoch: Date.now, or a test's clock. */
   now: () => number;
 }
@@ -32,11 +37,13 @@ export interface CreateDeps extends KeyDeps {
 export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
   return {
     api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
+    rtc: new RtcApi(config.rtcBaseUrl, budget),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
     allowance: new RefreshAllowance(env.KEYS_REFRESH_LIMITER),
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
     now: Date.now,
   };
 }

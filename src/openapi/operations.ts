@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import type { Scope } from "../scopes";
 import {
+  ADOPTION_PROBE_IDENTIFIER,
   CREDENTIAL_TTL_CAP_SECONDS,
   CREDENTIAL_TTL_MIN_SECONDS,
   DEV_JWT_TTL_MAX_SECONDS,
@@ -185,11 +186,21 @@ export const OPERATIONS: Operation[] = [
     tag: "TURN keys",
     summary: "Adopt the secret of a key made elsewhere",
     description:
-      "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform). The key must exist upstream.",
+      "Takes custody of the 64-character secret of a key created outside turnvend (dashboard, Terraform), or replaces the one turnvend holds. The key must exist upstream, and the secret must verify: " +
+      `turnvend mints one ${CREDENTIAL_TTL_MIN_SECONDS}-second credential with it (customIdentifier \`${ADOPTION_PROBE_IDENTIFIER}\`) and revokes it at once. ` +
+      "A secret Cloudflare refuses is answered with 10027 and changes nothing.",
     auth: { kind: "caller", scope: "keys:write" },
     body: AdoptSecretBody,
     success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedTurnKey) },
-    errors: [...CALLER_AUTH, "invalid_key_id", ...JSON_BODY, "key_not_found", "custody_failure", ...UPSTREAM],
+    errors: [
+      ...CALLER_AUTH,
+      "invalid_key_id",
+      ...JSON_BODY,
+      "key_not_found",
+      "secret_mismatch",
+      "custody_failure",
+      ...UPSTREAM,
+    ],
   },
   {
     method: "get",

@@ -1,4 +1,4 @@
-// Adoption: take custody of the secret of a key created outside turnvend.
+// Adoption: take custody of the secret of a key created outside turnvend, or replace a wrong held one.
 import { AdoptSecretBody } from "../contract/requests";
 import type { AppEnv } from "../http/app-env";
 import { audited } from "../http/audited";
@@ -15,7 +15,12 @@ export const keySecrets = new Hono<AppEnv>();
 keySecrets.put("/:key_id/secret", audited("turn_key.adopt"), requireCaller("keys:write"), async (c) => {
   const keyId = keyIdParam(c);
   const body = await readJsonBody(c, AdoptSecretBody);
-  const key = await adoptKeySecret(c.get("services").keys, keyId, { secret: body.key, callerId: c.get("caller").id });
+  const { key, replaced } = await adoptKeySecret(c.get("services").keys, keyId, {
+    secret: body.key,
+    callerId: c.get("caller").id,
+  });
+  // Replacing a held secret is the event an auditor looks for, so it gets an action of its own.
+  if (replaced) c.set("auditAction", "turn_key.secret_replace");
   return c.json(successEnvelope({ ...key, has_secret: true }));
 });
 

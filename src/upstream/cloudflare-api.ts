@@ -16,6 +16,11 @@ export class CloudflareApi {
     private readonly budget: UpstreamBudget,
   ) {}
 
+  /** The same client with another allowance, for work that has a budget of its own. */
+  withBudget(budget: UpstreamBudget): CloudflareApi {
+    return new CloudflareApi(this.config, this.breaker, budget);
+  }
+
   listKeys(): Promise<UpstreamKey[]> {
     return this.call({ route: "turn_keys.list", method: "GET", path: "" }, UpstreamKeyList);
   }

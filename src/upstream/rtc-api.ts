@@ -1,6 +1,7 @@
 // A thin client for Cloudflare Realtime TURN credentials (docs/cloudflare-upstream.md#credential-routes),
 // authenticated with one TURN key's own secret. Responses are validated; failures are mapped for a vend
-// path, where a refused key is an operator problem (503), never the end user's.
+// path, where a refused key is an operator problem (503), never the end user's. Adoption tries a secret
+// with generateWithCandidate, where a refusal is an answer, not a failure.
 import * as v from "valibot";
 import { CREDENTIAL_USERNAME_MAX_LENGTH } from "../constants";
 import { Failure } from "../errors";
@@ -23,6 +24,19 @@ export const GenerateResponse = v.object({
 });
 export type GenerateResponse = v.InferOutput<typeof GenerateResponse>;
 
+/** Every TURN username in an upstream answer: the handles revocation needs later. */
+export function credentialUsernames(upstream: UpstreamIceServer | UpstreamIceServer[]): string[] {
+  const list = Array.isArray(upstream) ? upstream : [upstream];
+  return [...new Set(list.map((s) => s.username).filter((u): u is string => typeof u === "string" && u.length > 0))];
+}
+
+const GENERATE_ROUTE = "credentials.generate_ice_servers";
+
+/** 401/403/404 on a key's own routes: Cloudflare does not take the bearer as this key's secret (or the key is gone). */
+function isKeyRefusal(status: number): boolean {
+  return status === 401 || status === 403 || status === 404;
+}
+
 export type CredentialRevokeOutcome = "revoked" | "not_found";
 
 export class RtcApi {
@@ -41,9 +55,33 @@ export class RtcApi {
     keySecret: string,
     input: { ttl: number; customIdentifier: string },
   ): Promise<GenerateResponse> {
-    const route = "credentials.generate_ice_servers";
-    const res = await sendUpstream({
-      route,
+    const res = await this.sendGenerate(keyId, keySecret, input);
+    if (res.status < 200 || res.status >= 300) throw this.failure(GENERATE_ROUTE, keyId, res);
+    return expectShape(GENERATE_ROUTE, GenerateResponse, res.data);
+  }
+
+  /**
+   * Mints with a secret turnvend does not hold yet, to learn whether it is this key's. Here a refusal
+   * (401/403/404) is the answer, "refused", not a failure; every other failure maps as for vending.
+   */
+  async generateWithCandidate(
+    keyId: string,
+    candidateSecret: string,
+    input: { ttl: number; customIdentifier: string },
+  ): Promise<GenerateResponse | "refused"> {
+    const res = await this.sendGenerate(keyId, candidateSecret, input);
+    if (isKeyRefusal(res.status)) return "refused";
+    if (res.status < 200 || res.status >= 300) throw this.failure(GENERATE_ROUTE, keyId, res);
+    return expectShape(GENERATE_ROUTE, GenerateResponse, res.data);
+  }
+
+  private sendGenerate(
+    keyId: string,
+    keySecret: string,
+    input: { ttl: number; customIdentifier: string },
+  ): Promise<UpstreamResponse> {
+    return sendUpstream({
+      route: GENERATE_ROUTE,
       method: "POST",
       url: `${this.credentialsUrl(keyId)}/generate-ice-servers`,
       bearer: keySecret,
@@ -52,8 +90,6 @@ export class RtcApi {
       idempotent: true,
       budget: this.budget,
     });
-    if (res.status < 200 || res.status >= 300) throw this.failure(route, keyId, res);
-    return expectShape(route, GenerateResponse, res.data);
   }
 
   /** Revokes one credential. Upstream 404 means it is unknown or already revoked: nothing left to do. */
@@ -83,11 +119,11 @@ export class RtcApi {
   private failure(route: string, keyId: string, res: UpstreamResponse): Failure {
     // 401/403/404 on a key's own routes: the key was deleted or turnvend holds the wrong secret. The
     // caller's credentials are fine; the operator must act.
-    if (res.status === 401 || res.status === 403 || res.status === 404) {
+    if (isKeyRefusal(res.status)) {
       log("vend.key_refused", { route, key_id: keyId, status: res.status });
       return new Failure(
         "no_active_key",
-        "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must set a working key",
+        "Cloudflare refused the TURN key turnvend vends with (deleted, or its stored secret is wrong); an operator must adopt its right secret or set a working key",
       );
     }
     // Every body turnvend sends is validated first, so an upstream 4xx is turnvend's problem: 502.

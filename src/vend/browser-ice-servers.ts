@@ -23,12 +23,6 @@ export function shapeIceServers(upstream: UpstreamIceServer | UpstreamIceServer[
   return shaped;
 }
 
-/** Every TURN username in an upstream answer: the handles revocation needs later. */
-export function credentialUsernames(upstream: UpstreamIceServer | UpstreamIceServer[]): string[] {
-  const list = Array.isArray(upstream) ? upstream : [upstream];
-  return [...new Set(list.map((s) => s.username).filter((u): u is string => typeof u === "string" && u.length > 0))];
-}
-
 function isUsableUrl(url: string): boolean {
   const parsed = parseIceUrl(url);
   return parsed !== undefined && ICE_SCHEMES.has(parsed.scheme) && !BLOCKED_PORTS.has(parsed.port);
