@@ -475,7 +475,7 @@ describe("duplicate JSON keys", () => {
   });
 });
 
-describe("control characters in a key name", () => {
+describe("control and format characters in a key name", () => {
   const names = [
     "a\r\nX-Injected: 1",
     "line\nbreak",
@@ -507,10 +507,34 @@ describe("control characters in a key name", () => {
     expect(await upstreamCalls()).toBe(0);
   });
 
+  it.each([
+    ["U+202E, right-to-left override", "invoice\u202Egpj.exe"],
+    ["U+200B, zero-width space", "prod\u200Buction"],
+    ["U+2066, left-to-right isolate", "a\u2066b"],
+    ["U+FEFF, zero-width no-break space", "\uFEFFrooms"],
+    ["U+2028, line separator", "a\u2028b"],
+    ["U+2029, paragraph separator", "a\u2029b"],
+  ])("refuses %s, which would spoof the name in a dashboard, without calling upstream", async (_label, name) => {
+    await expectError(await call(KEYS_PATH, { method: "POST", body: { name } }), 400, CODES.invalid_request);
+    await expectError(
+      await call(`${KEYS_PATH}/0123456789abcdef0123456789abcdef`, { method: "PUT", body: { name } }),
+      400,
+      CODES.invalid_request,
+    );
+    expect(await upstreamCalls()).toBe(0);
+  });
+
   it("keeps accepting printable unicode", async () => {
     const res = await call(KEYS_PATH, { method: "POST", body: { name: "café ☕ 会议室 😀" } });
     expect(res.status).toBe(201);
     expect((await envelope<{ name: string }>(res)).result.name).toBe("café ☕ 会议室 😀");
+  });
+});
+
+describe("format characters in a subject", () => {
+  it("are accepted: a subject is only hashed, never shown, and must match the user's JWT sub exactly", async () => {
+    const res = await call(REVOKE_PATH, { as: "revoker", body: { subject: "\u{1F469}\u200D\u{1F4BB}" } });
+    expect(res.status).toBe(200);
   });
 });
 
