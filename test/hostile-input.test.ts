@@ -50,6 +50,7 @@ const CODES = {
   unknown_field: 10003,
   unauthorized: 10010,
   payload_too_large: 10024,
+  unsupported_media_type: 10025,
 };
 /** Runs per property: enough to reach every route with every family of input, small enough to stay well under a minute. */
 const RUNS = 300;
@@ -528,6 +529,35 @@ describe("control and format characters in a key name", () => {
     const res = await call(KEYS_PATH, { method: "POST", body: { name: "café ☕ 会议室 😀" } });
     expect(res.status).toBe(201);
     expect((await envelope<{ name: string }>(res)).result.name).toBe("café ☕ 会议室 😀");
+  });
+});
+
+describe("the charset of a JSON body", () => {
+  it.each([
+    "application/json; charset=utf-16",
+    "application/json; charset=UTF-16LE",
+    "application/json; charset=iso-8859-1",
+    'application/json; charset="utf-16"',
+    "application/json; charset=utf-8; charset=utf-16",
+    "application/json; charset",
+    "application/json; charset=",
+  ])("refuses %s with 415, without calling upstream", async (type) => {
+    const res = await call(KEYS_PATH, { method: "POST", body: '{"name":"n"}', headers: { "content-type": type } });
+    await expectError(res, 415, CODES.unsupported_media_type);
+    expect(await upstreamCalls()).toBe(0);
+  });
+
+  it.each([
+    "application/json",
+    "application/json;",
+    "application/json; charset=utf-8",
+    "application/json;charset=UTF-8",
+    'application/json; charset="utf-8"',
+    "Application/JSON ; Charset=Utf-8",
+    "application/json; profile=x",
+  ])("reads %s as UTF-8", async (type) => {
+    const res = await call(KEYS_PATH, { method: "POST", body: '{"name":"n"}', headers: { "content-type": type } });
+    expect(res.status).toBe(201);
   });
 });
 
