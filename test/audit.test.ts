@@ -61,6 +61,19 @@ describe("the audit trail", () => {
     expect(body.result.find((e) => e.action === "active_key.set")!.key_id).toBe(key.uid);
   });
 
+  it("records turnvend's own request id, never a client's cf-ray; a well-formed ray only as cf_ray", async () => {
+    const forged = await call(KEYS_PATH, { method: "POST", body: {}, headers: { "cf-ray": "FORGED-REQUEST-ID-0001" } });
+    const real = await call(KEYS_PATH, { method: "POST", body: {}, headers: { "cf-ray": "8c1d2e3f4a5b6c7d-AMS" } });
+    const { body } = await auditPage();
+    expect(JSON.stringify(body)).not.toContain("FORGED");
+    const [second, first] = body.result;
+    expect(first.request_id).toBe(forged.headers.get("x-request-id"));
+    expect(first.cf_ray).toBeUndefined();
+    expect(second.request_id).toBe(real.headers.get("x-request-id"));
+    expect(second.request_id).not.toBe("8c1d2e3f4a5b6c7d-AMS");
+    expect(second.cf_ray).toBe("8c1d2e3f4a5b6c7d-AMS");
+  });
+
   it("records a refused path value as no key id, never the raw value", async () => {
     await call(`${KEYS_PATH}/${"z".repeat(900)}`, { method: "DELETE" });
     const { body } = await auditPage();

@@ -2,7 +2,7 @@
 // derived from these with type-only imports (so the Worker bundles none of them); the OpenAPI document
 // is built from them, and the typed client checks every answer against them.
 import * as v from "valibot";
-import { KEY_ID_PATTERN } from "../ids";
+import { CF_RAY_PATTERN, KEY_ID_PATTERN } from "../ids";
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
@@ -51,7 +51,10 @@ export type RevokeCount = v.InferOutput<typeof RevokeCount>;
 
 export const AuditEvent = v.object({
   time: Timestamp,
+  /** turnvend's own id for the request, as in its logs and X-Request-Id. */
   request_id: v.string(),
+  /** The request's CF-Ray header as received, when it had Cloudflare's format: a pointer into the edge's logs. */
+  cf_ray: v.optional(v.pipe(v.string(), v.regex(CF_RAY_PATTERN))),
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),

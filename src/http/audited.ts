@@ -18,6 +18,7 @@ export function audited(action: string) {
     const event = {
       time: new Date().toISOString(),
       request_id: c.get("requestId"),
+      cf_ray: c.get("cfRay"),
       caller: caller.id,
       action,
       // Only a well-formed id is recorded: a refused path value is junk of any length.
