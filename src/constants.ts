@@ -90,6 +90,11 @@ export const ORPHAN_SECRET_GRACE_SECONDS = 600;
 /** Audit events per page of GET /v1/audit: default and most. */
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 100;
+/**
+ * Refused audit events are kept to one KV entry per caller, action and minute: a refusal costs the caller
+ * nothing, while each entry is a KV write (the budget the ledger needs) kept AUDIT_RETENTION_DAYS.
+ */
+export const AUDIT_REFUSAL_WINDOW_MS = 60_000;
 
 /** How long an isolate reuses its in-memory copy of the key index before reading KV again. */
 export const INDEX_MEMORY_MS = 5_000;

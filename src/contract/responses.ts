@@ -53,13 +53,30 @@ export const AuditEvent = v.object({
   time: Timestamp,
   /** turnvend's own id for the request, as in its logs and X-Request-Id. */
   request_id: v.string(),
-  /** The request's CF-Ray header as received, when it had Cloudflare's format: a pointer into the edge's logs. */
-  cf_ray: v.optional(v.pipe(v.string(), v.regex(CF_RAY_PATTERN))),
+  cf_ray: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(CF_RAY_PATTERN),
+      v.description("The request's CF-Ray header, when it had Cloudflare's format: a pointer into the edge's logs."),
+    ),
+  ),
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),
   /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
   outcome: v.string(),
+  suppressed: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(0),
+      v.description(
+        "Refused events only (at most one per caller and action per minute): refusals of the same caller and " +
+          "action left unwritten since the previous such event, as counted by the instance that wrote this one " +
+          "(a lower bound).",
+      ),
+    ),
+  ),
 });
 export type AuditEvent = v.InferOutput<typeof AuditEvent>;
 
