@@ -98,6 +98,11 @@ export const ORPHAN_SECRET_GRACE_SECONDS = 600;
 /** Audit events per page of GET /v1/audit: default and most. */
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 100;
+/**
+ * Refused audit events are kept to one KV entry per caller, action and minute: a refusal costs the caller
+ * nothing, while each entry is a KV write (the budget the ledger needs) kept AUDIT_RETENTION_DAYS.
+ */
+export const AUDIT_REFUSAL_WINDOW_MS = 60_000;
 
 /** The `period` of the KEYS_REFRESH_LIMITER binding in wrangler.toml; a refused refresh asks to wait this long. */
 export const KEYS_REFRESH_PERIOD_SECONDS = 60;

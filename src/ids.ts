@@ -5,6 +5,11 @@ import { Failure } from "./errors";
 export const KEY_ID_PATTERN = /^[0-9a-f]{32}$/;
 /** Cloudflare account ids have the same shape as key ids. */
 export const ACCOUNT_ID_PATTERN = /^[0-9a-f]{32}$/;
+/**
+ * A CF-Ray value as Cloudflare's edge sets it: 16 lowercase hex, then the data center's code
+ * (docs/cloudflare-upstream.md#ray-ids). Anything else did not come from the edge.
+ */
+export const CF_RAY_PATTERN = /^[0-9a-f]{16}(?:-[A-Z]{3})?$/;
 /** Caller ids in CALLERS and ACCESS_CALLERS: they appear in logs and the audit trail. */
 export const CALLER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 

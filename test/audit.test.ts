@@ -1,10 +1,13 @@
 // The audit trail: every admin mutation leaves an event, newest first, without secrets.
 import { env } from "cloudflare:test";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AuditLog, forgetRefusalMemory } from "../src/storage/audit-log";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
-import { activeVendingKey, REVOKE_PATH } from "./support/vend";
+import { OTHER_ACCOUNT_ID } from "./support/fixtures";
+import { failingPuts } from "./support/kv";
+import { ACTIVE_KEY_PATH, activeVendingKey, REVOKE_PATH } from "./support/vend";
 import type { AuditEvent } from "../src/contract/responses";
 
 beforeEach(() => resetWorld());
@@ -59,6 +62,19 @@ describe("the audit trail", () => {
     expect(actions).toContain("active_key.set");
     expect(actions).toContain("credentials.revoke");
     expect(body.result.find((e) => e.action === "active_key.set")!.key_id).toBe(key.uid);
+  });
+
+  it("records turnvend's own request id, never a client's cf-ray; a well-formed ray only as cf_ray", async () => {
+    const forged = await call(KEYS_PATH, { method: "POST", body: {}, headers: { "cf-ray": "FORGED-REQUEST-ID-0001" } });
+    const real = await call(KEYS_PATH, { method: "POST", body: {}, headers: { "cf-ray": "8c1d2e3f4a5b6c7d-AMS" } });
+    const { body } = await auditPage();
+    expect(JSON.stringify(body)).not.toContain("FORGED");
+    const [second, first] = body.result;
+    expect(first.request_id).toBe(forged.headers.get("x-request-id"));
+    expect(first.cf_ray).toBeUndefined();
+    expect(second.request_id).toBe(real.headers.get("x-request-id"));
+    expect(second.request_id).not.toBe("8c1d2e3f4a5b6c7d-AMS");
+    expect(second.cf_ray).toBe("8c1d2e3f4a5b6c7d-AMS");
   });
 
   it("records a refused path value as no key id, never the raw value", async () => {
@@ -116,5 +132,109 @@ describe("the audit trail", () => {
     expect((await auditPage("?limit=0")).res.status).toBe(400);
     expect((await auditPage("?limit=1000")).res.status).toBe(400);
     expect((await auditPage("?cursor=%00%01")).res.status).toBe(400);
+  });
+});
+
+describe("refused attempts in the audit trail: visible, but at most one entry per caller and action per minute", () => {
+  // Fixed a second into a minute, so a burst of calls never straddles two minutes.
+  const MINUTE_MS = 60_000;
+  const start = (Math.floor(Date.now() / MINUTE_MS) + 1) * MINUTE_MS + 1_000;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const auditEntries = async () => (await env.TURNVEND_KV.list<Event>({ prefix: "audit:v1:" })).keys;
+  const refusedPut = (as: "auditor" | "reader" | "none" = "auditor") =>
+    call(ACTIVE_KEY_PATH, { method: "PUT", as, body: { key_id: "0".repeat(32) } });
+
+  it("writes one entry for ten refused PUT /v1/active-key calls by a caller without the scope", async () => {
+    for (let i = 0; i < 10; i++) expect((await refusedPut()).status).toBe(403);
+    const entries = await auditEntries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0].metadata).toMatchObject({
+      caller: "auditor",
+      action: "active_key.set",
+      outcome: "failure:403 forbidden",
+      suppressed: 0,
+    });
+  });
+
+  it("reports the refusals it left out on the caller's next refused entry, a minute later", async () => {
+    for (let i = 0; i < 10; i++) await refusedPut();
+    vi.advanceTimersByTime(MINUTE_MS);
+    await refusedPut();
+    const { body } = await auditPage();
+    expect(body.result.map((e) => e.suppressed)).toEqual([9, 0]);
+    expect(await auditEntries()).toHaveLength(2);
+  });
+
+  it("bounds each caller and each action on its own", async () => {
+    for (let i = 0; i < 3; i++) {
+      await refusedPut("auditor");
+      await refusedPut("reader");
+      await call(KEYS_PATH, { method: "POST", as: "auditor", body: {} });
+    }
+    const { body } = await auditPage();
+    expect(body.result.map((e) => `${e.caller} ${e.action}`).sort()).toEqual([
+      "auditor active_key.set",
+      "auditor turn_key.create",
+      "reader active_key.set",
+    ]);
+  });
+
+  it("counts a path naming another account as a refusal", async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await call(`/client/v4/accounts/${OTHER_ACCOUNT_ID}/calls/turn_keys`, { method: "POST", body: {} });
+      expect(res.status).toBe(403);
+    }
+    const entries = await auditEntries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0].metadata).toMatchObject({ caller: "admin", outcome: "failure:403 account_mismatch" });
+  });
+
+  it("keeps one entry per minute when several isolates refuse the same caller: they overwrite it", async () => {
+    await refusedPut();
+    forgetRefusalMemory(); // as another isolate, which shares KV but not memory
+    await refusedPut();
+    expect(await auditEntries()).toHaveLength(1);
+  });
+
+  it("still records every success and every failure after authorization", async () => {
+    await emulator.fault({ route: "turn_keys.create", status: 500, count: 3 });
+    for (let i = 0; i < 3; i++) expect((await call(KEYS_PATH, { method: "POST", body: {} })).status).toBe(502);
+    for (let i = 0; i < 3; i++) expect((await call(KEYS_PATH, { method: "POST", body: {} })).status).toBe(201);
+    for (let i = 0; i < 3; i++) await refusedPut();
+    const outcomes = (await auditPage()).body.result.map((e) => e.outcome);
+    expect(outcomes.filter((o) => o === "success")).toHaveLength(3);
+    expect(outcomes.filter((o) => o === "failure:502 upstream_error")).toHaveLength(3);
+    expect(outcomes.filter((o) => o === "failure:403 forbidden")).toHaveLength(1);
+  });
+
+  it("counts a refusal whose write failed into the next entry's suppressed", async () => {
+    const refusal = (offsetMs: number): Event => ({
+      time: new Date(start + offsetMs).toISOString(),
+      request_id: crypto.randomUUID(),
+      caller: "auditor",
+      action: "active_key.set",
+      key_id: null,
+      outcome: "failure:403 forbidden",
+    });
+    const broken = new AuditLog(failingPuts(env.TURNVEND_KV, "audit:"), 30);
+    const working = new AuditLog(env.TURNVEND_KV, 30);
+    await expect(broken.recordRefusal(refusal(0))).rejects.toThrow();
+    await working.recordRefusal(refusal(1_000)); // same minute: counted, not written
+    expect(await auditEntries()).toEqual([]);
+    await working.recordRefusal(refusal(MINUTE_MS));
+    const entries = await auditEntries();
+    expect(entries.map((e) => e.metadata?.suppressed)).toEqual([2]);
+  });
+
+  it("writes nothing for unauthenticated requests", async () => {
+    for (let i = 0; i < 5; i++) expect((await refusedPut("none")).status).toBe(401);
+    expect(await auditEntries()).toEqual([]);
   });
 });

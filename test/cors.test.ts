@@ -1,3 +1,4 @@
+import { SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
@@ -103,9 +104,26 @@ describe("CORS on POST /v1/ice-servers", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED);
   });
 
-  it("treats turnvend's own origin (the connectivity page) as allowed", async () => {
+  it("refuses an origin that matches the Host header but is not in ALLOWED_ORIGINS, without calling upstream", async () => {
+    // A non-browser client controls Host, and on Workers the request URL's host comes from it.
+    const res = await SELF.fetch(
+      new Request("http://evil.example/v1/ice-servers", {
+        method: "POST",
+        headers: {
+          host: "evil.example",
+          origin: "http://evil.example",
+          authorization: `Bearer ${await userJwt(freshSubject())}`,
+        },
+      }),
+    );
+    await expectError(res, 403, 10013);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("refuses turnvend's own origin unless ALLOWED_ORIGINS lists it (the connectivity page's origin must be)", async () => {
     const res = await vend(await userJwt(freshSubject()), { headers: { origin: "http://turnvend.test" } });
-    expect(res.status).toBe(200);
+    await expectError(res, 403, 10013);
   });
 });
 

@@ -50,6 +50,7 @@ const CODES = {
   unknown_field: 10003,
   unauthorized: 10010,
   payload_too_large: 10024,
+  unsupported_media_type: 10025,
 };
 /** Runs per property: enough to reach every route with every family of input, small enough to stay well under a minute. */
 const RUNS = 300;
@@ -475,7 +476,7 @@ describe("duplicate JSON keys", () => {
   });
 });
 
-describe("control characters in a key name", () => {
+describe("control and format characters in a key name", () => {
   const names = [
     "a\r\nX-Injected: 1",
     "line\nbreak",
@@ -507,10 +508,63 @@ describe("control characters in a key name", () => {
     expect(await upstreamCalls()).toBe(0);
   });
 
+  it.each([
+    ["U+202E, right-to-left override", "invoice\u202Egpj.exe"],
+    ["U+200B, zero-width space", "prod\u200Buction"],
+    ["U+2066, left-to-right isolate", "a\u2066b"],
+    ["U+FEFF, zero-width no-break space", "\uFEFFrooms"],
+    ["U+2028, line separator", "a\u2028b"],
+    ["U+2029, paragraph separator", "a\u2029b"],
+  ])("refuses %s, which would spoof the name in a dashboard, without calling upstream", async (_label, name) => {
+    await expectError(await call(KEYS_PATH, { method: "POST", body: { name } }), 400, CODES.invalid_request);
+    await expectError(
+      await call(`${KEYS_PATH}/0123456789abcdef0123456789abcdef`, { method: "PUT", body: { name } }),
+      400,
+      CODES.invalid_request,
+    );
+    expect(await upstreamCalls()).toBe(0);
+  });
+
   it("keeps accepting printable unicode", async () => {
     const res = await call(KEYS_PATH, { method: "POST", body: { name: "café ☕ 会议室 😀" } });
     expect(res.status).toBe(201);
     expect((await envelope<{ name: string }>(res)).result.name).toBe("café ☕ 会议室 😀");
+  });
+});
+
+describe("the charset of a JSON body", () => {
+  it.each([
+    "application/json; charset=utf-16",
+    "application/json; charset=UTF-16LE",
+    "application/json; charset=iso-8859-1",
+    'application/json; charset="utf-16"',
+    "application/json; charset=utf-8; charset=utf-16",
+    "application/json; charset",
+    "application/json; charset=",
+  ])("refuses %s with 415, without calling upstream", async (type) => {
+    const res = await call(KEYS_PATH, { method: "POST", body: '{"name":"n"}', headers: { "content-type": type } });
+    await expectError(res, 415, CODES.unsupported_media_type);
+    expect(await upstreamCalls()).toBe(0);
+  });
+
+  it.each([
+    "application/json",
+    "application/json;",
+    "application/json; charset=utf-8",
+    "application/json;charset=UTF-8",
+    'application/json; charset="utf-8"',
+    "Application/JSON ; Charset=Utf-8",
+    "application/json; profile=x",
+  ])("reads %s as UTF-8", async (type) => {
+    const res = await call(KEYS_PATH, { method: "POST", body: '{"name":"n"}', headers: { "content-type": type } });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe("format characters in a subject", () => {
+  it("are accepted: a subject is only hashed, never shown, and must match the user's JWT sub exactly", async () => {
+    const res = await call(REVOKE_PATH, { as: "revoker", body: { subject: "\u{1F469}\u200D\u{1F4BB}" } });
+    expect(res.status).toBe(200);
   });
 });
 

@@ -10,12 +10,12 @@ import {
   SUBJECT_MAX_LENGTH,
 } from "../constants";
 import { NAME_TAG_PATTERN } from "../ids";
-import { plainText } from "./text";
+import { displayText, plainText } from "./text";
 
 export const KeyNameBody = v.strictObject({
   name: v.optional(
     v.pipe(
-      plainText("name", KEY_NAME_MAX_LENGTH),
+      displayText("name", KEY_NAME_MAX_LENGTH),
       // turnvend's own create marker (src/keys/name-tag.ts) is reserved, so no caller can plant a key that
       // a timed-out create of another caller would take for its own.
       v.check((name) => !NAME_TAG_PATTERN.test(name), "name must not end with a turnvend marker (~tv-<12 hex>)"),
@@ -41,6 +41,9 @@ export const AuditQuery = v.object({
 
 // --- Vending ---
 
+// A subject is the identity provider's user id, never shown: turnvend keeps and logs only its HMAC. So it
+// is not held to displayText: it must match the JWT `sub` of the same user exactly, whatever that holds
+// (an emoji id has U+200D between its parts).
 const Subject = plainText("subject", SUBJECT_MAX_LENGTH, 1);
 
 export const VendBody = v.strictObject({

@@ -2,7 +2,7 @@
 // derived from these with type-only imports (so the Worker bundles none of them); the OpenAPI document
 // is built from them, and the typed client checks every answer against them.
 import * as v from "valibot";
-import { KEY_ID_PATTERN } from "../ids";
+import { CF_RAY_PATTERN, KEY_ID_PATTERN } from "../ids";
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
@@ -51,12 +51,32 @@ export type RevokeCount = v.InferOutput<typeof RevokeCount>;
 
 export const AuditEvent = v.object({
   time: Timestamp,
+  /** turnvend's own id for the request, as in its logs and X-Request-Id. */
   request_id: v.string(),
+  cf_ray: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(CF_RAY_PATTERN),
+      v.description("The request's CF-Ray header, when it had Cloudflare's format: a pointer into the edge's logs."),
+    ),
+  ),
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),
   /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
   outcome: v.string(),
+  suppressed: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(0),
+      v.description(
+        "Refused events only (at most one per caller and action per minute): refusals of the same caller and " +
+          "action left unwritten since the previous such event, as counted by the instance that wrote this one " +
+          "(a lower bound).",
+      ),
+    ),
+  ),
 });
 export type AuditEvent = v.InferOutput<typeof AuditEvent>;
 

@@ -7,6 +7,10 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 // A lone UTF-16 surrogate is not text: it becomes U+FFFD on the way out, so two different inputs
 // would turn into the same value (the same key name upstream, the same subject hash).
 const LONE_SURROGATE = /\p{Cs}/u;
+// Format characters (bidi overrides and isolates such as U+202E, zero-width ones such as U+200B and U+FEFF)
+// and the line and paragraph separators U+2028 and U+2029: invisible, or reordering what is around them,
+// so a name holding one can pass for another name in a dashboard or a log viewer.
+const INVISIBLE_OR_REORDERING = /[\p{Cf}\p{Zl}\p{Zp}]/u;
 
 /** A string of 1 (or `min`) to `max` characters with no control characters and no lone surrogates. */
 export function plainText(field: string, max: number, min = 0) {
@@ -16,5 +20,19 @@ export function plainText(field: string, max: number, min = 0) {
     v.maxLength(max, `${field} must be at most ${max} characters`),
     v.check((s) => !CONTROL_CHARACTER.test(s), `${field} must not contain control characters (such as CR or LF)`),
     v.check((s) => !LONE_SURROGATE.test(s), `${field} must be well-formed Unicode (no unpaired surrogates)`),
+  );
+}
+
+/**
+ * Text people read to tell things apart (key names): plainText, and no format characters or line
+ * separators, so what a dashboard shows is every character the value holds, in its order.
+ */
+export function displayText(field: string, max: number, min = 0) {
+  return v.pipe(
+    plainText(field, max, min),
+    v.check(
+      (s) => !INVISIBLE_OR_REORDERING.test(s),
+      `${field} must not contain invisible or direction-changing characters (such as U+200B, U+202E or U+2028)`,
+    ),
   );
 }

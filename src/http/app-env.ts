@@ -17,7 +17,10 @@ export interface Services {
 export interface AppEnv {
   Bindings: Env;
   Variables: {
+    /** turnvend's own id for the request (never a client's value): logs, audit events, X-Request-Id. */
     requestId: string;
+    /** The request's CF-Ray header, when it has Cloudflare's format; recorded beside the request id. */
+    cfRay?: string;
     /** Set by the wiring middleware on every API route (src/http/wiring.ts). */
     config: Config;
     services: Services;

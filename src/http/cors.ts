@@ -54,10 +54,10 @@ export function cors(policy: CorsPolicy): MiddlewareHandler<AppEnv>[] {
 }
 
 /**
- * Exact match against the allow-list. A page served by turnvend itself (the connectivity page) is
- * same-origin: browsers send Origin on its POSTs too, and only turnvend's own pages can send that value.
+ * Exact match against the allow-list, and nothing else. turnvend's own origin is not special: on Workers
+ * the request URL's host is the Host header, which any non-browser client sets, so the connectivity page's
+ * origin is allowed only by being listed in ALLOWED_ORIGINS.
  */
 function isAllowedOrigin(c: Context<AppEnv>, origin: string): boolean {
-  if (origin === new URL(c.req.url).origin) return true;
   return c.get("config").allowedOrigins.has(origin);
 }

@@ -3,6 +3,7 @@ import * as v from "valibot";
 import type { Context } from "hono";
 import { BODY_MAX_BYTES, BODY_READ_TIMEOUT_MS } from "../constants";
 import { findDuplicateKey } from "./duplicate-keys";
+import { parseMediaType } from "./media-type";
 import { Failure } from "../errors";
 
 /**
@@ -13,10 +14,7 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
   const text = await readLimitedText(c.req.raw, BODY_MAX_BYTES);
   let data: unknown = {};
   if (text.trim() !== "") {
-    const type = c.req.header("content-type") ?? "";
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new Failure("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json");
-    }
+    checkJsonUtf8(c.req.header("content-type") ?? "");
     try {
       data = JSON.parse(text);
     } catch {
@@ -38,6 +36,20 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
   const result = v.safeParse(schema, data);
   if (!result.success) throw schemaError(result.issues);
   return result.output;
+}
+
+/**
+ * `application/json`, with no charset or charset utf-8: the body is decoded as UTF-8 and nothing else, so
+ * a body declared in another charset would be read as something its sender did not mean.
+ */
+function checkJsonUtf8(contentType: string): void {
+  const media = parseMediaType(contentType);
+  if (media?.essence !== "application/json") {
+    throw new Failure("unsupported_media_type", "the body must be JSON, sent with Content-Type: application/json");
+  }
+  if (media.parameters.some(([name, value]) => name === "charset" && value.toLowerCase() !== "utf-8")) {
+    throw new Failure("unsupported_media_type", "the body must be UTF-8: send charset=utf-8, or no charset");
+  }
 }
 
 function schemaError(issues: v.BaseIssue<unknown>[]): Failure {

@@ -1,16 +1,18 @@
 // Runs around every request: a request id, security headers, and one access-log line.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app-env";
+import { CF_RAY_PATTERN } from "../ids";
 import { log } from "../observability/log";
-
-const REQUEST_ID = /^[A-Za-z0-9-]{8,64}$/;
 
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const started = Date.now();
-  // Reuse Cloudflare's ray id when present so our logs line up with the edge's.
-  const incoming = c.req.header("cf-ray") ?? "";
-  const requestId = REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  // Always turnvend's own: nothing tells a CF-Ray the edge set from one a client sent (locally, say), and
+  // ray ids are not unique anyway. A ray in Cloudflare's format is kept beside it, to find the edge's logs.
+  const requestId = crypto.randomUUID();
+  const ray = c.req.header("cf-ray");
+  const cfRay = ray !== undefined && CF_RAY_PATTERN.test(ray) ? ray : undefined;
   c.set("requestId", requestId);
+  c.set("cfRay", cfRay);
   await next();
   c.header("X-Request-Id", requestId);
   c.header("X-Content-Type-Options", "nosniff");
@@ -22,6 +24,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   log("request", {
     ...c.get("logFields"),
     request_id: requestId,
+    cf_ray: cfRay,
     method: c.req.method,
     route: c.get("route") ?? c.req.routePath,
     status: c.res.status,

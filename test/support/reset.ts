@@ -5,6 +5,7 @@ import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetRecentActiveKey } from "../../src/storage/active-key";
 import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
 import { forgetAllSets } from "../../src/vend/reuse";
+import { forgetRefusalMemory } from "../../src/storage/audit-log";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -20,4 +21,5 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   forgetRecentActiveKey();
   forgetOpenedSecrets();
   forgetAllSets();
+  forgetRefusalMemory();
 }
