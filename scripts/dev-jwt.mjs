@@ -9,6 +9,9 @@ import { SignJWT } from "jose";
 const USAGE = "usage: npm run dev:jwt -- --sub <subject> [--ttl <seconds, 1..172800>]";
 /** Matches turnvend's own limit on subjects. */
 const SUBJECT_MAX_LENGTH = 256;
+/** turnvend's plain-text rule for subjects (src/contract/text.ts): no control characters, no lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
+const NOT_PLAIN_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
 /** A dev token lives ten minutes unless asked otherwise; 48 h is the most any credential lives. */
 const TTL_DEFAULT_SECONDS = 600;
 const TTL_MAX_SECONDS = 172_800;
@@ -33,7 +36,8 @@ if (values.help) {
   process.exit(0);
 }
 const sub = values.sub;
-if (!sub || sub.length > SUBJECT_MAX_LENGTH) fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters)`);
+if (!sub || sub.length > SUBJECT_MAX_LENGTH || NOT_PLAIN_TEXT.test(sub))
+  fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters, no control characters)`);
 const ttl = values.ttl === undefined ? TTL_DEFAULT_SECONDS : Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS)
   fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);

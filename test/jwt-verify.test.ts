@@ -7,6 +7,7 @@ import { mintDevJwt } from "../src/auth/dev-jwt";
 import { verifyEndUserJwt } from "../src/auth/end-user-jwt";
 import { JwtRejected, verifyJwt, type JwtPolicy } from "../src/auth/jwt";
 import { KeySetUnavailable, remoteKeySet } from "../src/auth/remote-jwks";
+import { isFailure } from "../src/errors";
 import { captureConsole } from "./support/logs";
 
 const ISSUER = "https://auth.example.test";
@@ -390,6 +391,27 @@ describe("a remote JWKS", () => {
     const priv = await exportJWK((await generateKeyPair("RS256", { extractable: true })).privateKey);
     const leaked = idp(jwks({ ...priv, kid: "r1" }));
     await expect(verifyJwt(await rs256(), policyFor(leaked.set))).rejects.toBeInstanceOf(KeySetUnavailable);
+  });
+});
+
+describe("the end user's subject", () => {
+  const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: SECRET };
+
+  it("must be plain text: a lone surrogate or a control character is refused as bad_sub", async () => {
+    for (const sub of ["\ud800", "\udfff", "alice\udc00", "\udc00\ud800", "a\u0000b", "a\nb", "a\u007f", "\u009b"]) {
+      const logs = captureConsole();
+      const err = await verifyEndUserJwt(await hs256({ alg: "HS256" }, claims({ sub })), settings).catch((e) => e);
+      logs.restore();
+      // Only plain values in the assertions: a lone surrogate in a failure message breaks the test runner's transport.
+      expect(isFailure(err, "unauthorized")).toBe(true);
+      expect(logs.json().map((l) => [l.event, l.reason])).toEqual([["auth.jwt_rejected", "bad_sub"]]);
+    }
+    // U+FFFD and a surrogate pair are well-formed: only what would change on encoding is refused.
+    for (const sub of ["\ufffd", "\ud83d\ude00"]) {
+      await expect(verifyEndUserJwt(await hs256({ alg: "HS256" }, claims({ sub })), settings)).resolves.toEqual({
+        subject: sub,
+      });
+    }
   });
 });
 

@@ -117,4 +117,10 @@ describe("GET /v1/dev/jwt", () => {
   it("refuses a ttl over an hour", async () => {
     expect((await call("/v1/dev/jwt?sub=a&ttl=7200", { as: "none" })).status).toBe(400);
   });
+
+  it("refuses a sub the vend route would refuse: control characters, not plain text", async () => {
+    for (const sub of ["a%0Ab", "a%00b", "%C2%85"]) {
+      expect((await call(`/v1/dev/jwt?sub=${sub}`, { as: "none" })).status).toBe(400);
+    }
+  });
 });

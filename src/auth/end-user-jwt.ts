@@ -2,6 +2,7 @@
 // the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
 // (WebCrypto); ./jwt pins the algorithm and checks the claims.
 import { JWT_CLOCK_TOLERANCE_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
+import { isPlainText } from "../contract/text";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
@@ -61,9 +62,19 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
       err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid",
     );
   }
-  if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
+  // The same rule as an internal caller's `subject` (src/contract/requests.ts): a lone surrogate would hash
+  // like U+FFFD, so "a\udc00" would share the ledger, the limits and the reused credentials of "a\ufffd".
+  if (
+    typeof subject !== "string" ||
+    subject.length === 0 ||
+    subject.length > SUBJECT_MAX_LENGTH ||
+    !isPlainText(subject)
+  ) {
     log("auth.jwt_rejected", { reason: "bad_sub" });
-    throw new Failure("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
+    throw new Failure(
+      "unauthorized",
+      `the token's sub must be 1 to ${SUBJECT_MAX_LENGTH} characters of plain text (no control characters, no unpaired surrogates)`,
+    );
   }
   return { subject };
 }

@@ -42,3 +42,9 @@ test("dev:jwt prints an HS256 token for the local defaults", async () => {
   assert.equal(payload.sub, "alice");
   assert.ok(payload.exp - payload.iat === 600);
 });
+
+test("dev:jwt refuses, with exit 2, a sub the Worker refuses: control characters", () => {
+  for (const sub of ["a\nb", "a\u001bb", "nel\u0085"]) {
+    assert.equal(run("scripts/dev-jwt.mjs", ["--sub", sub]).status, 2, JSON.stringify(sub));
+  }
+});
