@@ -33,10 +33,12 @@ devJwt.get("/jwt", async (c) => {
       `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters of plain text (no control characters)`,
     );
   }
+  // Never longer than JWT_MAX_LIFETIME_SECONDS: vending would refuse the token.
+  const ttlMax = Math.min(DEV_JWT_TTL_MAX_SECONDS, config.jwt.maxLifetimeSeconds);
   const ttlRaw = c.req.query("ttl");
-  const ttl = ttlRaw === undefined ? DEV_JWT_TTL_DEFAULT_SECONDS : Number(ttlRaw);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > DEV_JWT_TTL_MAX_SECONDS) {
-    throw new Failure("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
+  const ttl = ttlRaw === undefined ? Math.min(DEV_JWT_TTL_DEFAULT_SECONDS, ttlMax) : Number(ttlRaw);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > ttlMax) {
+    throw new Failure("invalid_request", `ttl must be a whole number of seconds in [1, ${ttlMax}]`);
   }
   const now = Date.now();
   const token = await mintDevJwt({
