@@ -2,16 +2,20 @@
 // Prints an end-user JWT for local development, signed the way turnvend's local defaults expect:
 //   npm run dev:jwt -- --sub alice [--ttl 600]
 // HS256 with JWT_HS256_SECRET (default dev-jwt-secret), iss JWT_ISSUER (default turnvend-dev),
-// aud JWT_AUDIENCE (default turnvend). Never use these defaults outside your machine.
+// aud JWT_AUDIENCE (default turnvend), living at most JWT_MAX_LIFETIME_SECONDS (default 86400).
+// Never use these defaults outside your machine.
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 
-const USAGE = "usage: npm run dev:jwt -- --sub <subject> [--ttl <seconds, 1..172800>]";
+const USAGE = "usage: npm run dev:jwt -- --sub <subject> [--ttl <seconds, 1..JWT_MAX_LIFETIME_SECONDS (86400)>]";
 /** Matches turnvend's own limit on subjects. */
 const SUBJECT_MAX_LENGTH = 256;
-/** A dev token lives ten minutes unless asked otherwise; 48 h is the most any credential lives. */
-const TTL_DEFAULT_SECONDS = 600;
-const TTL_MAX_SECONDS = 172_800;
+/** turnvend's plain-text rule for subjects (src/contract/text.ts): no control characters, no lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
+const NOT_PLAIN_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+/** A dev token lives ten minutes unless asked otherwise, and never longer than turnvend accepts a JWT to live. */
+const TTL_MAX_SECONDS = Number(process.env.JWT_MAX_LIFETIME_SECONDS) || 86_400;
+const TTL_DEFAULT_SECONDS = Math.min(600, TTL_MAX_SECONDS);
 
 function fail(message) {
   console.error(message);
@@ -33,7 +37,8 @@ if (values.help) {
   process.exit(0);
 }
 const sub = values.sub;
-if (!sub || sub.length > SUBJECT_MAX_LENGTH) fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters)`);
+if (!sub || sub.length > SUBJECT_MAX_LENGTH || NOT_PLAIN_TEXT.test(sub))
+  fail(`--sub is required (1 to ${SUBJECT_MAX_LENGTH} characters, no control characters)`);
 const ttl = values.ttl === undefined ? TTL_DEFAULT_SECONDS : Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS)
   fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);

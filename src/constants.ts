@@ -30,6 +30,16 @@ export const UPSTREAM_TIMEOUT_MS = 10_000;
 
 /** Leeway for exp/nbf on end-user JWTs: absorbs clock skew between the app's auth server and the edge. */
 export const JWT_CLOCK_TOLERANCE_SECONDS = 30;
+/** Longest end-user JWT accepted (characters). Real ones are 1 to 2 KB; a far larger one is refused unparsed. */
+export const JWT_MAX_LENGTH = 8_192;
+/**
+ * Longest lifetime (iat, or now without iat, to exp) an end-user JWT may have when JWT_MAX_LIFETIME_SECONDS is
+ * unset: a day, so a leaked token is not a standing credential (exp: 1e308 would never end).
+ */
+export const JWT_MAX_LIFETIME_DEFAULT_SECONDS = 86_400;
+/** The range JWT_MAX_LIFETIME_SECONDS may set: a token must outlive its round trip; 30 days is longer than any API token should live. */
+export const JWT_MAX_LIFETIME_MIN_SECONDS = 60;
+export const JWT_MAX_LIFETIME_MAX_SECONDS = 2_592_000;
 /** Give up on the app's JWKS endpoint after this long; a slow identity provider must not hang vending. */
 export const JWKS_TIMEOUT_MS = 5_000;
 /** How long a fetched JWKS is trusted per isolate before it is fetched again (10 minutes). */

@@ -250,6 +250,12 @@ describe("adopting a key made elsewhere: PUT /v1/keys/:key_id/secret", () => {
     ["an empty key", { key: "" }, 10001],
     ["no key at all", {}, 10001],
     ["a key that is not a string", { key: 64 }, 10001],
+    // Sealing encodes the secret as UTF-8 (a lone surrogate would come back as U+FFFD), and it is sent
+    // upstream as a bearer token: only visible ASCII survives both.
+    ["a key with an unpaired surrogate", { key: `${"k".repeat(63)}\ud800` }, 10001],
+    ["a key with a control character", { key: `${"k".repeat(63)}\n` }, 10001],
+    ["a key with a space", { key: `${"k".repeat(32)} ${"k".repeat(31)}` }, 10001],
+    ["a key with a non-ASCII character", { key: `${"k".repeat(63)}\u00e9` }, 10001],
     ["an extra field", { key: "k".repeat(64), name: "x" }, 10003],
   ])("refuses %s with 400, without calling upstream or storing anything", async (_label, body, code) => {
     const oob = await emulator.createOutOfBand();

@@ -140,7 +140,9 @@ describe("a missing or invalid setting fails closed", () => {
     ["UPSTREAM_TIMEOUT_MS", "abc"],
     ["CACHE_FRESH_SECONDS", "-5"],
     ["AUDIT_RETENTION_DAYS", "9999"],
-  ])("reports a bad %s instead of using a default", async (name, value) => {
+    ["JWT_MAX_LIFETIME_SECONDS", "30"],
+    ["JWT_MAX_LIFETIME_SECONDS", "2592001"],
+  ])("reports a bad %s (%s) instead of using a default", async (name, value) => {
     const res = await fetchWith({ [name]: value }, "/healthz");
     expect(res.status).toBe(503);
     expect(JSON.stringify(await res.json())).toContain(name);

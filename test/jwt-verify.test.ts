@@ -7,6 +7,7 @@ import { mintDevJwt } from "../src/auth/dev-jwt";
 import { verifyEndUserJwt } from "../src/auth/end-user-jwt";
 import { JwtRejected, verifyJwt, type JwtPolicy } from "../src/auth/jwt";
 import { KeySetUnavailable, remoteKeySet } from "../src/auth/remote-jwks";
+import { isFailure } from "../src/errors";
 import { captureConsole } from "./support/logs";
 
 const ISSUER = "https://auth.example.test";
@@ -54,6 +55,7 @@ const hsPolicy: JwtPolicy = {
   audience: AUDIENCE,
   clockToleranceSeconds: 30,
   requiredClaims: ["exp", "sub"],
+  maxLength: 8_192,
 };
 
 async function reason(promise: Promise<unknown>): Promise<string> {
@@ -183,6 +185,102 @@ describe("claims", () => {
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, forever), hsPolicy))).toBe("bad_exp");
     const never = JSON.stringify(claims()).replace(/"iat":\d+/, '"nbf":-1e999');
     expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, never), hsPolicy))).toBe("bad_nbf");
+  });
+});
+
+describe("size and lifetime caps", () => {
+  const capped: JwtPolicy = { ...hsPolicy, maxLifetimeSeconds: 3_600 };
+  const at = async (extra: Record<string, unknown>) => verifyJwt(await hs256({ alg: "HS256" }, claims(extra)), capped);
+  /** Freezes Date.now(), so a boundary one second away cannot move while the token is made and checked. */
+  const freeze = () => {
+    const t = Date.now();
+    vi.spyOn(Date, "now").mockReturnValue(t);
+    return Math.floor(t / 1000);
+  };
+
+  it("refuses a token longer than the policy's maxLength as too_long, before looking up a key", async () => {
+    const keyFor = vi.fn(hsPolicy.keyFor);
+    const policy: JwtPolicy = { ...hsPolicy, maxLength: 1_000, keyFor };
+    const padded = (n: number) => hs256({ alg: "HS256" }, claims({ pad: "x".repeat(n) }));
+    // The longest token within the cap, and the next one up.
+    let n = 300;
+    let fits = await padded(n);
+    let over = await padded(n + 1);
+    while (over.length <= 1_000) {
+      n++;
+      fits = over;
+      over = await padded(n + 1);
+    }
+    expect(fits.length).toBeGreaterThan(995);
+    await expect(verifyJwt(fits, policy)).resolves.toBeTruthy();
+    keyFor.mockClear();
+    expect(await reason(verifyJwt(over, policy))).toBe("too_long");
+    expect(keyFor).not.toHaveBeenCalled();
+  });
+
+  it("caps the lifetime from iat to exp, however little of it is left", async () => {
+    const t = freeze();
+    await expect(at({ iat: t, exp: t + 3_600 })).resolves.toBeTruthy();
+    expect(await reason(at({ iat: t, exp: t + 3_601 }))).toBe("lifetime_too_long");
+    expect(await reason(at({ iat: t - 3_000, exp: t + 601 }))).toBe("lifetime_too_long");
+  });
+
+  it("measures from now, with the leeway, when iat is absent or in the future", async () => {
+    const t = freeze();
+    await expect(at({ iat: undefined, exp: t + 3_630 })).resolves.toBeTruthy();
+    expect(await reason(at({ iat: undefined, exp: t + 3_631 }))).toBe("lifetime_too_long");
+    // An iat dated ahead does not move the cap: the token is usable from now on.
+    await expect(at({ iat: t + 20, exp: t + 3_620 })).resolves.toBeTruthy();
+    expect(await reason(at({ iat: t + 7_200, exp: t + 7_800 }))).toBe("lifetime_too_long");
+  });
+
+  it("refuses exp 1e308 and iat -1e308: finite, but a lifetime no token has", async () => {
+    const forever = JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e308');
+    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, forever), capped))).toBe("lifetime_too_long");
+    const ancient = JSON.stringify(claims()).replace(/"iat":\d+/, '"iat":-1e308');
+    expect(await reason(verifyJwt(await hs256({ alg: "HS256" }, ancient), capped))).toBe("lifetime_too_long");
+  });
+});
+
+describe("end-user tokens are capped", () => {
+  const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: SECRET, maxLifetimeSeconds: 86_400 };
+
+  /** What verifyEndUserJwt logs and answers for `token`. */
+  async function refusal(token: string) {
+    const logs = captureConsole();
+    const err = await verifyEndUserJwt(token, settings).catch((e: unknown) => e);
+    logs.restore();
+    expect(isFailure(err, "unauthorized")).toBe(true);
+    return { reasons: logs.json().map((l) => l.reason), message: (err as Error).message };
+  }
+
+  it("at 8,192 characters: a 60 KB token is refused as too_long", async () => {
+    const big = await hs256({ alg: "HS256" }, claims({ pad: "x".repeat(60_000) }));
+    expect(await refusal(big)).toEqual({
+      reasons: ["too_long"],
+      message: "the token is longer than 8192 characters",
+    });
+    const near = await hs256({ alg: "HS256" }, claims({ pad: "x".repeat(5_900) }));
+    expect(near.length).toBeGreaterThan(8_000);
+    expect(near.length).toBeLessThanOrEqual(8_192);
+    await expect(verifyEndUserJwt(near, settings)).resolves.toEqual({ subject: "alice" });
+  });
+
+  it("at the configured lifetime: exp 1e308, or a day and a second, is refused as lifetime_too_long", async () => {
+    const forever = JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e308');
+    const expected = {
+      reasons: ["lifetime_too_long"],
+      message: "the token lives longer than 86400 seconds (from iat, or from now without iat, to exp)",
+    };
+    expect(await refusal(await hs256({ alg: "HS256" }, forever))).toEqual(expected);
+    const t = now();
+    expect(await refusal(await hs256({ alg: "HS256" }, claims({ iat: t, exp: t + 86_401 })))).toEqual(expected);
+    expect(await refusal(await hs256({ alg: "HS256" }, claims({ iat: undefined, exp: t + 2 * 86_400 })))).toEqual(
+      expected,
+    );
+    await expect(
+      verifyEndUserJwt(await hs256({ alg: "HS256" }, claims({ iat: t, exp: t + 86_400 })), settings),
+    ).resolves.toEqual({ subject: "alice" });
   });
 });
 
@@ -393,9 +491,30 @@ describe("a remote JWKS", () => {
   });
 });
 
+describe("the end user's subject", () => {
+  const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: SECRET, maxLifetimeSeconds: 86_400 };
+
+  it("must be plain text: a lone surrogate or a control character is refused as bad_sub", async () => {
+    for (const sub of ["\ud800", "\udfff", "alice\udc00", "\udc00\ud800", "a\u0000b", "a\nb", "a\u007f", "\u009b"]) {
+      const logs = captureConsole();
+      const err = await verifyEndUserJwt(await hs256({ alg: "HS256" }, claims({ sub })), settings).catch((e) => e);
+      logs.restore();
+      // Only plain values in the assertions: a lone surrogate in a failure message breaks the test runner's transport.
+      expect(isFailure(err, "unauthorized")).toBe(true);
+      expect(logs.json().map((l) => [l.event, l.reason])).toEqual([["auth.jwt_rejected", "bad_sub"]]);
+    }
+    // U+FFFD and a surrogate pair are well-formed: only what would change on encoding is refused.
+    for (const sub of ["\ufffd", "\ud83d\ude00"]) {
+      await expect(verifyEndUserJwt(await hs256({ alg: "HS256" }, claims({ sub })), settings)).resolves.toEqual({
+        subject: sub,
+      });
+    }
+  });
+});
+
 describe("what is logged and answered", () => {
   it("never logs or returns the token, whatever the failure", async () => {
-    const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: SECRET };
+    const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: SECRET, maxLifetimeSeconds: 86_400 };
     const tokens = [
       await hs256({ alg: "HS256" }, claims({ exp: now() - 3600 })),
       await hs256({ alg: "HS256", typ: "dpop+jwt" }, claims()),
@@ -433,7 +552,12 @@ describe("dev tokens", () => {
       now: t,
     });
     expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
-    const settings = { issuer: ISSUER, audience: AUDIENCE, hs256Secret: "PRIVATE-looking-secret-that-is-long-enough" };
+    const settings = {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      hs256Secret: "PRIVATE-looking-secret-that-is-long-enough",
+      maxLifetimeSeconds: 86_400,
+    };
     await expect(verifyEndUserJwt(token, settings)).resolves.toEqual({ subject: "bob" });
     const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
     expect(payload).toEqual({

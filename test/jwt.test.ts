@@ -3,6 +3,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose"
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { JWT_SECRET } from "./support/fixtures";
+import { captureConsole } from "./support/logs";
 import {
   activeVendingKey,
   AUDIENCE,
@@ -110,6 +111,86 @@ describe("end-user JWTs signed with the HS256 secret", () => {
     const res = await vend(await userJwt(freshSubject()), { body: { subject: "someone-else" } });
     await expectError(res, 403, 10011);
     expect((await emulator.calls()).total).toBe(0);
+  });
+});
+
+describe("end-user JWTs are capped in size and in lifetime", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+
+  /** Vends with `token` (settings overridden), expecting a 401 with no upstream call; returns the logged reasons. */
+  async function refusedReasons(token: string, overrides: Record<string, string> = {}) {
+    const logs = captureConsole();
+    const res = await fetchWith(overrides, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    logs.restore();
+    await expectRefusedWithoutUpstream(res);
+    return logs.json().flatMap((l) => (l.event === "auth.jwt_rejected" ? [l.reason] : []));
+  }
+
+  it("refuses a 60 KB token as too_long, without calling upstream", async () => {
+    expect(await refusedReasons(await userJwt(freshSubject(), { pad: "x".repeat(60_000) }))).toEqual(["too_long"]);
+  });
+
+  it("refuses, as lifetime_too_long, exp 1e308, a lifetime over 24 hours, and no iat with exp 2 days out", async () => {
+    const t = now();
+    for (const extra of [{ exp: 1e308 }, { iat: t, exp: t + 86_401 }, { iat: undefined, exp: t + 2 * 86_400 }]) {
+      expect(await refusedReasons(await userJwt(freshSubject(), extra))).toEqual(["lifetime_too_long"]);
+    }
+  });
+
+  it("accepts a token that lives exactly 24 hours, the default cap", async () => {
+    const t = now();
+    expect((await vend(await userJwt(freshSubject(), { iat: t, exp: t + 86_400 }))).status).toBe(200);
+  });
+
+  it("takes the cap from JWT_MAX_LIFETIME_SECONDS", async () => {
+    const t = now();
+    const short = { JWT_MAX_LIFETIME_SECONDS: "300" };
+    expect(await refusedReasons(await userJwt(freshSubject(), { iat: t, exp: t + 600 }), short)).toEqual([
+      "lifetime_too_long",
+    ]);
+    const token = await userJwt(freshSubject(), { iat: t, exp: t + 300 });
+    const res = await fetchWith(short, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("a JWT's sub is plain text, as an internal caller's subject is", () => {
+  // A lone surrogate becomes U+FFFD when hashed, so each of these would share the hash (the ledger, the
+  // rate limit, revocation, the reuse window) of another user's sub.
+  it.each([
+    ["a lone high surrogate", "\ud800"],
+    ["a lone low surrogate", "\udfff"],
+    ["a lone surrogate after text", "victim\udc00"],
+    ["a NUL", "a\u0000b"],
+    ["a CR LF", "line\r\nbreak"],
+    ["a C1 control", "nel\u0085"],
+  ])("refuses a sub with %s: 401, bad_sub logged (never the sub), no upstream call", async (_label, sub) => {
+    const logs = captureConsole();
+    const res = await vend(await userJwt(sub));
+    logs.restore();
+    await expectRefusedWithoutUpstream(res);
+    // Plain values only in assertions: a lone surrogate in a failure message breaks the test runner's transport.
+    expect(logs.json().map((l) => [l.event, l.reason])).toContainEqual(["auth.jwt_rejected", "bad_sub"]);
+    expect(logs.raw.join("\n")).not.toContain(JSON.stringify(sub).slice(1, -1));
+  });
+
+  it("accepts U+FFFD itself and paired surrogates, which are well-formed text", async () => {
+    for (const sub of ["\ufffd", `victim-\u{1f600}-${crypto.randomUUID()}`]) {
+      expect((await vend(await userJwt(sub))).status).toBe(200);
+    }
+  });
+
+  it("never hands the credentials of sub victim\\ufffd to sub victim\\udc00 within the reuse window", async () => {
+    const reuse = { CREDENTIAL_REUSE_SECONDS: "600" };
+    const post = (token: string) =>
+      fetchWith(reuse, VEND_PATH, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect((await post(await userJwt("victim\ufffd"))).status).toBe(200);
+    const before = (await emulator.calls()).total;
+    await expectError(await post(await userJwt("victim\udc00")), 401, UNAUTHORIZED);
+    expect((await emulator.calls()).total).toBe(before);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, envelope, fromAssets } from "./support/api";
@@ -116,5 +117,28 @@ describe("GET /v1/dev/jwt", () => {
 
   it("refuses a ttl over an hour", async () => {
     expect((await call("/v1/dev/jwt?sub=a&ttl=7200", { as: "none" })).status).toBe(400);
+  });
+
+  it("mints no token longer-lived than JWT_MAX_LIFETIME_SECONDS allows", async () => {
+    // The local-development Worker (src/dev.ts) with the setting overridden; fetchWith runs the deployed one.
+    const { default: devWorker } = await import("../src/dev");
+    const get = async (path: string) => {
+      const ctx = createExecutionContext();
+      const overridden = { ...env, JWT_MAX_LIFETIME_SECONDS: "300" } as Env;
+      const res = await devWorker.fetch(new Request(`http://turnvend.test${path}`), overridden, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    expect((await get("/v1/dev/jwt?sub=a&ttl=600")).status).toBe(400);
+    const res = await get("/v1/dev/jwt?sub=a");
+    expect(res.status).toBe(200);
+    const claims = decodeJwt((await envelope<{ token: string }>(res)).result.token);
+    expect(claims.exp! - claims.iat!).toBe(300);
+  });
+
+  it("refuses a sub the vend route would refuse: control characters, not plain text", async () => {
+    for (const sub of ["a%0Ab", "a%00b", "%C2%85"]) {
+      expect((await call(`/v1/dev/jwt?sub=${sub}`, { as: "none" })).status).toBe(400);
+    }
   });
 });

@@ -24,7 +24,6 @@ const ACCESS_REQUIRED_CLAIMS = ["exp"];
  * `common_name` to a configured caller. Throws 401 for any bad token, 503 when the JWKS cannot be had.
  */
 export async function verifyAccessJwt(token: string, settings: AccessSettings): Promise<Caller> {
-  if (token.length > ACCESS_JWT_MAX_LENGTH) return reject("too_long", "the Access token is not valid");
   let commonName: unknown;
   try {
     const claims = await verifyJwt(token, {
@@ -34,6 +33,7 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
       audience: settings.audience,
       clockToleranceSeconds: ACCESS_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ACCESS_REQUIRED_CLAIMS,
+      maxLength: ACCESS_JWT_MAX_LENGTH,
     });
     commonName = claims["common_name"];
   } catch (err) {

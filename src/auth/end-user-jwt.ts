@@ -1,7 +1,8 @@
 // Verification of end-user JWTs issued by the app's own auth. Kept apart from orchestration so this,
 // the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
 // (WebCrypto); ./jwt pins the algorithm and checks the claims.
-import { JWT_CLOCK_TOLERANCE_SECONDS, SUBJECT_MAX_LENGTH } from "../constants";
+import { JWT_CLOCK_TOLERANCE_SECONDS, JWT_MAX_LENGTH, SUBJECT_MAX_LENGTH } from "../constants";
+import { isPlainText } from "../contract/text";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
@@ -13,6 +14,8 @@ export interface JwtSettings {
   audience: string;
   jwksUrl?: string;
   hs256Secret?: string;
+  /** JWT_MAX_LIFETIME_SECONDS: the longest lifetime (iat, or now without iat, to exp) a token may have. */
+  maxLifetimeSeconds: number;
 }
 
 export interface EndUser {
@@ -44,6 +47,8 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
       audience: settings.audience,
       clockToleranceSeconds: JWT_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: REQUIRED_CLAIMS,
+      maxLength: JWT_MAX_LENGTH,
+      maxLifetimeSeconds: settings.maxLifetimeSeconds,
     });
     subject = claims.sub;
   } catch (err) {
@@ -55,15 +60,37 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
       );
     }
     // Never err.message: errors from below may quote the token.
-    log("auth.jwt_rejected", { reason: err instanceof JwtRejected ? err.reason : "unexpected" });
+    const reason = err instanceof JwtRejected ? err.reason : "unexpected";
+    log("auth.jwt_rejected", { reason });
+    throw new Failure("unauthorized", refusalMessage(reason, settings));
+  }
+  // The same rule as an internal caller's `subject` (src/contract/requests.ts): a lone surrogate would hash
+  // like U+FFFD, so "a\udc00" would share the ledger, the limits and the reused credentials of "a\ufffd".
+  if (
+    typeof subject !== "string" ||
+    subject.length === 0 ||
+    subject.length > SUBJECT_MAX_LENGTH ||
+    !isPlainText(subject)
+  ) {
+    log("auth.jwt_rejected", { reason: "bad_sub" });
     throw new Failure(
       "unauthorized",
-      err instanceof JwtRejected && err.expired ? "the token has expired" : "the token is not valid",
+      `the token's sub must be 1 to ${SUBJECT_MAX_LENGTH} characters of plain text (no control characters, no unpaired surrogates)`,
     );
   }
-  if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
-    log("auth.jwt_rejected", { reason: "bad_sub" });
-    throw new Failure("unauthorized", `the token's sub must be a string of 1 to ${SUBJECT_MAX_LENGTH} characters`);
-  }
   return { subject };
+}
+
+/** What the client is told: the caps are named, so an app whose tokens exceed them learns why. */
+function refusalMessage(reason: string, settings: JwtSettings): string {
+  switch (reason) {
+    case "expired":
+      return "the token has expired";
+    case "too_long":
+      return `the token is longer than ${JWT_MAX_LENGTH} characters`;
+    case "lifetime_too_long":
+      return `the token lives longer than ${settings.maxLifetimeSeconds} seconds (from iat, or from now without iat, to exp)`;
+    default:
+      return "the token is not valid";
+  }
 }

@@ -33,6 +33,13 @@ export interface JwtPolicy {
   clockToleranceSeconds: number;
   /** Claims that must be present besides `iss` and `aud`. */
   requiredClaims: readonly string[];
+  /** Longest token accepted (characters); a longer one is refused before it is parsed. */
+  maxLength: number;
+  /**
+   * Longest lifetime accepted (seconds): `exp - iat` at most this, and `exp - now` at most this plus the
+   * leeway. Unset: no cap.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 const ACCESS_TOKEN_TYP = "at+jwt";
@@ -42,6 +49,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Verifies `token` under `policy` and returns its claims. Throws JwtRejected, or whatever `keyFor` throws that is not a rejection. */
 export async function verifyJwt(token: string, policy: JwtPolicy): Promise<Record<string, unknown>> {
+  if (token.length > policy.maxLength) throw new JwtRejected("too_long");
   if (!COMPACT_JWS.test(token)) throw new JwtRejected("malformed");
   let header: unknown;
   try {
@@ -112,11 +120,19 @@ function checkClaims(payload: unknown, policy: JwtPolicy): Record<string, unknow
 
   const now = Math.floor(Date.now() / 1000);
   const tolerance = policy.clockToleranceSeconds;
-  numericDate(claims, "iat"); // Only its type: a future iat is not refused; nbf and exp bound the token's life.
+  // A future iat is not refused: nbf and exp bound when a token is valid, and the lifetime cap below
+  // measures from now for it.
+  const iat = numericDate(claims, "iat");
   const nbf = numericDate(claims, "nbf");
   const exp = numericDate(claims, "exp");
   if (nbf !== undefined && nbf > now + tolerance) throw new JwtRejected("not_yet_valid");
   if (exp !== undefined && exp <= now - tolerance) throw new JwtRejected("expired");
+  // From iat, a token may claim no longer life than the cap, however little of it is left; from now, it may
+  // have no more than the cap left (plus the leeway, for an issuer whose clock runs ahead). The second also
+  // bounds a token without iat, or with an iat dated ahead.
+  const max = policy.maxLifetimeSeconds;
+  if (max !== undefined && exp !== undefined && ((iat !== undefined && exp - iat > max) || exp - now > max + tolerance))
+    throw new JwtRejected("lifetime_too_long");
   return claims;
 }
 

@@ -6,6 +6,9 @@ import {
   CREDENTIAL_TTL_DEFAULT_SECONDS,
   CREDENTIAL_TTL_MIN_SECONDS,
   HS256_SECRET_MIN_BYTES,
+  JWT_MAX_LIFETIME_DEFAULT_SECONDS,
+  JWT_MAX_LIFETIME_MAX_SECONDS,
+  JWT_MAX_LIFETIME_MIN_SECONDS,
   UPSTREAM_TIMEOUT_MS,
 } from "../constants";
 import { Failure } from "../errors";
@@ -42,7 +45,10 @@ export interface Config {
   /** CREDENTIAL_REUSE_SECONDS: 0 (off) or the per-subject reuse window (src/vend/reuse.ts). */
   credentialReuseSeconds: number;
   allowedOrigins: ReadonlySet<string>;
-  jwt: { issuer: string; audience: string; jwksUrl?: string; hs256Secret?: string } | undefined;
+  /** End-user JWT verification; maxLifetimeSeconds is JWT_MAX_LIFETIME_SECONDS. */
+  jwt:
+    | { issuer: string; audience: string; jwksUrl?: string; hs256Secret?: string; maxLifetimeSeconds: number }
+    | undefined;
   pinnedKeyId: string | undefined;
   auditRetentionDays: number;
   /** Cloudflare Access service tokens for internal callers; undefined when the ACCESS_* settings are unset. */
@@ -148,6 +154,12 @@ function parse(env: Env): ConfigResult {
   const audience = str("JWT_AUDIENCE");
   const jwksUrl = str("JWT_JWKS_URL") || undefined;
   const hs256Secret = str("JWT_HS256_SECRET") || undefined;
+  const maxLifetimeSeconds = int(
+    "JWT_MAX_LIFETIME_SECONDS",
+    JWT_MAX_LIFETIME_DEFAULT_SECONDS,
+    JWT_MAX_LIFETIME_MIN_SECONDS,
+    JWT_MAX_LIFETIME_MAX_SECONDS,
+  );
   let jwt: Config["jwt"];
   if (jwksUrl || hs256Secret) {
     if (!issuer) problems.push("JWT_ISSUER is missing (needed to verify end-user JWTs)");
@@ -162,7 +174,7 @@ function parse(env: Env): ConfigResult {
     ) {
       problems.push(`JWT_HS256_SECRET must be at least ${HS256_SECRET_MIN_BYTES} bytes`);
     }
-    jwt = { issuer, audience, jwksUrl, hs256Secret };
+    jwt = { issuer, audience, jwksUrl, hs256Secret, maxLifetimeSeconds };
   }
 
   const access = accessSettings(str, problems);

@@ -24,9 +24,12 @@ export const KeyNameBody = v.strictObject({
 });
 
 export const AdoptSecretBody = v.strictObject({
+  // Visible ASCII only: the secret is sealed as UTF-8 (a lone surrogate would come back as U+FFFD, another
+  // secret) and sent upstream as a bearer token, where anything else cannot travel.
   key: v.pipe(
     v.string(),
     v.length(KEY_SECRET_LENGTH, `key must be the ${KEY_SECRET_LENGTH}-character TURN key secret`),
+    v.regex(/^[\x21-\x7e]+$/, "key must be visible ASCII characters, as TURN key secrets are"),
   ),
 });
 

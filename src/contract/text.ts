@@ -1,4 +1,5 @@
-// Checks shared by every free-text field of a request body.
+// Checks shared by every free-text field a caller sends: request bodies, and the `sub` of an end-user JWT
+// (src/auth/end-user-jwt.ts), which names a user just as an internal caller's `subject` does.
 import * as v from "valibot";
 
 // C0 controls, DEL and C1 controls. Text is shown in dashboards and logs: a CR/LF could forge a line.
@@ -12,14 +13,21 @@ const LONE_SURROGATE = /\p{Cs}/u;
 // so a name holding one can pass for another name in a dashboard or a log viewer.
 const INVISIBLE_OR_REORDERING = /[\p{Cf}\p{Zl}\p{Zp}]/u;
 
+/** True when `s` has no control characters and no lone surrogates, so it encodes to UTF-8 unchanged. */
+export function isPlainText(s: string): boolean {
+  return !CONTROL_CHARACTER.test(s) && !LONE_SURROGATE.test(s);
+}
+
 /** A string of 1 (or `min`) to `max` characters with no control characters and no lone surrogates. */
 export function plainText(field: string, max: number, min = 0) {
   return v.pipe(
     v.string(),
     v.minLength(min, `${field} must not be empty`),
     v.maxLength(max, `${field} must be at most ${max} characters`),
-    v.check((s) => !CONTROL_CHARACTER.test(s), `${field} must not contain control characters (such as CR or LF)`),
-    v.check((s) => !LONE_SURROGATE.test(s), `${field} must be well-formed Unicode (no unpaired surrogates)`),
+    v.check(
+      isPlainText,
+      `${field} must be plain text: no control characters (such as CR or LF), no unpaired surrogates`,
+    ),
   );
 }
 

@@ -8,6 +8,7 @@ import { Failure } from "../errors";
 import { successEnvelope } from "../http/envelope";
 import { isLocalDevelopment } from "../auth/dev-mode";
 import { mintDevJwt } from "../auth/dev-jwt";
+import { isPlainText } from "../contract/text";
 
 export const devJwt = new Hono<AppEnv>();
 
@@ -25,13 +26,19 @@ devJwt.get("/jwt", async (c) => {
     throw new Failure("not_configured", "dev JWTs need JWT_HS256_SECRET (and no JWT_JWKS_URL)");
   }
   const subject = c.req.query("sub") ?? "dev-user";
-  if (subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH) {
-    throw new Failure("invalid_request", `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters`);
+  // The vend route's rule for a token's sub, so a dev token is never one that vending refuses.
+  if (subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH || !isPlainText(subject)) {
+    throw new Failure(
+      "invalid_request",
+      `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters of plain text (no control characters)`,
+    );
   }
+  // Never longer than JWT_MAX_LIFETIME_SECONDS: vending would refuse the token.
+  const ttlMax = Math.min(DEV_JWT_TTL_MAX_SECONDS, config.jwt.maxLifetimeSeconds);
   const ttlRaw = c.req.query("ttl");
-  const ttl = ttlRaw === undefined ? DEV_JWT_TTL_DEFAULT_SECONDS : Number(ttlRaw);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > DEV_JWT_TTL_MAX_SECONDS) {
-    throw new Failure("invalid_request", `ttl must be a whole number of seconds in [1, ${DEV_JWT_TTL_MAX_SECONDS}]`);
+  const ttl = ttlRaw === undefined ? Math.min(DEV_JWT_TTL_DEFAULT_SECONDS, ttlMax) : Number(ttlRaw);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > ttlMax) {
+    throw new Failure("invalid_request", `ttl must be a whole number of seconds in [1, ${ttlMax}]`);
   }
   const now = Date.now();
   const token = await mintDevJwt({

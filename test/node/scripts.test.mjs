@@ -42,3 +42,20 @@ test("dev:jwt prints an HS256 token for the local defaults", async () => {
   assert.equal(payload.sub, "alice");
   assert.ok(payload.exp - payload.iat === 600);
 });
+
+test("dev:jwt refuses, with exit 2, a sub the Worker refuses: control characters", () => {
+  for (const sub of ["a\nb", "a\u001bb", "nel\u0085"]) {
+    assert.equal(run("scripts/dev-jwt.mjs", ["--sub", sub]).status, 2, JSON.stringify(sub));
+  }
+});
+
+test("dev:jwt mints no token the Worker would refuse as living too long", () => {
+  // The Worker's default JWT_MAX_LIFETIME_SECONDS is a day; the script reads the same variable.
+  assert.equal(run("scripts/dev-jwt.mjs", ["--sub", "alice", "--ttl", "86401"]).status, 2);
+  assert.equal(run("scripts/dev-jwt.mjs", ["--sub", "alice", "--ttl", "86400"]).status, 0);
+  const short = spawnSync(process.execPath, ["scripts/dev-jwt.mjs", "--sub", "alice", "--ttl", "600"], {
+    encoding: "utf8",
+    env: { ...process.env, JWT_MAX_LIFETIME_SECONDS: "300" },
+  });
+  assert.equal(short.status, 2);
+});
