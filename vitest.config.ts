@@ -48,6 +48,8 @@ export default defineConfig({
             CALLERS: JSON.stringify(callers),
             // Short, so timeout tests finish quickly; production keeps 10 s.
             UPSTREAM_TIMEOUT_MS: "1000",
+            // wrangler.toml's per-caller refresh limit, for test/refresh-bound.test.ts.
+            KEYS_REFRESH_LIMIT: String(KEYS_REFRESH_LIMIT),
           },
           ratelimits: {
             // Every file makes many cache-bypassing reads as one caller; the bound itself is tested through

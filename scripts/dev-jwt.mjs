@@ -6,6 +6,7 @@
 // Never use these defaults outside your machine.
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
+import { readDevVars } from "./dev-vars.mjs";
 
 const USAGE = "usage: npm run dev:jwt -- --sub <subject> [--ttl <seconds, 1..JWT_MAX_LIFETIME_SECONDS (86400)>]";
 /** Matches turnvend's own limit on subjects. */
@@ -13,8 +14,11 @@ const SUBJECT_MAX_LENGTH = 256;
 /** turnvend's plain-text rule for subjects (src/contract/text.ts): no control characters, no lone surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
 const NOT_PLAIN_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+// The settings `npm start` gives the Worker: .dev.vars over the local defaults, and the environment over both.
+const devVars = readDevVars(new URL("..", import.meta.url).pathname)?.values ?? {};
+const setting = (name, fallback) => process.env[name] || devVars[name] || fallback;
 /** A dev token lives ten minutes unless asked otherwise, and never longer than turnvend accepts a JWT to live. */
-const TTL_MAX_SECONDS = Number(process.env.JWT_MAX_LIFETIME_SECONDS) || 86_400;
+const TTL_MAX_SECONDS = Number(setting("JWT_MAX_LIFETIME_SECONDS", "")) || 86_400;
 const TTL_DEFAULT_SECONDS = Math.min(600, TTL_MAX_SECONDS);
 
 function fail(message) {
@@ -43,9 +47,9 @@ const ttl = values.ttl === undefined ? TTL_DEFAULT_SECONDS : Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MAX_SECONDS)
   fail(`--ttl must be a whole number of seconds in [1, ${TTL_MAX_SECONDS}]`);
 
-const secret = process.env.JWT_HS256_SECRET || "dev-jwt-secret";
-const issuer = process.env.JWT_ISSUER || "turnvend-dev";
-const audience = process.env.JWT_AUDIENCE || "turnvend";
+const secret = setting("JWT_HS256_SECRET", "dev-jwt-secret");
+const issuer = setting("JWT_ISSUER", "turnvend-dev");
+const audience = setting("JWT_AUDIENCE", "turnvend");
 
 const now = Math.floor(Date.now() / 1000);
 const token = await new SignJWT({})

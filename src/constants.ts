@@ -120,8 +120,6 @@ export const KEYS_REFRESH_PERIOD_SECONDS = 60;
 export const MISSING_KEY_MEMORY_MS = 60_000;
 /** Unknown key ids one isolate remembers; the oldest are dropped first. */
 export const MISSING_KEY_MAX_ENTRIES = 1_000;
-/** Longest a request waits for another request's refresh of the same thing before it stops waiting. */
-export const SHARED_REFRESH_WAIT_MS = 15_000;
 
 /** How long an isolate reuses its in-memory copy of the key index before reading KV again. */
 export const INDEX_MEMORY_MS = 5_000;

@@ -108,6 +108,12 @@ describe("GET /v1/dev/jwt", () => {
     expect((await envelope(res)).errors[0].code).toBe(10020);
   });
 
+  it("is not in the deployed Worker at all: src/index.ts answers 404 even on loopback upstreams", async () => {
+    const res = await fetchWith({}, "/v1/dev/jwt?sub=alice");
+    expect(res.status).toBe(404);
+    expect((await envelope(res)).errors[0].code).toBe(10020);
+  });
+
   it("answers other methods with 405 locally, and 404 outside local development", async () => {
     const res = await call("/v1/dev/jwt", { as: "none", method: "POST", body: {} });
     expect(res.status).toBe(405);

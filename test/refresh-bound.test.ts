@@ -10,6 +10,7 @@ import { MESSAGE_CODES } from "../src/http/codes";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, type Role } from "./support/fixtures";
+import { readIndex, writeIndex } from "./support/kv";
 import { resetWorld } from "./support/reset";
 
 const bounded = (env as unknown as { KEYS_REFRESH_BOUNDED: RateLimit }).KEYS_REFRESH_BOUNDED;
@@ -20,8 +21,8 @@ beforeEach(async () => {
   const test = crypto.randomUUID();
   limiter = { limit: ({ key }) => bounded.limit({ key: `${test}:${key}` }) };
 });
-/** wrangler.toml's KEYS_REFRESH_LIMITER limit, per caller per minute (what vitest.config.ts gives the bounded binding). */
-const LIMIT = 10;
+/** wrangler.toml's KEYS_REFRESH_LIMITER limit, per caller per minute, as vitest.config.ts reads it. */
+const LIMIT = Number((env as unknown as { KEYS_REFRESH_LIMIT: string }).KEYS_REFRESH_LIMIT);
 const NO_CACHE = { "cache-control": "no-cache" };
 
 /** A request through the Worker with the bounded limiter, as `role`. */
@@ -62,7 +63,9 @@ describe("a keys:read caller's refreshes", () => {
     expect((await emulator.calls())["turn_keys.list"]).toBeLessThanOrEqual(1 + LIMIT);
     // Refused bypasses are the cached copy, marked as such in the envelope's messages.
     const refused = answers.filter((a) => a.body.messages.length > 0);
-    expect(refused.length).toBeGreaterThanOrEqual(200 - LIMIT);
+    // Each granted refresh serves the batch of 4 that shares it, at most.
+    expect(refused.length).toBeGreaterThanOrEqual(200 - 4 * LIMIT);
+    expect(answers.filter((a) => a.body.messages.length === 0).every((a) => a.cache === "BYPASS")).toBe(true);
     for (const a of refused) {
       expect(a.cache).toBe("HIT");
       expect(a.body.messages).toEqual([{ code: MESSAGE_CODES.refresh_refused, message: expect.any(String) }]);
@@ -89,6 +92,36 @@ describe("a keys:read caller's refreshes", () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("60");
     expect((await envelope(refused)).errors[0]?.code).toBe(10029);
+  });
+});
+
+describe("a refused refresh of an old copy", () => {
+  it("answers the copy as STALE with its Age and message 10051, with no upstream call", async () => {
+    await emulator.createOutOfBand("k");
+    expect((await read("reader", KEYS_PATH)).status).toBe(200);
+    const index = await readIndex();
+    if (!index) throw new Error("the first list wrote no index");
+    // Five minutes old: past CACHE_FRESH_SECONDS, well within CACHE_MAX_STALE_SECONDS.
+    await writeIndex({
+      ...index,
+      synced_at: Date.now() - 300_000,
+      keys: index.keys.map((k) => ({ ...k, cached_at: 0 })),
+    });
+    for (let i = 0; i < LIMIT; i++) await read("reader", KEYS_PATH, { pragma: "no-cache" });
+    await writeIndex({
+      ...index,
+      synced_at: Date.now() - 300_000,
+      keys: index.keys.map((k) => ({ ...k, cached_at: 0 })),
+    });
+    const before = (await emulator.calls()).total;
+    const res = await read("reader", KEYS_PATH);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cache")).toBe("STALE");
+    expect(Number(res.headers.get("age"))).toBeGreaterThanOrEqual(299);
+    expect((await envelope(res)).messages).toEqual([
+      { code: MESSAGE_CODES.refresh_refused, message: expect.any(String) },
+    ]);
+    expect((await emulator.calls()).total).toBe(before);
   });
 });
 
@@ -126,5 +159,16 @@ describe("concurrent refreshes of the same thing", () => {
     const calls = await emulator.calls();
     expect(calls["turn_keys.list"]).toBe(1);
     expect(calls["turn_keys.get"]).toBe(1);
+  });
+
+  it("spend one refresh of the allowance, not one each", async () => {
+    await emulator.createOutOfBand("k");
+    await emulator.fault({ route: "turn_keys.list", delayMs: 300 });
+    const joined = await Promise.all(Array.from({ length: 5 }, () => read("reader", KEYS_PATH, NO_CACHE)));
+    expect(joined.map((r) => r.headers.get("x-cache"))).toEqual(Array(5).fill("BYPASS"));
+    const after = [];
+    for (let i = 0; i < LIMIT; i++) after.push((await read("reader", KEYS_PATH, NO_CACHE)).headers.get("x-cache"));
+    // One refresh went to the shared call: LIMIT - 1 more bypasses reach Cloudflare, then the copy answers.
+    expect(after).toEqual([...Array(LIMIT - 1).fill("BYPASS"), "HIT"]);
   });
 });

@@ -1,6 +1,7 @@
 // Verification of Cloudflare Access service-token JWTs (`Cf-Access-Jwt-Assertion`) for internal callers.
 // Kept apart from orchestration so this code can be reviewed alone. Hono's JWT helpers check the
 // signature (WebCrypto); ./jwt pins the algorithm and checks the claims.
+import { JWT_MAX_LENGTH } from "../constants";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { Caller } from "./callers";
@@ -13,8 +14,6 @@ export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
 
 /** Leeway for exp/nbf: absorbs clock skew between Access and the edge; Access tokens live for hours, so a minute costs nothing. */
 const ACCESS_CLOCK_TOLERANCE_SECONDS = 60;
-/** Access JWTs are about 1 KB; anything far larger is refused before it is parsed. */
-const ACCESS_JWT_MAX_LENGTH = 8_192;
 /** Access signs with RS256 only. Pinning it refuses `none`, HS256 (key confusion) and anything else before any key is looked up. */
 const ACCESS_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256"];
 /** A token without exp would never expire. */
@@ -33,7 +32,7 @@ export async function verifyAccessJwt(token: string, settings: AccessSettings): 
       audience: settings.audience,
       clockToleranceSeconds: ACCESS_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ACCESS_REQUIRED_CLAIMS,
-      maxLength: ACCESS_JWT_MAX_LENGTH,
+      maxLength: JWT_MAX_LENGTH,
     });
     commonName = claims["common_name"];
   } catch (err) {

@@ -110,6 +110,7 @@ function parse(env: Env): ConfigResult {
   }
   const subjectHashKey = required("SUBJECT_HASH_KEY");
   if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
+  if (!env.KEYS_REFRESH_LIMITER) problems.push("the KEYS_REFRESH_LIMITER rate limiting binding is missing");
 
   const apiBaseUrl = urlSetting(
     "CF_API_BASE_URL",

@@ -11,6 +11,9 @@ import { Failure } from "../errors";
  * (create with no name) work the way Cloudflare's do.
  */
 export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
+  // A declared media type is checked before the bytes are decoded, so UTF-16 JSON is a 415, not a 400.
+  const type = c.req.header("content-type");
+  if (type !== undefined && c.req.raw.body) checkJsonUtf8(type);
   const text = await readLimitedText(c.req.raw, BODY_MAX_BYTES);
   let data: unknown = {};
   if (text.trim() !== "") {

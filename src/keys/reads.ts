@@ -1,10 +1,10 @@
 // Reading keys through the KV cache: a fresh copy is served without asking Cloudflare, a stale one while
 // Cloudflare fails, and every upstream answer refreshes the copy. Plain values in, plain values out.
 import type { TurnKey } from "../contract/responses";
-import { KEYS_REFRESH_PERIOD_SECONDS, SHARED_REFRESH_WAIT_MS } from "../constants";
+import { KEYS_REFRESH_PERIOD_SECONDS, UPSTREAM_DEADLINE_MS } from "../constants";
 import { Failure, isFailure } from "../errors";
 import { log } from "../observability/log";
-import { inFlight, startFlight } from "../single-flight";
+import { shareFlight } from "../single-flight";
 import type { CachedKey, KeyIndexDoc } from "../storage/key-index";
 import type { SecretMetadata } from "../storage/key-secrets";
 import type { UpstreamKey } from "../upstream/schemas";
@@ -58,56 +58,62 @@ export async function getKey(deps: KeyDeps, keyId: string, opts: ReadOptions): P
     // Asked about moments ago, and Cloudflare had no such key: a stream of made-up ids costs nothing upstream.
     if (!cached && deps.index.isMissing(keyId)) throw keyNotFound();
   }
+  try {
+    const fresh = await sharedRefresh(deps, `get:${keyId}`, opts.caller, () => refreshOne(deps, keyId));
+    return { value: toPublic(fresh), cache: opts.bypass ? "BYPASS" : "MISS" };
+  } catch (err) {
+    return servedAnyway(deps, err, cached);
+  }
+}
+
+/** Asks Cloudflare for one key and writes the answer into the index (once, however many requests share it). */
+async function refreshOne(deps: KeyDeps, keyId: string): Promise<CachedKey> {
   let record: UpstreamKey;
   try {
-    record = await sharedRefresh(deps, `get:${keyId}`, opts.caller, () => deps.api.getKey(keyId));
+    record = await deps.api.getKey(keyId);
   } catch (err) {
     if (isFailure(err, "key_not_found")) {
       deps.index.rememberMissing(keyId);
       // Deleted out of band: drop it from the cache so lists stop showing it.
-      if (entry) await deps.index.apply({ remove: keyId });
-      throw err;
+      const doc = await deps.index.read();
+      if (doc?.keys.some((k) => k.uid === keyId)) await deps.index.apply({ remove: keyId });
     }
-    return servedAnyway(deps, err, cached);
+    throw err;
   }
-  const fresh = mergeOne(deps, record, doc);
+  const fresh = mergeOne(deps, record, await deps.index.read());
   await deps.index.apply({ upsert: fresh });
-  return { value: toPublic(fresh), cache: opts.bypass ? "BYPASS" : "MISS" };
+  return fresh;
 }
 
 /**
- * Runs an upstream read for `caller`, shared with any identical read already in flight in this isolate (so
- * a burst of refreshes costs one upstream call). Starting one spends the caller's allowance; when it is
- * spent, the read is refused (rate_limited, detail refresh_refused) and the caller gets the cached copy.
+ * Runs an upstream read for `caller`, shared with an identical read already in flight in this isolate, so
+ * a burst of refreshes costs one upstream call, one index write and one refresh of the allowance (joiners
+ * take the first request's answer, refusal included). The run checks the breaker first (a refusal that
+ * costs nothing), then spends the caller's allowance: when it is spent, the read is refused (rate_limited,
+ * detail refresh_refused) and the caller gets the cached copy.
  */
-async function sharedRefresh<T>(deps: KeyDeps, what: string, caller: string, read: () => Promise<T>): Promise<T> {
-  const key = `keys:${what}`;
-  const running = inFlight<T>(key);
-  if (running) return boundedWait(running);
-  if (!(await deps.allowance.take(caller))) {
-    throw new Failure("rate_limited", "this caller has asked Cloudflare too often; try again later", {
-      retryAfterSeconds: KEYS_REFRESH_PERIOD_SECONDS,
-      detail: "refresh_refused",
-    });
-  }
-  return inFlight<T>(key) ?? startFlight(key, read);
+function sharedRefresh<T>(deps: KeyDeps, what: string, caller: string, read: () => Promise<T>): Promise<T> {
+  return shareFlight(
+    `keys:${what}`,
+    UPSTREAM_DEADLINE_MS,
+    async () => {
+      await deps.api.assertAvailable();
+      if (!(await deps.allowance.take(caller))) {
+        throw new Failure("rate_limited", "this caller has asked Cloudflare too often; try again later", {
+          retryAfterSeconds: KEYS_REFRESH_PERIOD_SECONDS,
+          detail: "refresh_refused",
+        });
+      }
+      return read();
+    },
+    sharedTimeout,
+  );
 }
 
-/** Another request's read is awaited for a bounded time: its request may be cancelled and never settle it. */
-function boundedWait<T>(running: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
-            detail: "timeout",
-          }),
-        ),
-      SHARED_REFRESH_WAIT_MS,
-    );
+function sharedTimeout(): Failure {
+  return new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
+    detail: "timeout",
   });
-  return Promise.race([running, deadline]).finally(() => clearTimeout(timer));
 }
 
 function isFresh(deps: KeyDeps, cached: CachedCopy<unknown>): boolean {

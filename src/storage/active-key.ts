@@ -19,6 +19,8 @@ export interface ActiveKey {
 }
 
 let recent: { doc: ActiveKey; at: number } | undefined;
+/** Counts this isolate's changes, so a read that overlapped one does not overwrite it. */
+let generation = 0;
 
 export class ActiveKeyStore {
   constructor(private readonly kv: KVNamespace) {}
@@ -32,18 +34,23 @@ export class ActiveKeyStore {
   // The active key as this isolate read it within VENDING_KEY_MEMORY_MS, else from KV (the vend path).
   async getRecent(): Promise<ActiveKey | undefined> {
     if (recent && Date.now() - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
+    const before = generation;
     const doc = await this.get();
-    recent = doc && { doc, at: Date.now() };
+    // A `set` in this isolate while the read was on its way wins over what the read found.
+    if (generation === before) recent = doc && { doc, at: Date.now() };
     return doc;
   }
 
   forgetRecent(): void {
+    generation++;
     recent = undefined;
   }
 
   async set(doc: ActiveKey): Promise<void> {
+    generation++;
     recent = undefined;
     await this.kv.put(ACTIVE_KEY, JSON.stringify(doc));
+    generation++;
     recent = { doc, at: Date.now() };
   }
 }

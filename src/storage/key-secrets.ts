@@ -17,6 +17,14 @@ export interface SecretMetadata {
 
 /** Secrets this isolate opened for vending, by key id. */
 const opened = new Map<string, { secret: string; at: number }>();
+/** Counts this isolate's writes, so a read that overlapped one is not remembered. */
+let generation = 0;
+
+/** Before and after a write: the isolate copy goes, and reads in flight will not bring it back. */
+function changed(keyId: string): void {
+  generation++;
+  opened.delete(keyId);
+}
 
 export class KeySecrets {
   constructor(
@@ -25,10 +33,10 @@ export class KeySecrets {
   ) {}
 
   async store(keyId: string, secret: string, createdBy: string): Promise<void> {
-    opened.delete(keyId);
     const sealed = await seal(await keyRing(this.keyEncryptionKeys), keyId, secret);
     const metadata: SecretMetadata = { created_by: createdBy, stored_at: new Date().toISOString() };
-    await this.kv.put(PREFIX + keyId, JSON.stringify(sealed), { metadata });
+    changed(keyId);
+    await this.kv.put(PREFIX + keyId, JSON.stringify(sealed), { metadata }).finally(() => changed(keyId));
   }
 
   // The secret, read from KV, or undefined when none is stored. A damaged record throws (fails closed).
@@ -51,8 +59,10 @@ export class KeySecrets {
   async loadRecent(keyId: string): Promise<string | undefined> {
     const memo = opened.get(keyId);
     if (memo && Date.now() - memo.at < VENDING_KEY_MEMORY_MS) return memo.secret;
+    const before = generation;
     const secret = await this.load(keyId);
-    if (secret !== undefined) opened.set(keyId, { secret, at: Date.now() });
+    // A write in this isolate while the read was on its way may have made it stale: keep nothing then.
+    if (secret !== undefined && generation === before) opened.set(keyId, { secret, at: Date.now() });
     return secret;
   }
 
@@ -62,8 +72,8 @@ export class KeySecrets {
   }
 
   async delete(keyId: string): Promise<void> {
-    opened.delete(keyId);
-    await this.kv.delete(PREFIX + keyId);
+    changed(keyId);
+    await this.kv.delete(PREFIX + keyId).finally(() => changed(keyId));
   }
 
   // Every key id with a stored secret and who stored it: one KV list call per 1,000 keys.

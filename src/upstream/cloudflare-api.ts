@@ -17,6 +17,11 @@ export class CloudflareApi {
   ) {}
 
   /** The same client with another allowance, for work that has a budget of its own. */
+  /** Throws the breaker's 503 while Cloudflare is rate limiting the token; costs no upstream call. */
+  assertAvailable(): Promise<void> {
+    return this.breaker.assertClosed();
+  }
+
   withBudget(budget: UpstreamBudget): CloudflareApi {
     return new CloudflareApi(this.config, this.breaker, budget);
   }

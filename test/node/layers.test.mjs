@@ -38,7 +38,13 @@ function* sourceFiles(dir) {
 /** Relative imports of a file (type-only ones too: a type from above still ties the layers together). */
 function importsOf(file) {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.{1,2}\/[^"]+)"/gms)].map(([, spec]) => {
+  const specs = [
+    // import ... from "./x", export ... from "./x"
+    ...text.matchAll(/^(?:import|export)\s[^;]*?from\s+["'](\.{1,2}\/[^"']+)["']/gms),
+    // import "./x" (for its effects) and import("./x") (loaded lazily)
+    ...text.matchAll(/\bimport\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g),
+  ];
+  return specs.map(([, spec]) => {
     const target = normalize(join(dirname(file), spec));
     if (target.endsWith(".ts")) return target;
     // A folder import ("../config") is its index.ts.
@@ -54,6 +60,24 @@ test("no file in src/ imports from a layer above its own", () => {
     }
   }
   assert.deepEqual(upward, []);
+});
+
+test("the deployed Worker never loads the dev-only entry or the tooling", () => {
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const target of importsOf(file)) visit(target);
+  };
+  visit(join(SRC, "index.ts"));
+  const reached = [...seen].map((f) => relative(SRC, f));
+  assert.deepEqual(
+    reached.filter(
+      (f) => f === "dev.ts" || f.startsWith("openapi/") || f.startsWith("client/") || f === "routes/dev-jwt.ts",
+    ),
+    [],
+  );
+  assert.ok(reached.includes("routes/turn-keys.ts"), "the walk follows imports");
 });
 
 test("the layer check sees an upward import", () => {
