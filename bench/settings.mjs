@@ -11,6 +11,7 @@ export const TARGETS = {
   vend_upstream_calls: { op: "==", value: 1 },
   bundle_size_ratio: { op: "<=", value: 3.0 },
   cold_start_ratio: { op: "<=", value: 1.3 },
+  cost_per_million_vends: { op: "<=", value: 2.0 },
 };
 
 /** Key counts compared by the list-at-scale figure; 1,000 is Cloudflare's per-account cap on TURN keys. */
@@ -37,6 +38,8 @@ export const MODES = {
      */
     vend: { connections: 1, loadedConnections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
     vendCalls: { connections: 10, amount: 200 },
+    /** 1,000 fresh vends by 100 users, 10 each (a day of hourly refreshes), 10 requests at a time. */
+    cost: { users: 100, vendsPerUser: 10, concurrency: 10 },
     coldStartRuns: 15,
   },
   quick: {
@@ -45,6 +48,7 @@ export const MODES = {
     listScale: { connections: 1, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
     vend: { connections: 1, loadedConnections: 10, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
     vendCalls: { connections: 10, amount: 50 },
+    cost: { users: 10, vendsPerUser: 5, concurrency: 10 },
     coldStartRuns: 1,
   },
 };

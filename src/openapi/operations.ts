@@ -18,6 +18,7 @@ import {
   AuditPage,
   CreatedTurnKey,
   DevJwt,
+  DevUsage,
   Envelope,
   HealthStatus,
   TurnKey,
@@ -290,6 +291,18 @@ export const OPERATIONS: Operation[] = [
     query: DevJwtQuery,
     success: { status: 200, description: "A signed HS256 JWT for `sub`.", schema: Envelope(DevJwt) },
     errors: ["route_not_found", "not_configured", "invalid_request"],
+  },
+  {
+    method: "get",
+    path: "/v1/dev/usage",
+    operationId: "devUsage",
+    tag: "Development",
+    summary: "Billable operations counted (local development only)",
+    description:
+      "Exists only when turnvend runs on a loopback upstream; everywhere else it is a plain 404. Counts since the local stack started: Worker requests, KV and Durable Object operations, SQLite rows. `npm run bench` prices them.",
+    auth: { kind: "none" },
+    success: { status: 200, description: "The counts.", schema: Envelope(DevUsage) },
+    errors: ["route_not_found", "not_configured"],
   },
   {
     method: "get",
