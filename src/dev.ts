@@ -47,7 +47,7 @@ function metered(env: Env): Env {
   if (!out) {
     out = { ...env };
     if (env.TURNVEND_KV) out.TURNVEND_KV = counted(env.TURNVEND_KV, (m) => KV_KINDS[m]);
-    for (const name of ["VEND_SUBJECT_LIMITER", "VEND_IP_LIMITER", "KEYS_REFRESH_LIMITER"] as const) {
+    for (const name of ["VEND_IP_LIMITER", "KEYS_REFRESH_LIMITER"] as const) {
       const limiter = env[name];
       if (limiter) out[name] = counted(limiter, (m) => (m === "limit" ? "rate_limit_calls" : undefined));
     }
@@ -63,3 +63,5 @@ export default {
     return app.fetch(request, metered(env), ctx);
   },
 } satisfies ExportedHandler<Env>;
+
+export { UserLedger, UsernameIndex } from "./index";

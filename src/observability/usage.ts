@@ -20,6 +20,13 @@ export const USAGE_KINDS = [
   "do_alarms_set",
   /** Wall time some request kept a Durable Object active: billed as duration (GB-s). */
   "do_active_ms",
+  /**
+   * A level, not a count: rows stored now that a pruning alarm will delete later (each delete is billed
+   * as a row written), so a benchmark can price work its vends leave for later.
+   */
+  "sql_rows_to_prune",
+  /** A level: alarms set and not yet run (each run is billed as a request). */
+  "do_alarms_pending",
 ] as const;
 
 export type UsageKind = (typeof USAGE_KINDS)[number];
@@ -27,7 +34,7 @@ export type UsageCounts = Record<UsageKind, number>;
 
 let meter: UsageCounts | undefined;
 
-/** Counts `n` operations of one kind, if a meter is installed. */
+/** Counts `n` operations of one kind (or moves a level by `n`), if a meter is installed. */
 export function reportUsage(kind: UsageKind, n = 1): void {
   if (meter && n !== 0) meter[kind] += n;
 }

@@ -54,19 +54,3 @@ export function countingKv(kv: KVNamespace) {
   });
   return { kv: wrapped, counts };
 }
-
-/** A KV namespace whose puts fail for keys starting with `prefix` (an injected outage); the rest works. */
-export function failingPuts(kv: KVNamespace, prefix: string): KVNamespace {
-  return new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "put") {
-        return (key: string, ...rest: unknown[]) =>
-          key.startsWith(prefix)
-            ? Promise.reject(new Error("injected KV failure"))
-            : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
