@@ -68,6 +68,12 @@ export const USER_RATE_WINDOW_MS = 60_000;
  * vends a lot still costs the pruning alarm one delete per 32 sets.
  */
 export const LEDGER_PAGE_MAX_SETS = 32;
+/**
+ * The pruning alarm runs this long after the first page can go. Each run and each setAlarm is billed (a
+ * request, a row written): with a day's slack a user's last vends of an episode all die before it runs, so
+ * one alarm prunes them, and a user active every day costs one run every other day rather than one a day.
+ */
+export const LEDGER_PRUNE_SLACK_MS = 86_400_000;
 
 // --- The username index (src/objects/username-index.ts) ---
 

@@ -6,7 +6,7 @@
 // credential leaves unrecorded and concurrent vends of one user cannot overrun the quota. Why this state
 // lives in an object and what each row costs: docs/storage-schema.md ("UserLedger").
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_RETRY_AFTER_SECONDS, QUOTA_WINDOW_MS, USER_RATE_WINDOW_MS } from "../constants";
+import { DEFAULT_RETRY_AFTER_SECONDS, LEDGER_PRUNE_SLACK_MS, QUOTA_WINDOW_MS, USER_RATE_WINDOW_MS } from "../constants";
 import { Failure, toFailureData } from "../errors";
 import { log } from "../observability/log";
 import { reportUsage } from "../observability/usage";
@@ -34,11 +34,11 @@ const REUSE_SCAN_SLACK_MS = 60_000;
 export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
   private readonly pages: LedgerPages;
   private readonly activity = new Activity();
-  /** Issue times (epoch ms, ascending) of the sets in the quota window: recorded ones and reserved ones. */
+  // Issue times (epoch ms, ascending) of the sets in the quota window: recorded ones and reserved ones.
   private issued: number[] = [];
-  /** Times (epoch ms, ascending) of the requests admitted in the last minute, reused sets included. */
+  // Times (epoch ms, ascending) of the requests admitted in the last minute, reused sets included.
   private requests: number[] = [];
-  /** When the pruning alarm is set for, or null when none is. */
+  // When the pruning alarm is set for, or null when none is.
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -157,7 +157,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     }
   }
 
-  /** The newest set this asker may be handed again: same kind of asker, TTL and key, young enough, not revoked. */
+  // The newest set this asker may be handed again: same kind of asker, TTL and key, young enough, not revoked.
   private reusable(call: VendCall, now: number): StoredSet | undefined {
     const windowMs = call.policy.reuseSeconds * 1000;
     for (const set of this.pages.newestFirst()) {
@@ -212,7 +212,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     }
   }
 
-  /** Pruning: deletes the pages whose sets are all dead; with none left, the object's storage goes entirely. */
+  // Pruning: deletes the pages whose sets are all dead; with none left, the object's storage goes entirely.
   override async alarm(): Promise<void> {
     const done = this.activity.enter();
     this.alarmAt = null;
@@ -231,10 +231,11 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     }
   }
 
-  /** Sets the pruning alarm when none is set: for when the first page can go. */
+  // Sets the pruning alarm when none is set: a day after the first page can go (LEDGER_PRUNE_SLACK_MS).
   private async armAlarm(): Promise<void> {
-    const at = this.pages.earliestKeepUntil();
-    if (this.alarmAt !== null || at === undefined) return;
+    const first = this.pages.earliestKeepUntil();
+    if (this.alarmAt !== null || first === undefined) return;
+    const at = first + LEDGER_PRUNE_SLACK_MS;
     this.alarmAt = at;
     reportUsage("do_alarms_set");
     reportUsage("do_alarms_pending", 1);
