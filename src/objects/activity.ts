@@ -6,7 +6,7 @@ export class Activity {
   private inFlight = 0;
   private since = 0;
 
-  /** Counts one request (an RPC call or an alarm); call the returned function when it is done. */
+  // Counts one request (an RPC call or an alarm); call the returned function when it is done.
   enter(): () => void {
     reportUsage("do_requests");
     if (this.inFlight++ === 0) this.since = Date.now();

@@ -53,10 +53,8 @@ export class LedgerPages {
 
   constructor(private readonly sql: Sql) {}
 
-  /**
-   * Reads every page: once, when the object starts. An object that never recorded a set has no table yet,
-   * and a lookup does not make one: only a first write does, so a revocation of an unknown user stores nothing.
-   */
+  // Reads every page: once, when the object starts. An object that never recorded a set has no table yet,
+  // and a lookup does not make one: only a first write does, so a revocation of an unknown user stores nothing.
   load(usage: ObjectUsage): void {
     const [table] = this.sql.all(usage, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_pages'");
     if (!table) return;
@@ -66,7 +64,7 @@ export class LedgerPages {
       .map((row) => ({ id: row.id, sets: JSON.parse(row.sets) as StoredSet[] }));
   }
 
-  /** After the object's storage was deleted: nothing held, and the table is made again on the next write. */
+  // After the object's storage was deleted: nothing held, and the table is made again on the next write.
   reset(): void {
     this.pages = [];
     this.schemaReady = false;
@@ -76,7 +74,7 @@ export class LedgerPages {
     return this.pages.length === 0;
   }
 
-  /** Every set, newest page first, and within a page the latest written first. */
+  // Every set, newest page first, and within a page the latest written first.
   *newestFirst(): Generator<StoredSet> {
     for (let p = this.pages.length - 1; p >= 0; p--) {
       const sets = this.pages[p].sets;
@@ -84,10 +82,8 @@ export class LedgerPages {
     }
   }
 
-  /**
-   * Records a new set on the newest page (one row written), first dropping from that page what is dead and
-   * the credentials of sets that may no longer be handed out (`reusable` false). A full page starts a new one.
-   */
+  // Records a new set on the newest page (one row written), first dropping from that page what is dead and
+  // the credentials of sets that may no longer be handed out (`reusable` false). A full page starts a new one.
   append(set: StoredSet, now: number, usage: ObjectUsage, reusable: (set: StoredSet) => boolean): void {
     this.ensureSchema(usage);
     const open = this.pages.at(-1);
@@ -105,7 +101,7 @@ export class LedgerPages {
     }
   }
 
-  /** Applies `change` to every set (it returns the set itself when unchanged); rewrites each page that changed. */
+  // Applies `change` to every set (it returns the set itself when unchanged); rewrites each page that changed.
   update(change: (set: StoredSet) => StoredSet, usage: ObjectUsage): void {
     for (const page of this.pages) {
       const sets = page.sets.map(change);
@@ -115,7 +111,7 @@ export class LedgerPages {
     }
   }
 
-  /** Deletes the pages whose every set is dead. */
+  // Deletes the pages whose every set is dead.
   prune(now: number, usage: ObjectUsage): void {
     if (!this.pages.some((p) => pageKeepUntil(p.sets) <= now)) return;
     const deleted = this.sql.run(usage, "DELETE FROM ledger_pages WHERE keep_until <= ?", now);
@@ -123,7 +119,7 @@ export class LedgerPages {
     this.pages = this.pages.filter((p) => pageKeepUntil(p.sets) > now);
   }
 
-  /** When the first page can go; undefined when there is none. */
+  // When the first page can go; undefined when there is none.
   earliestKeepUntil(): number | undefined {
     return this.pages.length === 0 ? undefined : Math.min(...this.pages.map((p) => pageKeepUntil(p.sets)));
   }

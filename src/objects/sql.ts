@@ -13,7 +13,7 @@ export function emptyUsage(): ObjectUsage {
 export class Sql {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Runs one statement to completion and returns its rows. */
+  // Runs one statement to completion and returns its rows.
   all<T extends Row>(usage: ObjectUsage, query: string, ...params: SqlStorageValue[]): T[] {
     const cursor = this.sql.exec<T>(query, ...params);
     const rows = cursor.toArray();
@@ -24,7 +24,7 @@ export class Sql {
     return rows;
   }
 
-  /** Runs one statement that returns no rows; answers the rows it wrote. */
+  // Runs one statement that returns no rows; answers the rows it wrote.
   run(usage: ObjectUsage, query: string, ...params: SqlStorageValue[]): number {
     const before = usage.rowsWritten;
     this.all(usage, query, ...params);

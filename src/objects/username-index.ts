@@ -53,10 +53,10 @@ export class UsernameIndex extends DurableObject<Env> implements UsernameIndexAp
   private readonly sql: Sql;
   private readonly activity = new Activity();
   private schemaReady = false;
-  /** The newest row, which takes entries until it holds USERNAME_INDEX_ROW_MAX_CHARS. */
+  // The newest row, which takes entries until it holds USERNAME_INDEX_ROW_MAX_CHARS.
   private newest: { id: number; chars: number } | null = null;
   private tombstones = new Map<string, number>();
-  /** Entries waiting for the next write; lookups see them too. */
+  // Entries waiting for the next write; lookups see them too.
   private pending: Pending[] = [];
   private nextWrite: Promise<void> | undefined;
   private lastWrite = 0;
@@ -147,7 +147,7 @@ export class UsernameIndex extends DurableObject<Env> implements UsernameIndexAp
     }
   }
 
-  /** Resolves once every pending entry is written: at most one write per flush interval. */
+  // Resolves once every pending entry is written: at most one write per flush interval.
   private written(): Promise<void> {
     if (!this.nextWrite) {
       const wait = Math.min(
@@ -196,7 +196,7 @@ export class UsernameIndex extends DurableObject<Env> implements UsernameIndexAp
     await this.armAlarm();
   }
 
-  /** Pruning: rows whose entries have all expired, and old tombstones; with nothing left, all storage goes. */
+  // Pruning: rows whose entries have all expired, and old tombstones; with nothing left, all storage goes.
   override async alarm(): Promise<void> {
     const done = this.activity.enter();
     this.alarmAt = null;
