@@ -10,11 +10,12 @@ import { freePort, startStack } from "../scripts/stack.mjs";
 import { emulator, turnvend } from "./clients.mjs";
 import { build, bundleSizeRatio, coldStartRatio } from "./figures/build.mjs";
 import { listCostAtScale } from "./figures/list-scale.mjs";
-import { prepareVending, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
+import { costPerMillionVends } from "./figures/cost.mjs";
+import { prepareVending, repeatVend, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
 import { warmReadThroughput, warmReadUpstreamCalls } from "./figures/warm-reads.mjs";
 import { startPassthrough } from "./passthrough.mjs";
 import { environment, printTable, row, writeResults } from "./report.mjs";
-import { MODES, SMALL_KEY_COUNT, TARGETS } from "./settings.mjs";
+import { COST_BEFORE_OBJECTS, MODES, SMALL_KEY_COUNT, TARGETS } from "./settings.mjs";
 import { round } from "./stats.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -89,6 +90,8 @@ try {
       "list_cost_at_scale",
       "vend_overhead",
       "vend_upstream_calls",
+      "repeat_vend_ratio",
+      "cost_per_million_vends",
     )
   )
     throw new StopEarly();
@@ -110,24 +113,34 @@ try {
   await measure("list_cost_at_scale", () => listCostAtScale({ stack, emu, tv, settings: settings.listScale }));
 
   let passthrough;
-  if (wanted("vend_overhead", "vend_upstream_calls")) {
+  let vendingReady = false;
+  if (wanted("vend_overhead", "vend_upstream_calls", "repeat_vend_ratio", "cost_per_million_vends")) {
     try {
       const key = await prepareVending({ emu, tv });
-      process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
-      passthrough = await startPassthrough({
-        emulatorUrl: stack.emulatorUrl,
-        ...key,
-        persistTo: join(state, "passthrough"),
-        quiet,
-      });
-      stoppers.push(passthrough.stop);
+      vendingReady = true;
+      if (wanted("vend_overhead", "repeat_vend_ratio")) {
+        process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
+        passthrough = await startPassthrough({
+          emulatorUrl: stack.emulatorUrl,
+          ...key,
+          persistTo: join(state, "passthrough"),
+          quiet,
+        });
+        stoppers.push(passthrough.stop);
+      }
     } catch (err) {
       outcomes.vend_overhead = skip(`vend setup failed: ${err instanceof Error ? err.message : err}`);
     }
   }
-  if (passthrough)
+  if (passthrough) {
     await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
+    await measure("repeat_vend_ratio", () => repeatVend({ stack, passthrough, emu, settings: settings.repeat }));
+  }
   await measure("vend_upstream_calls", () => vendUpstreamCalls({ stack, emu, settings: settings.vendCalls }));
+  if (vendingReady)
+    await measure("cost_per_million_vends", () =>
+      costPerMillionVends({ stack, settings: settings.cost, baseline: COST_BEFORE_OBJECTS }),
+    );
 } catch (err) {
   if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
 } finally {

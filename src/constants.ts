@@ -59,8 +59,62 @@ export const SUBJECT_HASH_HEX_LENGTH = 32;
 /** Longest upstream credential username turnvend records: it becomes part of a KV key (512-byte limit). */
 export const CREDENTIAL_USERNAME_MAX_LENGTH = 256;
 
-/** The `period` of both [[ratelimits]] bindings in wrangler.toml; a 429 asks the client to wait this long. */
+/** The `period` of the VEND_IP_LIMITER binding in wrangler.toml; its 429 asks the client to wait this long. */
 export const VEND_RATE_LIMIT_PERIOD_SECONDS = 60;
+
+// --- Each user's own Durable Object (src/objects/user-ledger.ts) ---
+
+/**
+ * CREDENTIAL_SETS_PER_DAY when unset. A user in calls all day with the default 1-hour TTL refreshes about
+ * 24 times; with page reloads and reconnects a heavy day stays under 50. 100 leaves that twice over, and
+ * holds a leaked token to 100 sets a day instead of the 28,800 the per-minute bound alone would allow.
+ */
+export const CREDENTIAL_SETS_PER_DAY_DEFAULT = 100;
+/** Highest CREDENTIAL_SETS_PER_DAY accepted; 0 turns the quota off. */
+export const CREDENTIAL_SETS_PER_DAY_MAX = 100_000;
+/** The quota counts credential sets issued within this rolling window (24 hours). */
+export const QUOTA_WINDOW_MS = 86_400_000;
+/** CREDENTIAL_REQUESTS_PER_MINUTE when unset: the bound the per-user Rate Limiting binding had. */
+export const CREDENTIAL_REQUESTS_PER_MINUTE_DEFAULT = 20;
+/** Highest CREDENTIAL_REQUESTS_PER_MINUTE accepted; 0 turns the bound off. */
+export const CREDENTIAL_REQUESTS_PER_MINUTE_MAX = 10_000;
+/** The per-user request bound counts requests within this rolling window (one minute). */
+export const USER_RATE_WINDOW_MS = 60_000;
+/**
+ * Credential sets one ledger row (a page) holds before the next vend starts a new one. Each vend rewrites the
+ * newest page (one row written whatever its size), so pages stay small (~32 × 300 bytes) while a user who
+ * vends a lot still costs the pruning alarm one delete per 32 sets.
+ */
+export const LEDGER_PAGE_MAX_SETS = 32;
+/**
+ * The pruning alarm runs this long after the first page can go. Each run and each setAlarm is billed (a
+ * request, a row written): with a day's slack a user's last vends of an episode all die before it runs, so
+ * one alarm prunes them, and a user active every day costs one run every other day rather than one a day.
+ */
+export const LEDGER_PRUNE_SLACK_MS = 86_400_000;
+
+// --- The username index (src/objects/username-index.ts) ---
+
+/**
+ * Objects the username index is spread over. One takes every fresh vend's entry: about 1,000 requests a
+ * second, far above Cloudflare's advice to start TURN issuance at 500 credentials a second, and one busy
+ * object batches best. Lookups ask every shard, so raising it is safe; lowering it loses entries for 48 h.
+ */
+export const USERNAME_INDEX_SHARDS = 1;
+/** The index writes at most one SQLite row per interval, with every entry that arrived meanwhile. */
+export const USERNAME_INDEX_FLUSH_INTERVAL_MS = 1_000;
+/** An index row takes entries until its text reaches this size, then a new row starts (SQLite rows cap at 2 MB). */
+export const USERNAME_INDEX_ROW_MAX_CHARS = 256 * 1024;
+/** The index's pruning alarm runs this often while it holds rows. */
+export const USERNAME_INDEX_PRUNE_INTERVAL_MS = 3_600_000;
+/**
+ * How long a revocation of a username the index does not know yet is remembered, so that its entry,
+ * still on its way from the vend that issued it, is withdrawn when it arrives. The entry is written within
+ * the vend's waitUntil, which ends 30 s after the answer at most.
+ */
+export const USERNAME_TOMBSTONE_MS = 300_000;
+/** Attempts to write a vend's usernames to the index before its credentials are withdrawn instead. */
+export const USERNAME_INDEX_WRITE_ATTEMPTS = 3;
 
 /** How long browsers may cache a preflight answer. Chrome caps it at 7,200 s; 10 minutes keeps config changes quick to apply. */
 export const CORS_MAX_AGE_SECONDS = 600;
@@ -136,9 +190,6 @@ export const BODY_READ_TIMEOUT_MS = 10_000;
  */
 export const VENDING_KEY_MEMORY_MS = 30_000;
 
-/** Attempts to record a vended credential in the ledger before it is revoked instead. */
-export const LEDGER_WRITE_ATTEMPTS = 3;
-
 /** Retry-After on a 5xx that names no wait of its own: long enough for a transient fault to pass. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
@@ -154,5 +205,3 @@ export const HS256_SECRET_MIN_BYTES = 32;
 
 /** Longest reuse window CREDENTIAL_REUSE_SECONDS may set (seconds); 0, the default, turns reuse off. */
 export const CREDENTIAL_REUSE_MAX_SECONDS = 3_600;
-/** Subjects whose last credentials one isolate keeps for reuse; the oldest are dropped first. */
-export const CREDENTIAL_REUSE_MAX_ENTRIES = 1_000;

@@ -1,11 +1,67 @@
-// The Worker as `npm start` and the workerd tests run it: the deployed Worker (src/index.ts) plus the
-// routes that serve only local development (GET /v1/dev/jwt, for the connectivity page and curl).
-// `wrangler deploy` bundles src/index.ts, which never imports this file, so none of it ships; the route
-// also refuses itself unless the upstreams are loopback (src/routes/dev-jwt.ts).
+// The Worker as `npm start`, the benchmark and the workerd tests run it: the deployed Worker (src/index.ts)
+// plus what serves only local development: GET /v1/dev/jwt (for the connectivity page and curl), and a
+// meter of billable operations with GET /v1/dev/usage (for `npm run bench`). `wrangler deploy` bundles
+// src/index.ts, which never imports this file, so none of it ships; the routes also refuse themselves
+// unless the upstreams are loopback (src/http/local-only.ts).
 import { buildApp } from "./app";
 import worker from "./index";
+import { installUsageMeter, reportUsage, type UsageKind } from "./observability/usage";
 import { devJwt } from "./routes/dev-jwt";
+import { devUsage } from "./routes/dev-usage";
 
-export const app = buildApp((surface) => surface.route("/v1/dev", devJwt));
+export const app = buildApp((surface) => {
+  surface.route("/v1/dev", devJwt);
+  surface.route("/v1/dev", devUsage);
+});
 
-export default { ...worker, fetch: app.fetch } satisfies ExportedHandler<Env>;
+installUsageMeter();
+
+/** Calls of a binding's methods, counted as `kindOf(method)` (undefined: not counted). */
+function counted<T extends object>(binding: T, kindOf: (method: string) => UsageKind | undefined) {
+  return new Proxy(binding, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function" || typeof prop !== "string") return value;
+      const kind = kindOf(prop);
+      return (...args: unknown[]) => {
+        if (kind) reportUsage(kind);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+const KV_KINDS: Record<string, UsageKind> = {
+  get: "kv_reads",
+  getWithMetadata: "kv_reads",
+  put: "kv_writes",
+  delete: "kv_deletes",
+  list: "kv_lists",
+};
+
+// One metered env per env object: the configuration is cached per env object (src/config), so a fresh
+// wrapper per request would re-read it every time.
+const meteredEnvs = new WeakMap<Env, Env>();
+function metered(env: Env): Env {
+  let out = meteredEnvs.get(env);
+  if (!out) {
+    out = { ...env };
+    if (env.TURNVEND_KV) out.TURNVEND_KV = counted(env.TURNVEND_KV, (m) => KV_KINDS[m]);
+    for (const name of ["VEND_IP_LIMITER", "KEYS_REFRESH_LIMITER"] as const) {
+      const limiter = env[name];
+      if (limiter) out[name] = counted(limiter, (m) => (m === "limit" ? "rate_limit_calls" : undefined));
+    }
+    meteredEnvs.set(env, out);
+  }
+  return out;
+}
+
+export default {
+  ...worker,
+  fetch(request, env, ctx) {
+    reportUsage("worker_requests");
+    return app.fetch(request, metered(env), ctx);
+  },
+} satisfies ExportedHandler<Env>;
+
+export { UserLedger, UsernameIndex } from "./index";

@@ -22,6 +22,7 @@ export const FAILURE_KINDS = [
   "idempotency_mismatch",
   "secret_mismatch",
   "rate_limited",
+  "quota_exceeded",
   "upstream_rejected",
   "upstream_error",
   "upstream_unavailable",
@@ -29,6 +30,7 @@ export const FAILURE_KINDS = [
   "custody_failure",
   "no_active_key",
   "identity_provider_unavailable",
+  "ledger_unavailable",
   "internal_error",
 ] as const;
 
@@ -73,6 +75,31 @@ export class Failure extends Error {
     this.detail = opts.detail;
     this.upstreamStatus = opts.upstreamStatus;
   }
+}
+
+/** A Failure as plain data, to cross an RPC boundary (a Durable Object's answer) and become one again. */
+export interface FailureData {
+  kind: FailureKind;
+  message: string;
+  retryAfterSeconds?: number;
+  detail?: FailureDetail;
+  upstreamStatus?: number;
+}
+
+export function toFailureData(failure: Failure): FailureData {
+  const data: FailureData = { kind: failure.kind, message: failure.message };
+  if (failure.retryAfterSeconds !== undefined) data.retryAfterSeconds = failure.retryAfterSeconds;
+  if (failure.detail !== undefined) data.detail = failure.detail;
+  if (failure.upstreamStatus !== undefined) data.upstreamStatus = failure.upstreamStatus;
+  return data;
+}
+
+export function fromFailureData(data: FailureData): Failure {
+  return new Failure(data.kind, data.message, {
+    retryAfterSeconds: data.retryAfterSeconds,
+    detail: data.detail,
+    upstreamStatus: data.upstreamStatus,
+  });
 }
 
 /** True when `err` is a Failure of this kind. */

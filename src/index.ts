@@ -30,3 +30,7 @@ export default {
     );
   },
 } satisfies ExportedHandler<Env>;
+
+// The Durable Object classes wrangler.toml binds (USER_LEDGER, USERNAME_INDEX).
+export { UserLedger } from "./objects/user-ledger";
+export { UsernameIndex } from "./objects/username-index";

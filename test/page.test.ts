@@ -3,7 +3,9 @@ import { decodeJwt } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, envelope, fromAssets } from "./support/api";
 import { emulator } from "./support/emulator";
-import { activeVendingKey, fetchWith, vend, type Vended } from "./support/vend";
+import { activeVendingKey, fetchWith, userJwt, vend, type Vended } from "./support/vend";
+
+const userJwtFor = (label: string) => userJwt(`${label}-${crypto.randomUUID()}`);
 
 beforeEach(async () => {
   await emulator.reset();
@@ -146,5 +148,37 @@ describe("GET /v1/dev/jwt", () => {
     for (const sub of ["a%0Ab", "a%00b", "%C2%85"]) {
       expect((await call(`/v1/dev/jwt?sub=${sub}`, { as: "none" })).status).toBe(400);
     }
+  });
+});
+
+describe("GET /v1/dev/usage", () => {
+  const usage = async () => {
+    const res = await call("/v1/dev/usage", { as: "none" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    return (await envelope<Record<string, number>>(res)).result;
+  };
+
+  it("counts the billable operations of the local stack, for the benchmark to price", async () => {
+    await activeVendingKey();
+    const before = await usage();
+    expect((await vend(await userJwtFor("metered"))).status).toBe(200);
+    const after = await usage();
+    // The vend and the second read of the counts.
+    expect(after.worker_requests - before.worker_requests).toBe(2);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const k of Object.keys(after)) expect(after[k]).toBeGreaterThanOrEqual(before[k]);
+  });
+
+  it("does not exist outside local development", async () => {
+    const { default: dev } = await import("../src/dev");
+    const { env, createExecutionContext } = await import("cloudflare:test");
+    const res = await dev.fetch(
+      new Request("http://turnvend.test/v1/dev/usage"),
+      { ...env, ...PRODUCTION_UPSTREAMS } as Env,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(404);
+    expect((await envelope(res)).errors[0].code).toBe(10020);
   });
 });

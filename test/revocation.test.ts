@@ -1,11 +1,23 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
 import { CALLERS } from "./support/fixtures";
-import { activeVendingKey, expectError, freshSubject, REVOKE_PATH, userJwt, vend, type Vended } from "./support/vend";
-import { failingPuts } from "./support/kv";
+import { dumpKv } from "./support/kv";
+import { hashOf, indexWithAdd, storedSets, userObject } from "./support/objects";
+import {
+  activeVendingKey,
+  expectError,
+  fetchWith,
+  freshSubject,
+  indexShards,
+  REVOKE_PATH,
+  userJwt,
+  VEND_PATH,
+  vend,
+  type Vended,
+} from "./support/vend";
 
 type Credential = { username: string; keyId: string; revoked: boolean };
 
@@ -36,47 +48,46 @@ async function upstreamCredential(username: string): Promise<Credential> {
 }
 
 describe("the issuance ledger", () => {
-  it("records each credential by username and by subject hash, expiring with it, never the raw subject", async () => {
+  it("records each credential in its user's own object, by subject hash, before the answer, never the raw subject", async () => {
     const key = await activeVendingKey();
     const subject = freshSubject("carol");
     const before = Date.now();
     const username = await issue(subject, 600);
 
-    const entry = await env.TURNVEND_KV.get<{ subject_hash: string; key_id: string; expires_at: string }>(
-      `cred:v1:${username}`,
-      "json",
+    // In the object named by the subject's keyed hash, read from its SQLite storage.
+    const sets = await storedSets(subject);
+    expect(sets).toHaveLength(1);
+    expect(sets[0].u).toEqual([username]);
+    expect(sets[0].key).toBe(key.uid);
+    expect(Math.abs(sets[0].exp - (before + 600_000))).toBeLessThan(5_000);
+    // The username index finds the user from the username alone.
+    const hash = await hashOf(subject);
+    expect(hash).toMatch(/^[0-9a-f]{32}$/);
+    expect((await Promise.all(indexShards().map((s) => s.find(username)))).flat()).toEqual([hash]);
+    // The pruning alarm deletes the row once the set has expired and left the 24-hour quota window (and a
+    // day's slack has passed).
+    const alarm = await runInDurableObject(await userObject(subject), (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBe(sets[0].at + 2 * 86_400_000);
+
+    // Nothing in KV any more, and nowhere the subject.
+    expect((await dumpKv()).filter((e) => e.name.startsWith("cred"))).toEqual([]);
+    for (const e of await dumpKv()) expect(JSON.stringify(e)).not.toContain("carol");
+    const rows = await runInDurableObject(await userObject(subject), (_i, state) =>
+      state.storage.sql.exec("SELECT * FROM ledger_pages").toArray(),
     );
-    expect(entry).not.toBeNull();
-    expect(entry!.key_id).toBe(key.uid);
-    expect(entry!.subject_hash).toMatch(/^[0-9a-f]{32}$/);
-    expect(Math.abs(Date.parse(entry!.expires_at) - (before + 600_000))).toBeLessThan(5_000);
-
-    const listed = await env.TURNVEND_KV.list({ prefix: `credsub:v1:${entry!.subject_hash}:` });
-    expect(listed.keys.map((k) => k.name)).toEqual([`credsub:v1:${entry!.subject_hash}:${username}`]);
-    expect(listed.keys[0].metadata).toEqual({ key_id: key.uid, expires_at: entry!.expires_at });
-    // KV expires both records with the credential.
-    const byName = await env.TURNVEND_KV.list({ prefix: `cred:v1:${username}` });
-    for (const k of [...byName.keys, ...listed.keys]) {
-      expect(k.expiration).toBeDefined();
-      expect(Math.abs(k.expiration! * 1000 - Date.parse(entry!.expires_at))).toBeLessThan(5_000);
-    }
-
-    const all = await env.TURNVEND_KV.list();
-    for (const k of all.keys) {
-      expect(k.name).not.toContain("carol");
-      expect(JSON.stringify(await env.TURNVEND_KV.get(k.name))).not.toContain("carol");
-    }
+    expect(JSON.stringify(rows)).not.toContain("carol");
   });
 });
 
 describe("POST /v1/credentials/revoke", () => {
   it("revokes one credential by username; revoking again is a harmless 0", async () => {
     await activeVendingKey();
-    const username = await issue(freshSubject());
+    const subject = freshSubject();
+    const username = await issue(subject);
     expect(await revokedCount(await revoke({ username }))).toBe(1);
     expect((await emulator.calls())["credentials.revoke"]).toBe(1);
     expect((await upstreamCredential(username)).revoked).toBe(true);
-    expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).toBeNull();
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toEqual([]);
 
     expect(await revokedCount(await revoke({ username }))).toBe(0);
     expect((await emulator.calls())["credentials.revoke"]).toBe(1);
@@ -130,35 +141,36 @@ describe("POST /v1/credentials/revoke", () => {
 
   it("counts an upstream 404 as already revoked and forgets the credential", async () => {
     await activeVendingKey();
-    const username = await issue(freshSubject());
+    const subject = freshSubject();
+    const username = await issue(subject);
     await emulator.fault({ route: "credentials.revoke", status: 404 });
     expect(await revokedCount(await revoke({ username }))).toBe(1);
-    expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).toBeNull();
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toEqual([]);
   });
 
   it("forgets credentials of a deleted key instead of failing every later revocation", async () => {
     const key = await activeVendingKey();
-    const res = await vend(CALLERS.issuer.token, { body: { subject: "erin" } });
+    const subject = freshSubject("erin");
+    const res = await vend(CALLERS.issuer.token, { body: { subject } });
     expect(res.status).toBe(200);
     (await res.json()) as Vended;
-    // The ledger is written after the answer: wait for it, never a fixed sleep.
-    for (let i = 0; i < 100 && (await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect((await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys).toHaveLength(1);
+    // Recorded before the answer: no waiting.
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toHaveLength(1);
     await call(`${KEYS_PATH}/${key.uid}`, { method: "DELETE" });
-    expect(await revokedCount(await revoke({ subject: "erin" }))).toBe(0);
-    expect((await env.TURNVEND_KV.list({ prefix: "credsub:v1:" })).keys).toHaveLength(0);
+    expect(await revokedCount(await revoke({ subject }))).toBe(0);
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toHaveLength(0);
+    expect(await revokedCount(await revoke({ subject }))).toBe(0);
   });
 
   it("keeps the credential in the ledger when upstream fails, so a retry revokes it", async () => {
     await activeVendingKey();
-    const username = await issue(freshSubject());
+    const subject = freshSubject();
+    const username = await issue(subject);
     await emulator.fault({ route: "credentials.revoke", status: 500, count: 3 });
     const failed = await revoke({ username });
     expect(failed.status).toBeGreaterThanOrEqual(500);
     expect((await envelope(failed)).success).toBe(false);
-    expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).not.toBeNull();
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toEqual([username]);
     expect(await revokedCount(await revoke({ username }))).toBe(1);
     expect((await upstreamCredential(username)).revoked).toBe(true);
   });
@@ -190,23 +202,62 @@ describe("POST /v1/credentials/revoke", () => {
 });
 
 describe("a ledger that cannot be written", () => {
-  it("answers at once, then revokes the credential it could not record", async () => {
-    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
-    const worker = (await import("../src/index")).default;
+  it("answers 503 with Retry-After, never a credential it could not record, and revokes what it minted", async () => {
     await activeVendingKey();
-    const failingKv = failingPuts(env.TURNVEND_KV, "cred");
-    const ctx = createExecutionContext();
-    const req = new Request("http://turnvend.test/v1/ice-servers", {
+    const subject = freshSubject("dave");
+    await issue(subject);
+    // An injected storage failure: every write of the user's ledger is refused by SQLite itself.
+    await runInDurableObject(await userObject(subject), (_i, state) => {
+      state.storage.sql.exec(
+        "CREATE TRIGGER refuse_update BEFORE UPDATE ON ledger_pages BEGIN SELECT RAISE(ABORT, 'injected'); END",
+      );
+      state.storage.sql.exec(
+        "CREATE TRIGGER refuse_insert BEFORE INSERT ON ledger_pages BEGIN SELECT RAISE(ABORT, 'injected'); END",
+      );
+    });
+    const res = await vend(CALLERS.issuer.token, { body: { subject, ttl: 600, fresh: true } });
+    const body = await expectError(res, 503, 10036);
+    expect(JSON.stringify(body)).not.toContain("injected");
+    expect(res.headers.get("retry-after")).toBe("5");
+    // Minted upstream, then withdrawn before anyone had it.
+    const { credentials } = (await emulator.state()) as { credentials: Credential[] };
+    expect(credentials).toHaveLength(2);
+    expect(credentials[1].revoked).toBe(true);
+    expect((await emulator.calls())["credentials.revoke"]).toBe(1);
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toEqual([credentials[0].username]);
+
+    // With storage back, the failed vend took no place in the quota: the next set is the second of two.
+    await runInDurableObject(await userObject(subject), (_i, state) => {
+      state.storage.sql.exec("DROP TRIGGER refuse_update");
+      state.storage.sql.exec("DROP TRIGGER refuse_insert");
+    });
+    const again = await fetchWith({ CREDENTIAL_SETS_PER_DAY: "2" }, VEND_PATH, {
       method: "POST",
       headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ subject: freshSubject("dave") }),
+      body: JSON.stringify({ subject, fresh: true }),
     });
-    const res = await worker.fetch(req, { ...env, TURNVEND_KV: failingKv }, ctx);
+    expect(again.status).toBe(200);
+  });
+
+  it("answers at once, then revokes a credential the username index could not record", async () => {
+    await activeVendingKey();
+    const subject = freshSubject("dave");
+    // fetchWith waits for the work after the answer: the failed index writes and the withdrawal.
+    const res = await fetchWith(
+      { USERNAME_INDEX: indexWithAdd(() => Promise.reject(new Error("injected index failure"))) },
+      VEND_PATH,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject }),
+      },
+    );
     expect(res.status).toBe(200);
     const username = ((await res.json()) as Vended).iceServers.find((s) => s.username)!.username!;
-    await waitOnExecutionContext(ctx);
     expect((await upstreamCredential(username)).revoked).toBe(true);
     expect((await emulator.calls())["credentials.revoke"]).toBe(1);
-    expect(await env.TURNVEND_KV.get(`cred:v1:${username}`)).toBeNull();
+    // Revoked, so gone from the ledger too: a later revoke of the subject finds nothing.
+    expect((await storedSets(subject)).flatMap((s) => s.u)).toEqual([]);
+    expect(await revokedCount(await revoke({ subject }))).toBe(0);
   });
 });

@@ -1,9 +1,17 @@
-// The optional per-subject reuse window (CREDENTIAL_REUSE_SECONDS, src/vend/reuse.ts): off by default;
-// when on, a subject asking again soon gets the same set with no upstream call.
-import { env } from "cloudflare:test";
+// The optional per-subject reuse window (CREDENTIAL_REUSE_SECONDS): off by default; when on, a subject
+// asking again soon gets the same set with no upstream call. The set is kept by the user's own object
+// (src/objects/user-ledger.ts), so every isolate hands out the same one and a revocation is seen by all.
+import {
+  abortAllDurableObjects,
+  createExecutionContext,
+  env,
+  evictDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { CALLERS } from "./support/fixtures";
+import { indexWithAdd, userObject } from "./support/objects";
 import { resetWorld } from "./support/reset";
 import {
   activeVendingKey,
@@ -14,7 +22,6 @@ import {
   VEND_PATH,
   type Vended,
 } from "./support/vend";
-import { failingPuts } from "./support/kv";
 
 const GENERATE = "credentials.generate_ice_servers";
 
@@ -136,13 +143,10 @@ describe("the reuse window", () => {
     expect(await generateCalls()).toBe(4);
   });
 
-  it("never hands out a set this isolate revoked", async () => {
+  it("never hands out a revoked set", async () => {
     await activeVendingKey();
     const subject = freshSubject();
     const first = await vendWith("300", subject, 600);
-    // The ledger entry is written after the answer; wait for it, as a revoke needs it.
-    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${usernameOf(first)}`)) === null; i++)
-      await new Promise((r) => setTimeout(r, 10));
     const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, {
       subject,
     });
@@ -152,24 +156,55 @@ describe("the reuse window", () => {
     expect(await generateCalls()).toBe(2);
   });
 
-  it("never hands out a set revoked by username, even before its ledger entry is written", async () => {
+  it("never hands out a set revoked by username, even before the username index has its entry", async () => {
     await activeVendingKey();
     const subject = freshSubject();
-    const first = await vendWith("300", subject, 600);
-    await env.TURNVEND_KV.delete(`cred:v1:${usernameOf(first)}`);
+    // The vend's write to the username index (after its answer) is held until the revoke is done.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const { default: worker } = await import("../src/index");
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`http://turnvend.test${VEND_PATH}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${CALLERS.issuer.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject, ttl: 600 }),
+      }),
+      {
+        ...env,
+        CREDENTIAL_REUSE_SECONDS: "300",
+        USERNAME_INDEX: indexWithAdd(async (add, args) => {
+          await gate;
+          return add(...args);
+        }),
+      } as unknown as Env,
+      ctx,
+    );
+    const first = (await res.json()) as Vended;
     const revoked = await postWith({ CREDENTIAL_REUSE_SECONDS: "300" }, REVOKE_PATH, CALLERS.revoker.token, {
       username: usernameOf(first),
     });
     expect(revoked.status).toBe(200);
+    release();
+    await waitOnExecutionContext(ctx);
+    // The late entry met the revocation: withdrawn upstream, never handed out again.
+    const { credentials } = (await emulator.state()) as { credentials: { username: string; revoked: boolean }[] };
+    expect(credentials.find((c) => c.username === usernameOf(first))?.revoked).toBe(true);
     expect(usernameOf(await vendWith("300", subject, 600))).not.toBe(usernameOf(first));
+    expect(await generateCalls()).toBe(2);
   });
 
-  it("never hands out a set whose ledger entry could not be written (it was withdrawn)", async () => {
+  it("never hands out a set whose username-index entry could not be written (it was withdrawn)", async () => {
     await activeVendingKey();
     const subject = freshSubject();
-    // fetchWith waits for the work after the answer: the failed ledger writes and the withdrawal.
+    // fetchWith waits for the work after the answer: the failed index writes and the withdrawal.
     const res = await postWith(
-      { TURNVEND_KV: failingPuts(env.TURNVEND_KV, "cred"), CREDENTIAL_REUSE_SECONDS: "300" },
+      {
+        USERNAME_INDEX: indexWithAdd(() => Promise.reject(new Error("injected index failure"))),
+        CREDENTIAL_REUSE_SECONDS: "300",
+      },
       VEND_PATH,
       CALLERS.issuer.token,
       { subject, ttl: 600 },
@@ -192,9 +227,55 @@ describe("the reuse window", () => {
       answers.push(res.status);
       await res.arrayBuffer();
     }
-    // VEND_SUBJECT_LIMITER allows 20 per 60 s: one set, reused 19 times, then 429.
+    // CREDENTIAL_REQUESTS_PER_MINUTE allows 20 per rolling minute: one set, reused 19 times, then 429.
     expect(answers).toEqual([...Array(20).fill(200), 429]);
     expect(await generateCalls()).toBe(1);
+  });
+
+  it("is one set for every isolate, and a revoke is seen by all of them at once", async () => {
+    await activeVendingKey();
+    const subject = freshSubject();
+    // Two entries with no memory in common: each a fresh instance of the whole Worker module graph
+    // (vi.resetModules), so every isolate-level cache (active key, opened secrets, configuration, the JWKS)
+    // starts empty. Only the user's Durable Object is shared, as it is between isolates on Cloudflare.
+    const { default: isolateA } = await import("../src/index");
+    vi.resetModules();
+    const { default: isolateB } = await import("../src/index");
+    expect(isolateB).not.toBe(isolateA);
+    await abortAllDurableObjects();
+    const through = async (worker: ExportedHandler<Env>, path: string, token: string, body: unknown) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch!(
+        new Request(`http://turnvend.test${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        }) as Request<unknown, IncomingRequestCfProperties>,
+        { ...env, CREDENTIAL_REUSE_SECONDS: "300" } as Env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(200);
+      return res.json();
+    };
+    const vendIn = async (worker: ExportedHandler<Env>) =>
+      usernameOf((await through(worker, VEND_PATH, CALLERS.issuer.token, { subject, ttl: 600 })) as Vended);
+
+    const first = await vendIn(isolateA);
+    expect(await vendIn(isolateB)).toBe(first);
+    // Not the object's memory either: a fresh instance of the object reads the set from its storage.
+    await evictDurableObject(await userObject(subject));
+    expect(await vendIn(isolateB)).toBe(first);
+    expect(await generateCalls()).toBe(1);
+
+    // Revoked through A; B, which handed the set out a moment ago, never hands it out again.
+    expect(await through(isolateA, REVOKE_PATH, CALLERS.revoker.token, { subject })).toMatchObject({
+      result: { revoked: 1 },
+    });
+    const next = await vendIn(isolateB);
+    expect(next).not.toBe(first);
+    expect(await generateCalls()).toBe(2);
+    expect(await vendIn(isolateA)).toBe(next);
   });
 
   it("is refused above an hour, like any invalid setting", async () => {

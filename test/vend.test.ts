@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, listDurableObjectIds } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
@@ -289,58 +289,78 @@ describe("rate limits", () => {
       return { success: true };
     },
   });
+  const vendAs = (token: string, overrides: Partial<Record<keyof Env, unknown>>, headers = {}, body?: unknown) =>
+    fetchWith(overrides, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
-  it("answers 429 with Retry-After in the envelope when the subject is over its limit, without an upstream call", async () => {
+  it("answers 429 with Retry-After in the envelope when the user is over its bound, without an upstream call", async () => {
     await activeVendingKey();
     const seen: string[] = [];
     const subject = freshSubject("limited");
-    const res = await fetchWith({ VEND_SUBJECT_LIMITER: refuse(seen), VEND_IP_LIMITER: allow(seen) }, VEND_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${await userJwt(subject)}`, "cf-connecting-ip": "203.0.113.7" },
-    });
+    const token = await userJwt(subject);
+    const overrides = { CREDENTIAL_REQUESTS_PER_MINUTE: "2", VEND_IP_LIMITER: allow(seen) };
+    const ip = { "cf-connecting-ip": "203.0.113.7" };
+    for (let i = 0; i < 2; i++) expect((await vendAs(token, overrides, ip)).status).toBe(200);
+    const before = (await emulator.calls()).total;
+    const res = await vendAs(token, overrides, ip);
     await expectError(res, 429, 10029);
-    expect(res.headers.get("retry-after")).toBe("60");
+    // The bound is a rolling minute: Retry-After says when its oldest request leaves it.
+    const retryAfter = Number(res.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(59);
+    expect(retryAfter).toBeLessThanOrEqual(60);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect((await emulator.calls()).total).toBe(0);
-    // The limiter sees the subject's keyed hash, never the subject.
-    expect(seen.some((k) => /^subject:[0-9a-f]{32}$/.test(k))).toBe(true);
-    expect(seen.join()).not.toContain(subject);
+    expect((await emulator.calls()).total).toBe(before);
+    // The per-user bound lives in the object named by the subject's keyed hash, never by the subject.
+    const ids = (await listDurableObjectIds(env.USER_LEDGER)).map(String);
+    const hash = (await hmacHex(SUBJECT_HASH_KEY, subject)).slice(0, 32);
+    expect(ids).toContain(String(env.USER_LEDGER.idFromName(hash)));
+    expect(ids).not.toContain(String(env.USER_LEDGER.idFromName(subject)));
+    // The per-IP gate in front saw the address.
     expect(seen).toContain("ip:203.0.113.7");
+    expect(seen.join()).not.toContain(subject);
   });
 
-  it("answers 429 when the client IP is over its limit", async () => {
+  it("answers 429 when the client IP is over its limit, before the user's object", async () => {
     await activeVendingKey();
     const seen: string[] = [];
-    const res = await fetchWith({ VEND_SUBJECT_LIMITER: allow(seen), VEND_IP_LIMITER: refuse(seen) }, VEND_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${await userJwt(freshSubject())}`, "cf-connecting-ip": "198.51.100.9" },
-    });
+    const subject = freshSubject();
+    const res = await vendAs(
+      await userJwt(subject),
+      { VEND_IP_LIMITER: refuse(seen) },
+      {
+        "cf-connecting-ip": "198.51.100.9",
+      },
+    );
     await expectError(res, 429, 10029);
     expect(res.headers.get("retry-after")).toBe("60");
     expect((await emulator.calls()).total).toBe(0);
+    expect(seen).toEqual(["ip:198.51.100.9"]);
+    // The cheap gate refused it first: the user's object was never called (never even created).
+    const hash = (await hmacHex(SUBJECT_HASH_KEY, subject)).slice(0, 32);
+    const ids = (await listDurableObjectIds(env.USER_LEDGER)).map(String);
+    expect(ids).not.toContain(String(env.USER_LEDGER.idFromName(hash)));
   });
 
   it("limits internal callers per subject but not per IP (all their users share one address)", async () => {
     await activeVendingKey();
     const seen: string[] = [];
-    const res = await fetchWith({ VEND_SUBJECT_LIMITER: allow(seen), VEND_IP_LIMITER: refuse(seen) }, VEND_PATH, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${CALLERS.issuer.token}`,
-        "content-type": "application/json",
-        "cf-connecting-ip": "198.51.100.9",
-      },
-      body: JSON.stringify({ subject: freshSubject() }),
-    });
+    const subject = freshSubject();
+    const overrides = { CREDENTIAL_REQUESTS_PER_MINUTE: "1", VEND_IP_LIMITER: refuse(seen) };
+    const headers = { "cf-connecting-ip": "198.51.100.9" };
+    const res = await vendAs(CALLERS.issuer.token, overrides, headers, { subject });
     expect(res.status).toBe(200);
     expect(seen.filter((k) => k.startsWith("ip:"))).toEqual([]);
+    await expectError(await vendAs(CALLERS.issuer.token, overrides, headers, { subject }), 429, 10029);
   });
 
-  it("uses the real Rate Limiting binding declared in wrangler.toml", async () => {
+  it("bounds each user to CREDENTIAL_REQUESTS_PER_MINUTE as wrangler.toml sets it", async () => {
     await activeVendingKey();
     const token = await userJwt(freshSubject());
     const statuses: number[] = [];
-    // wrangler.toml: VEND_SUBJECT_LIMITER allows 20 per 60 s.
+    // wrangler.toml: CREDENTIAL_REQUESTS_PER_MINUTE = "20".
     for (let i = 0; i < 21; i++) statuses.push((await vend(token, { body: { ttl: 60 } })).status);
     expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true);
     expect(statuses[20]).toBe(429);

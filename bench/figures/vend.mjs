@@ -1,5 +1,7 @@
 // Figures 4 and 5: POST /v1/ice-servers against the bare pass-through Worker, both calling the same
-// emulator, and the upstream calls one vend costs.
+// emulator, and the upstream calls one vend costs; and a repeat vend within the reuse window against the
+// same pass-through. The bench environment turns the reuse window on, so the vends of figures 4 and 5 ask
+// for a fresh set (`fresh: true`, as a refresh before expiry does): each is a new set and an upstream call.
 import { endUserJwt } from "../clients.mjs";
 import { load } from "../load.mjs";
 import { percentile, round } from "../stats.mjs";
@@ -17,12 +19,12 @@ export async function prepareVending({ emu, tv }) {
   return { keyId: created.uid, keySecret: created.key };
 }
 
-async function vendRequest(url) {
+async function vendRequest(url, { subject = "bench-user", fresh = true } = {}) {
   return {
     url: `${url}`,
     method: "POST",
-    headers: { authorization: `Bearer ${await endUserJwt("bench-user")}`, "content-type": "application/json" },
-    body: "{}",
+    headers: { authorization: `Bearer ${await endUserJwt(subject)}`, "content-type": "application/json" },
+    body: fresh ? '{"fresh":true}' : "{}",
   };
 }
 
@@ -111,4 +113,62 @@ export async function vendUpstreamCalls({ stack, emu, settings }) {
     },
     load: { connections, amount },
   };
+}
+
+/**
+ * p50 of a repeat vend (the same user asking again within the reuse window: the set comes from the user's
+ * object, no upstream call) ÷ p50 of the pass-through's vend (upstream delayed UPSTREAM_DELAY_MS), one
+ * connection, sides alternating in the same run. Fails if any repeat reached upstream.
+ */
+export async function repeatVend({ stack, passthrough, emu, settings }) {
+  const { connections, warmupSeconds, durationSeconds, rounds } = settings;
+  const sides = {
+    passthrough: await vendRequest(passthrough.url),
+    turnvend: await vendRequest(`${stack.url}/v1/ice-servers`, { subject: "bench-repeat", fresh: false }),
+  };
+  await emu.delay(GENERATE, UPSTREAM_DELAY_MS);
+  try {
+    // The first vend issues the set; every later one within the window hands it out again.
+    await load({ ...sides.turnvend, connections: 1, amount: 1 });
+    for (const side of Object.values(sides)) await load({ ...side, connections, duration: warmupSeconds });
+    const latencies = { passthrough: [], turnvend: [] };
+    let repeatUpstreamCalls = 0;
+    let repeats = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, side] of Object.entries(sides)) {
+        const before = name === "turnvend" ? await emu.settledCalls() : undefined;
+        const result = await load({ ...side, connections, duration: durationSeconds });
+        latencies[name].push(...result.latencies);
+        if (before) {
+          const after = await emu.settledCalls();
+          repeatUpstreamCalls += after.total - before.total;
+          repeats += result.requests;
+        }
+      }
+    }
+    if (repeatUpstreamCalls > 0) throw new Error(`${repeatUpstreamCalls} of ${repeats} repeat vends reached upstream`);
+    const ours = percentile(latencies.turnvend, 50);
+    const base = percentile(latencies.passthrough, 50);
+    return {
+      value: ours / base,
+      detail: {
+        p50_ms_repeat: round(ours),
+        p50_ms_passthrough: round(base),
+        p99_ms_repeat: round(percentile(latencies.turnvend, 99)),
+        repeats,
+        upstream_calls_during_repeats: repeatUpstreamCalls,
+        upstream_delay_ms: UPSTREAM_DELAY_MS,
+        reuse_window_s: 300,
+      },
+      load: {
+        connections,
+        warmup_s: warmupSeconds,
+        duration_s: durationSeconds,
+        rounds,
+        order: "pass-through, turnvend per round",
+      },
+    };
+  } finally {
+    await emu.clearFaults();
+  }
 }

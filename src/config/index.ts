@@ -1,7 +1,11 @@
 // Reads and validates the Worker's configuration. Missing or invalid settings fail closed: the routes
 // that need them answer 503 naming the setting, and /healthz lists them.
 import {
+  CREDENTIAL_REQUESTS_PER_MINUTE_DEFAULT,
+  CREDENTIAL_REQUESTS_PER_MINUTE_MAX,
   CREDENTIAL_REUSE_MAX_SECONDS,
+  CREDENTIAL_SETS_PER_DAY_DEFAULT,
+  CREDENTIAL_SETS_PER_DAY_MAX,
   CREDENTIAL_TTL_CAP_SECONDS,
   CREDENTIAL_TTL_DEFAULT_SECONDS,
   CREDENTIAL_TTL_MIN_SECONDS,
@@ -42,8 +46,12 @@ export interface Config {
   subjectHashKey: string;
   ttlDefaultSeconds: number;
   ttlMaxSeconds: number;
-  /** CREDENTIAL_REUSE_SECONDS: 0 (off) or the per-subject reuse window (src/vend/reuse.ts). */
+  /** CREDENTIAL_REUSE_SECONDS: 0 (off) or the per-subject reuse window, kept by each user's object. */
   credentialReuseSeconds: number;
+  /** CREDENTIAL_SETS_PER_DAY: sets one user may get in a rolling 24 hours; 0 = no quota. */
+  credentialSetsPerDay: number;
+  /** CREDENTIAL_REQUESTS_PER_MINUTE: vend requests one user may make in a rolling minute; 0 = no bound. */
+  credentialRequestsPerMinute: number;
   allowedOrigins: ReadonlySet<string>;
   /** End-user JWT verification; maxLifetimeSeconds is JWT_MAX_LIFETIME_SECONDS. */
   jwt:
@@ -111,6 +119,8 @@ function parse(env: Env): ConfigResult {
   const subjectHashKey = required("SUBJECT_HASH_KEY");
   if (!env.TURNVEND_KV) problems.push("the TURNVEND_KV namespace binding is missing");
   if (!env.KEYS_REFRESH_LIMITER) problems.push("the KEYS_REFRESH_LIMITER rate limiting binding is missing");
+  if (!env.USER_LEDGER) problems.push("the USER_LEDGER Durable Object binding is missing");
+  if (!env.USERNAME_INDEX) problems.push("the USERNAME_INDEX Durable Object binding is missing");
 
   const apiBaseUrl = urlSetting(
     "CF_API_BASE_URL",
@@ -146,6 +156,18 @@ function parse(env: Env): ConfigResult {
   if (ttlDefaultSeconds > ttlMaxSeconds)
     problems.push("CREDENTIAL_TTL_DEFAULT_SECONDS must not exceed CREDENTIAL_TTL_MAX_SECONDS");
   const credentialReuseSeconds = int("CREDENTIAL_REUSE_SECONDS", 0, 0, CREDENTIAL_REUSE_MAX_SECONDS);
+  const credentialSetsPerDay = int(
+    "CREDENTIAL_SETS_PER_DAY",
+    CREDENTIAL_SETS_PER_DAY_DEFAULT,
+    0,
+    CREDENTIAL_SETS_PER_DAY_MAX,
+  );
+  const credentialRequestsPerMinute = int(
+    "CREDENTIAL_REQUESTS_PER_MINUTE",
+    CREDENTIAL_REQUESTS_PER_MINUTE_DEFAULT,
+    0,
+    CREDENTIAL_REQUESTS_PER_MINUTE_MAX,
+  );
 
   const pinnedKeyId = str("TURN_KEY_ID") || undefined;
   if (pinnedKeyId && !KEY_ID_PATTERN.test(pinnedKeyId))
@@ -209,6 +231,8 @@ function parse(env: Env): ConfigResult {
       ttlDefaultSeconds,
       ttlMaxSeconds,
       credentialReuseSeconds,
+      credentialSetsPerDay,
+      credentialRequestsPerMinute,
       allowedOrigins: new Set(
         str("ALLOWED_ORIGINS")
           .split(",")

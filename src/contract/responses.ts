@@ -3,6 +3,7 @@
 // is built from them, and the typed client checks every answer against them.
 import * as v from "valibot";
 import { CF_RAY_PATTERN, KEY_ID_PATTERN } from "../ids";
+import { USAGE_KINDS, type UsageKind } from "../observability/usage";
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
@@ -84,6 +85,14 @@ export const AuditResultInfo = v.object({ count: v.pipe(v.number(), v.integer())
 
 export const DevJwt = v.object({ token: v.string(), sub: v.string(), expires_at: Timestamp });
 export type DevJwt = v.InferOutput<typeof DevJwt>;
+
+/** GET /v1/dev/usage: billable operations this local stack has counted since it started. */
+export const DevUsage = v.object(
+  Object.fromEntries(USAGE_KINDS.map((k) => [k, v.pipe(v.number(), v.minValue(0))])) as Record<
+    UsageKind,
+    v.SchemaWithPipe<readonly [v.NumberSchema<undefined>, v.MinValueAction<number, 0, undefined>]>
+  >,
+);
 
 export const HealthStatus = v.object({ status: v.literal("ok") });
 

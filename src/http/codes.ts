@@ -20,6 +20,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, code: 10025 },
   idempotency_mismatch: { status: 422, code: 10026 },
   secret_mismatch: { status: 422, code: 10027 },
+  quota_exceeded: { status: 429, code: 10028 },
   rate_limited: { status: 429, code: 10029 },
   upstream_rejected: { status: 400, code: 10030 },
   upstream_error: { status: 502, code: 10031 },
@@ -27,6 +28,7 @@ export const ERRORS = {
   not_configured: { status: 503, code: 10033 },
   custody_failure: { status: 503, code: 10034 },
   no_active_key: { status: 503, code: 10035 },
+  ledger_unavailable: { status: 503, code: 10036 },
   identity_provider_unavailable: { status: 503, code: 10037 },
   internal_error: { status: 500, code: 10099 },
 } as const satisfies Record<FailureKind, { status: number; code: number }>;

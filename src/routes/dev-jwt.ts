@@ -6,18 +6,14 @@ import type { AppEnv } from "../http/app-env";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { Failure } from "../errors";
 import { successEnvelope } from "../http/envelope";
-import { isLocalDevelopment } from "../auth/dev-mode";
+import { localOnly } from "../http/local-only";
 import { mintDevJwt } from "../auth/dev-jwt";
 import { isPlainText } from "../contract/text";
 
 export const devJwt = new Hono<AppEnv>();
 
 // Outside local development the route does not exist, whatever the method.
-devJwt.use(async (c, next) => {
-  if (!isLocalDevelopment(c.get("config")))
-    throw new Failure("route_not_found", "no such route; see README.md for the API");
-  await next();
-});
+devJwt.use(localOnly);
 
 devJwt.get("/jwt", async (c) => {
   const config = c.get("config");

@@ -1,7 +1,10 @@
 // POST /v1/ice-servers: short-lived TURN credentials for one user, ready for new RTCPeerConnection().
 import { authenticateVendRequest, vendSubject } from "../auth/vend-auth";
 import { VendBody } from "../contract/requests";
+import { isFailure } from "../errors";
 import type { AppEnv } from "../http/app-env";
+import { recordAudit } from "../http/audited";
+import { ERRORS } from "../http/codes";
 import { cors } from "../http/cors";
 import { Hono } from "../http/hono";
 import { readJsonBody } from "../http/json-body";
@@ -36,6 +39,20 @@ iceServers.post("/", async (c) => {
     issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
     clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
     allowReuse: body.fresh !== true,
+  }).catch(async (err: unknown) => {
+    // A user over the quota is worth an audit event: a leaked token, or a client stuck in a loop. The
+    // subject stays out of it (its hash is on the request's log lines, found by request_id).
+    if (isFailure(err, "quota_exceeded")) {
+      await recordAudit(c, {
+        caller: identity.kind === "caller" ? identity.caller.id : "end_user",
+        action: "credentials.quota_exceeded",
+        keyId: undefined,
+        outcome: `failure:${ERRORS.quota_exceeded.status} quota_exceeded`,
+        // Bounded like every refusal: a client looping over its quota must not flood the trail.
+        refused: true,
+      });
+    }
+    throw err;
   });
   c.set("logFields", issued.logFields);
   return c.json(issued.body);

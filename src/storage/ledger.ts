@@ -1,13 +1,12 @@
-// The issuance ledger: every credential turnvend hands out, so it can be revoked later (Cloudflare
-// cannot list issued credentials). Schema (also in docs/storage-schema.md):
+// The KV issuance ledger of earlier versions, read through and never written: credentials are now recorded by
+// each user's object (src/objects/user-ledger.ts), but those issued before the upgrade stay revocable until
+// they expire, 48 hours at most (Cloudflare's cap on a credential's lifetime). Once every deployment has run
+// this version that long, no record is left and this file can go. Schema (also in docs/storage-schema.md):
 //
 //   cred:v1:<username>                      value  LedgerEntry (JSON)          expires with the credential
 //   credsub:v1:<subject_hash>:<username>    value  ""  metadata SubjectIndexMeta  expires with the credential
 //
-// Written by POST /v1/ice-servers, deleted by POST /v1/credentials/revoke. Only the subject's keyed hash
-// is stored, never the subject. The second key lets revocation by subject list one prefix instead of
-// scanning every credential.
-import { KV_MIN_TTL_SECONDS } from "../constants";
+// Deleted by POST /v1/credentials/revoke. Only the subject's keyed hash is stored, never the subject.
 
 const BY_USERNAME = "cred:v1:";
 const BY_SUBJECT = "credsub:v1:";
@@ -31,16 +30,6 @@ export interface LedgerRecord extends LedgerEntry {
 
 export class Ledger {
   constructor(private readonly kv: KVNamespace) {}
-
-  /** Records one credential under both keys; both vanish when it expires. */
-  async record(username: string, entry: LedgerEntry, now: number): Promise<void> {
-    const expirationTtl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil((Date.parse(entry.expires_at) - now) / 1000));
-    const meta: SubjectIndexMeta = { key_id: entry.key_id, expires_at: entry.expires_at };
-    await Promise.all([
-      this.kv.put(BY_USERNAME + username, JSON.stringify(entry), { expirationTtl }),
-      this.kv.put(`${BY_SUBJECT}${entry.subject_hash}:${username}`, "", { expirationTtl, metadata: meta }),
-    ]);
-  }
 
   async get(username: string): Promise<LedgerRecord | undefined> {
     const entry = await this.kv.get<LedgerEntry>(BY_USERNAME + username, "json");

@@ -1,17 +1,16 @@
-// Issuing credentials: pick the key, mint upstream tagged with the subject's hash, record every
-// username in the ledger, and shape what the browser gets.
-import { LEDGER_WRITE_ATTEMPTS } from "../constants";
+// Issuing credentials: the per-IP gate, the vending key, then one call to the user's own object, which
+// admits the vend (rate bound, reuse, quota), mints the set upstream and records it before answering. After
+// the answer, the set's usernames go to the username index (for revocation by username).
+import { USERNAME_INDEX_WRITE_ATTEMPTS } from "../constants";
 import type { VendedCredentials } from "../contract/responses";
-import { Failure, isFailure } from "../errors";
+import { fromFailureData } from "../errors";
 import { log, type LogFields } from "../observability/log";
 import { retry } from "../retry";
-import type { LedgerEntry } from "../storage/ledger";
 import { UpstreamBudget } from "../upstream/budget";
-import { credentialUsernames } from "../upstream/rtc-api";
-import { shapeIceServers } from "./browser-ice-servers";
 import type { VendDeps } from "./deps";
-import { enforceVendLimits } from "./rate-limit";
-import { forgetUsernames, rememberSet, reusableSet } from "./reuse";
+import type { VendedSet } from "./objects-api";
+import { enforceIpLimit } from "./rate-limit";
+import { reach } from "./reach";
 import { subjectHash } from "./subject-hash";
 import { forgetRefusedKey, type VendingKey, vendingKey } from "./vending-key";
 
@@ -22,106 +21,91 @@ export interface Issued {
   logFields: LogFields;
 }
 
-/** Records every username of a set in the ledger; when that keeps failing, revokes the set upstream instead. */
-async function recordOrWithdraw(
-  deps: VendDeps,
-  key: VendingKey,
-  usernames: string[],
-  entry: LedgerEntry,
-): Promise<void> {
-  try {
-    await retry(() => Promise.all(usernames.map((username) => deps.ledger.record(username, entry, deps.now()))), {
-      attempts: LEDGER_WRITE_ATTEMPTS,
-      delayMs: (attempt) => 100 * attempt,
-    });
-    return;
-  } catch {
-    log("vend.ledger_write_failed", { key_id: key.keyId, subject_hash: entry.subject_hash });
-  }
-  forgetUsernames(usernames);
-  // The request's upstream allowance may be spent by now; the withdrawal gets its own.
-  const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
-  const results = await Promise.allSettled(usernames.map((username) => rtc.revoke(key.keyId, key.secret, username)));
-  log("vend.credential_withdrawn", {
-    key_id: key.keyId,
-    subject_hash: entry.subject_hash,
-    revoked: results.filter((r) => r.status === "fulfilled").length,
-  });
-}
-
 /**
- * Issues one set of credentials: abuse bounds first (so a refused request costs no upstream call), then
- * the vending key, the set to hand out again if the reuse window allows, else the upstream call and the
- * ledger. `clientIp` is set for end users only: an internal caller's users all share its address.
+ * Issues one set of credentials, or hands out the one just issued within the reuse window. A refused vend
+ * (IP gate, per-user bound, quota) makes no upstream call. `clientIp` is set for end users only: an
+ * internal caller's users all share its address.
  */
 export async function issueCredentials(
   deps: VendDeps,
   input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined; allowReuse: boolean },
 ): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
-  await enforceVendLimits(deps.limiters, { subjectHash: hash, clientIp: input.clientIp });
+  await enforceIpLimit(deps.ipLimiter, { subjectHash: hash, clientIp: input.clientIp });
   const key = await vendingKey(deps);
-  const started = deps.now();
-  const reuse = { subjectHash: hash, issuedBy: input.issuedBy, ttl: input.ttl, windowSeconds: deps.reuseSeconds };
-  const reused = input.allowReuse ? reusableSet({ ...reuse, keyId: key.keyId, now: started }) : undefined;
-  if (reused) {
-    return {
-      body: {
-        iceServers: reused.iceServers,
-        ttl: Math.floor((reused.expiresAt - started) / 1000),
-        expiresAt: new Date(reused.expiresAt).toISOString(),
-      },
-      logFields: {
-        key_id: key.keyId,
-        subject_hash: hash,
-        ttl: input.ttl,
-        credentials: reused.usernames.length,
-        issued_by: input.issuedBy,
-        reused: true,
-      },
-    };
-  }
-  const upstream = await deps.rtc
-    .generateIceServers(key.keyId, key.secret, { ttl: input.ttl, customIdentifier: hash })
-    .catch((err: unknown) => {
-      // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
-      if (isFailure(err, "no_active_key")) forgetRefusedKey(deps, key.keyId);
-      throw err;
-    });
-  // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
-  const expiresAtMs = started + input.ttl * 1000;
-  const expiresAt = new Date(expiresAtMs).toISOString();
-
-  const usernames = credentialUsernames(upstream.iceServers);
-  // The ledger is written after the answer, off the hot path (a KV write can take longer than the whole
-  // vend). If it cannot be written, the credential is revoked: none stays out that turnvend cannot revoke.
-  deps.waitUntil(
-    recordOrWithdraw(deps, key, usernames, { subject_hash: hash, key_id: key.keyId, expires_at: expiresAt }),
+  const outcome = await reach("user_ledger", () =>
+    deps.users(hash).vend({
+      subjectHash: hash,
+      issuedBy: input.issuedBy,
+      ttl: input.ttl,
+      allowReuse: input.allowReuse,
+      key: { keyId: key.keyId, secret: key.secret },
+      policy: deps.policy,
+      upstream: { rtcBaseUrl: deps.rtcBaseUrl, timeoutMs: deps.upstreamTimeoutMs },
+    }),
   );
-
-  const iceServers = shapeIceServers(upstream.iceServers);
-  if (iceServers.length === 0) {
-    log("vend.no_usable_urls", { key_id: key.keyId });
-    throw new Failure("upstream_error", "Cloudflare returned no ICE server a browser can use");
+  if (!outcome.ok) {
+    const failure = fromFailureData(outcome.failure);
+    // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
+    if (failure.kind === "no_active_key") forgetRefusedKey(deps, key.keyId);
+    if (failure.kind === "rate_limited" || failure.kind === "quota_exceeded") {
+      log(failure.kind === "rate_limited" ? "vend.rate_limited" : "vend.quota_exceeded", {
+        scope: "user",
+        subject_hash: hash,
+        retry_after: failure.retryAfterSeconds,
+      });
+    }
+    throw failure;
   }
-  rememberSet(reuse, {
-    keyId: key.keyId,
-    subjectHash: hash,
-    iceServers,
-    usernames,
-    issuedAt: started,
-    expiresAt: expiresAtMs,
-  });
+  const { set, reused } = outcome;
+  if (!reused) deps.waitUntil(indexOrWithdraw(deps, key, hash, set));
   // Recorded on the request's own log line rather than a line of its own: one line per vend on the hot path.
   return {
-    body: { iceServers, ttl: input.ttl, expiresAt },
+    body: {
+      iceServers: set.iceServers,
+      ttl: reused ? Math.floor((set.expiresAt - deps.now()) / 1000) : input.ttl,
+      expiresAt: new Date(set.expiresAt).toISOString(),
+    },
     logFields: {
       key_id: key.keyId,
       subject_hash: hash,
       ttl: input.ttl,
-      credentials: usernames.length,
+      credentials: set.usernames.length,
       issued_by: input.issuedBy,
-      reused: false,
+      reused,
+      ledger_rows_written: outcome.usage.rowsWritten,
     },
   };
+}
+
+/**
+ * Writes the set's usernames to the username index, so a revocation by username finds the user. When that
+ * keeps failing, or a revocation of a username came first, the credentials are withdrawn: revoked upstream
+ * and never handed out again.
+ */
+async function indexOrWithdraw(deps: VendDeps, key: VendingKey, hash: string, set: VendedSet): Promise<void> {
+  if (set.usernames.length === 0) return;
+  let withdraw: string[];
+  try {
+    const { withdrawn } = await retry(() => deps.usernames.forSubject(hash).add(set.usernames, hash, set.expiresAt), {
+      attempts: USERNAME_INDEX_WRITE_ATTEMPTS,
+      delayMs: (attempt) => 100 * attempt,
+    });
+    if (withdrawn.length === 0) return;
+    log("vend.revoked_before_indexed", { key_id: key.keyId, subject_hash: hash, credentials: withdrawn.length });
+    withdraw = withdrawn;
+  } catch {
+    log("vend.username_index_failed", { key_id: key.keyId, subject_hash: hash });
+    withdraw = set.usernames;
+  }
+  // The request's upstream allowance may be spent by now; the withdrawal gets its own.
+  const rtc = deps.rtc.withBudget(new UpstreamBudget(deps.upstreamTimeoutMs));
+  const results = await Promise.allSettled(withdraw.map((username) => rtc.revoke(key.keyId, key.secret, username)));
+  const revoked = withdraw.filter((_, i) => results[i].status === "fulfilled");
+  const unrevoked = withdraw.filter((_, i) => results[i].status !== "fulfilled");
+  await deps
+    .users(hash)
+    .forget(revoked, unrevoked)
+    .catch(() => log("vend.withdrawal_unrecorded", { key_id: key.keyId, subject_hash: hash }));
+  log("vend.credential_withdrawn", { key_id: key.keyId, subject_hash: hash, revoked: revoked.length });
 }

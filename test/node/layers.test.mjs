@@ -14,6 +14,8 @@ const LAYERS = [
   ["config"],
   ["storage", "upstream", "auth"],
   ["keys", "vend"],
+  // The Durable Object classes: they run the vend domain's rules in the object, over its own storage.
+  ["objects"],
   ["jobs", "http"],
   ["routes"],
   // The entry points, and the tooling built from everything (never bundled into the Worker).

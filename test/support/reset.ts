@@ -1,10 +1,10 @@
-// A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory.
+// A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory. The
+// Durable Objects keep their state; each test vends for subjects of its own (freshSubject).
 import { env } from "cloudflare:test";
 import { resetBreakerMemo } from "../../src/upstream/breaker";
 import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetRecentActiveKey } from "../../src/storage/active-key";
 import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
-import { forgetAllSets } from "../../src/vend/reuse";
 import { forgetRefusalMemory } from "../../src/storage/audit-log";
 import { emulator } from "./emulator";
 
@@ -20,6 +20,5 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   forgetIndexMemory();
   forgetRecentActiveKey();
   forgetOpenedSecrets();
-  forgetAllSets();
   forgetRefusalMemory();
 }

@@ -2,6 +2,7 @@
 import { env } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { expect } from "vitest";
+import { USERNAME_INDEX_SHARDS } from "../../src/constants";
 import { KeySecrets } from "../../src/storage/key-secrets";
 import { call, envelope } from "./api";
 import { emulator } from "./emulator";
@@ -48,9 +49,22 @@ export async function activeVendingKey(): Promise<{ uid: string; key: string }> 
   return made;
 }
 
+/** The username index's shards, as the Worker addresses them (src/vend/deps.ts). */
+export function indexShards() {
+  const ns = env.USERNAME_INDEX;
+  return Array.from({ length: USERNAME_INDEX_SHARDS }, (_, n) => ns.get(ns.idFromName(`usernames-v1-${n}`)));
+}
+
+/** Waits until the username index knows `username`: it is written after the answer, and a revoke by username needs it. */
+export async function untilIndexed(username: string): Promise<void> {
+  const known = async () => (await Promise.all(indexShards().map((s) => s.find(username)))).flat().length > 0;
+  for (let i = 0; i < 200 && !(await known()); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 /**
- * POST /v1/ice-servers with a bearer token (JWT or caller token). The ledger is written after the answer,
- * so on success this waits until every issued username is recorded, as a later revoke would need.
+ * POST /v1/ice-servers with a bearer token (JWT or caller token). The user's object records the set before
+ * the answer; its usernames reach the username index after it, so on success this waits for them, as a
+ * later revoke by username would need.
  */
 export async function vend(
   token: string | undefined,
@@ -64,15 +78,11 @@ export async function vend(
   });
   if (res.status !== 200) return res;
   const body = (await res.clone().json()) as Vended;
-  for (const username of body.iceServers.flatMap((s) => (s.username ? [s.username] : []))) {
-    for (let i = 0; i < 200 && (await env.TURNVEND_KV.get(`cred:v1:${username}`)) === null; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
+  for (const username of body.iceServers.flatMap((s) => (s.username ? [s.username] : []))) await untilIndexed(username);
   return res;
 }
 
-/** A unique subject per test, so the real per-subject limiter never carries over between tests. */
+/** A unique subject per test, so one test's user (its object: quota, rate bound, reuse) never carries over. */
 export function freshSubject(label = "user"): string {
   return `${label}-${crypto.randomUUID()}`;
 }

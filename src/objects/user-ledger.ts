@@ -1,0 +1,286 @@
+// One user's own Durable Object, named by the subject's keyed hash (idFromName(subjectHash)): everything
+// about that user that must be exact, in one single-threaded place. It holds the user's ledger (every
+// credential set, for revocation), counts the quota (sets in a rolling 24 hours) and the per-user request
+// bound (a rolling minute), keeps the reuse set, and prunes by alarm. A vend is one call: the object admits
+// it, reserves its place in the quota, mints the set upstream and records it before answering, so no
+// credential leaves unrecorded and concurrent vends of one user cannot overrun the quota. Why this state
+// lives in an object and what each row costs: docs/storage-schema.md ("UserLedger").
+import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_RETRY_AFTER_SECONDS, LEDGER_PRUNE_SLACK_MS, QUOTA_WINDOW_MS, USER_RATE_WINDOW_MS } from "../constants";
+import { Failure, toFailureData } from "../errors";
+import { log } from "../observability/log";
+import { reportUsage } from "../observability/usage";
+import { UpstreamBudget } from "../upstream/budget";
+import { RtcApi } from "../upstream/rtc-api";
+import { credentialUsernames } from "../upstream/rtc-api";
+import { shapeIceServers } from "../vend/browser-ice-servers";
+import type {
+  HeldCredential,
+  ObjectUsage,
+  OutstandingQuery,
+  UserLedgerApi,
+  VendCall,
+  VendOutcome,
+} from "../vend/objects-api";
+import { Activity } from "./activity";
+import { LedgerPages, type StoredSet, withoutIce } from "./ledger-pages";
+import { emptyUsage, Sql } from "./sql";
+
+/**
+ * A set found when this much older than the reuse window ends the search: sets are stored in the order
+ * they were recorded, which differs from the order they were issued by at most one upstream call.
+ */
+const REUSE_SCAN_SLACK_MS = 60_000;
+
+export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
+  private readonly pages: LedgerPages;
+  private readonly activity = new Activity();
+  // Issue times (epoch ms, ascending) of the sets in the quota window: recorded ones and reserved ones.
+  private issued: number[] = [];
+  // Times (epoch ms, ascending) of the requests admitted in the last minute, reused sets included.
+  private requests: number[] = [];
+  // When the pruning alarm is set for, or null when none is.
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.pages = new LedgerPages(new Sql(ctx.storage.sql));
+    void ctx.blockConcurrencyWhile(() => this.load());
+  }
+
+  private async load(): Promise<void> {
+    this.pages.load(emptyUsage());
+    this.alarmAt = await this.ctx.storage.getAlarm();
+    // The request bound starts from the sets recorded in its window: a restarted object forgets only the
+    // reused sets it handed out (they cost nothing upstream).
+    const now = Date.now();
+    const times = [...this.pages.newestFirst()].map((set) => set.at).sort((x, y) => x - y);
+    this.issued = times.filter((t) => t > now - QUOTA_WINDOW_MS);
+    this.requests = times.filter((t) => t > now - USER_RATE_WINDOW_MS);
+  }
+
+  async vend(call: VendCall): Promise<VendOutcome> {
+    const done = this.activity.enter();
+    const usage = emptyUsage();
+    try {
+      return await this.admitAndIssue(call, usage);
+    } catch (err) {
+      if (!(err instanceof Failure))
+        log("user_ledger.vend_failed", { error: err instanceof Error ? err.name : "unknown" });
+      const failure =
+        err instanceof Failure
+          ? err
+          : new Failure("ledger_unavailable", "the user's credential ledger failed; try again", {
+              retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
+            });
+      return { ok: false, failure: toFailureData(failure), usage };
+    } finally {
+      done();
+    }
+  }
+
+  private async admitAndIssue(call: VendCall, usage: ObjectUsage): Promise<VendOutcome> {
+    const { policy } = call;
+    const now = Date.now();
+
+    // The per-user bound counts every request, reused sets included.
+    dropBefore(this.requests, now - USER_RATE_WINDOW_MS);
+    if (policy.requestsPerMinute > 0 && this.requests.length >= policy.requestsPerMinute) {
+      throw new Failure("rate_limited", "too many credential requests for this user; try again later", {
+        retryAfterSeconds: secondsUntil(this.requests[0] + USER_RATE_WINDOW_MS, now),
+        detail: "rate_limited",
+      });
+    }
+    insertSorted(this.requests, now);
+
+    if (call.allowReuse && policy.reuseSeconds > 0) {
+      const set = this.reusable(call, now);
+      if (set?.ice) {
+        const outcome = { iceServers: set.ice, usernames: [...set.u], issuedAt: set.at, expiresAt: set.exp };
+        return { ok: true, set: outcome, reused: true, usage };
+      }
+    }
+
+    // The quota, checked and reserved in one step: nothing else runs in this object until the first await,
+    // so concurrent vends of one user each see the reservations before theirs.
+    dropBefore(this.issued, now - QUOTA_WINDOW_MS);
+    if (policy.setsPerDay > 0 && this.issued.length >= policy.setsPerDay) {
+      throw new Failure(
+        "quota_exceeded",
+        `this user has had the ${policy.setsPerDay} credential sets allowed in 24 hours; Retry-After says when the oldest leaves the window`,
+        { retryAfterSeconds: secondsUntil(this.issued[0] + QUOTA_WINDOW_MS, now) },
+      );
+    }
+    insertSorted(this.issued, now);
+    let recorded = false;
+    try {
+      const rtc = new RtcApi(call.upstream.rtcBaseUrl, new UpstreamBudget(call.upstream.timeoutMs));
+      const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
+        ttl: call.ttl,
+        customIdentifier: call.subjectHash,
+      });
+      const usernames = credentialUsernames(upstream.iceServers);
+      const iceServers = shapeIceServers(upstream.iceServers);
+      // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
+      const set: StoredSet = {
+        at: now,
+        exp: now + call.ttl * 1000,
+        key: call.key.keyId,
+        by: call.issuedBy,
+        ttl: call.ttl,
+        u: usernames,
+      };
+      if (policy.reuseSeconds > 0 && iceServers.length > 0) set.ice = iceServers;
+      try {
+        this.pages.append(set, Date.now(), usage, (s) => isReusable(s, Date.now(), policy.reuseSeconds));
+      } catch (err) {
+        // No credential stays out that turnvend cannot revoke: this one is withdrawn before anyone has it.
+        log("vend.ledger_write_failed", {
+          key_id: call.key.keyId,
+          subject_hash: call.subjectHash,
+          error: err instanceof Error ? err.message.slice(0, 200) : "unknown",
+        });
+        await withdraw(rtc, call, usernames);
+        throw new Failure("ledger_unavailable", "the user's credential ledger cannot be written; try again", {
+          retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
+        });
+      }
+      recorded = true;
+      await this.armAlarm();
+      if (iceServers.length === 0) {
+        log("vend.no_usable_urls", { key_id: call.key.keyId });
+        throw new Failure("upstream_error", "Cloudflare returned no ICE server a browser can use");
+      }
+      return { ok: true, set: { iceServers, usernames, issuedAt: set.at, expiresAt: set.exp }, reused: false, usage };
+    } finally {
+      // A set that was never recorded was never handed out: its place in the quota is free again.
+      if (!recorded) removeOne(this.issued, now);
+    }
+  }
+
+  // The newest set this asker may be handed again: same kind of asker, TTL and key, young enough, not revoked.
+  private reusable(call: VendCall, now: number): StoredSet | undefined {
+    const windowMs = call.policy.reuseSeconds * 1000;
+    for (const set of this.pages.newestFirst()) {
+      if (now - set.at >= windowMs + REUSE_SCAN_SLACK_MS) return undefined;
+      if (set.by !== call.issuedBy || set.ttl !== call.ttl || set.key !== call.key.keyId) continue;
+      if (isReusable(set, now, call.policy.reuseSeconds)) return set;
+    }
+    return undefined;
+  }
+
+  async outstanding(query: OutstandingQuery): Promise<{ credentials: HeldCredential[]; more: boolean }> {
+    const done = this.activity.enter();
+    try {
+      const now = Date.now();
+      const credentials: HeldCredential[] = [];
+      let more = false;
+      const matches =
+        "username" in query ? (set: StoredSet) => set.u.includes(query.username) : (_set: StoredSet) => true;
+      for (const set of this.pages.newestFirst()) {
+        if (!matches(set) || set.exp <= now) continue;
+        for (const username of set.u) {
+          if ("username" in query && username !== query.username) continue;
+          if ("limit" in query && credentials.length >= query.limit) {
+            more = true;
+            break;
+          }
+          credentials.push({ username, key_id: set.key, expires_at: new Date(set.exp).toISOString() });
+        }
+      }
+      // Being revoked: from this moment no matching set is handed out again, whatever happens upstream.
+      this.pages.update((set) => (set.ice && matches(set) ? withoutIce(set) : set), emptyUsage());
+      return { credentials, more };
+    } finally {
+      done();
+    }
+  }
+
+  async forget(revoked: string[], withheld: string[] = []): Promise<ObjectUsage> {
+    const done = this.activity.enter();
+    try {
+      const usage = emptyUsage();
+      const gone = new Set(revoked);
+      const touched = new Set([...revoked, ...withheld]);
+      this.pages.update((set) => {
+        if (!set.u.some((u) => touched.has(u))) return set;
+        const kept = withoutIce(set);
+        return { ...kept, u: set.u.filter((u) => !gone.has(u)) };
+      }, usage);
+      return usage;
+    } finally {
+      done();
+    }
+  }
+
+  // Pruning: deletes the pages whose sets are all dead; with none left, the object's storage goes entirely.
+  override async alarm(): Promise<void> {
+    const done = this.activity.enter();
+    this.alarmAt = null;
+    reportUsage("do_alarms_pending", -1);
+    try {
+      this.pages.prune(Date.now(), emptyUsage());
+      if (this.pages.isEmpty) {
+        // An empty SQLite database still holds ~12 KB of billed storage; deleteAll() leaves nothing.
+        await this.ctx.storage.deleteAll();
+        this.pages.reset();
+      } else {
+        await this.armAlarm();
+      }
+    } finally {
+      done();
+    }
+  }
+
+  // Sets the pruning alarm when none is set: a day after the first page can go (LEDGER_PRUNE_SLACK_MS).
+  private async armAlarm(): Promise<void> {
+    const first = this.pages.earliestKeepUntil();
+    if (this.alarmAt !== null || first === undefined) return;
+    const at = first + LEDGER_PRUNE_SLACK_MS;
+    this.alarmAt = at;
+    reportUsage("do_alarms_set");
+    reportUsage("do_alarms_pending", 1);
+    await this.ctx.storage.setAlarm(at);
+  }
+}
+
+/** A set may be handed out again while younger than the window and than half its lifetime, and unrevoked. */
+function isReusable(set: StoredSet, now: number, reuseSeconds: number): boolean {
+  const age = now - set.at;
+  return (
+    set.ice !== undefined && set.u.length > 0 && age >= 0 && age < reuseSeconds * 1000 && age < (set.exp - set.at) / 2
+  );
+}
+
+/** Revokes a set that could not be recorded, with an upstream allowance of its own. */
+async function withdraw(rtc: RtcApi, call: VendCall, usernames: string[]): Promise<void> {
+  const own = rtc.withBudget(new UpstreamBudget(call.upstream.timeoutMs));
+  const results = await Promise.allSettled(usernames.map((u) => own.revoke(call.key.keyId, call.key.secret, u)));
+  log("vend.credential_withdrawn", {
+    key_id: call.key.keyId,
+    subject_hash: call.subjectHash,
+    revoked: results.filter((r) => r.status === "fulfilled").length,
+  });
+}
+
+/** Whole seconds until `at`, at least 1: what Retry-After says. */
+function secondsUntil(at: number, now: number): number {
+  return Math.max(1, Math.ceil((at - now) / 1000));
+}
+
+function dropBefore(times: number[], cutoff: number): void {
+  let n = 0;
+  while (n < times.length && times[n] <= cutoff) n++;
+  if (n > 0) times.splice(0, n);
+}
+
+function insertSorted(times: number[], t: number): void {
+  let i = times.length;
+  while (i > 0 && times[i - 1] > t) i--;
+  times.splice(i, 0, t);
+}
+
+function removeOne(times: number[], t: number): void {
+  const i = times.indexOf(t);
+  if (i >= 0) times.splice(i, 1);
+}
