@@ -55,6 +55,21 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
 
 /** One attempt. A timeout or network failure comes back as the 503 to throw, not as an exception. */
 async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Failure> {
+  // A timer cleared once the answer is read, not AbortSignal.timeout: a pending timer keeps a Durable Object
+  // running (it cannot hibernate), and an answered call has no reason to.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("upstream attempt timed out", "TimeoutError")),
+    Math.max(1, Math.min(req.budget.attemptTimeoutMs, req.budget.remainingMs())),
+  );
+  try {
+    return await exchange(req, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse | Failure> {
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -66,7 +81,7 @@ async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Fai
       },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       redirect: "manual",
-      signal: AbortSignal.timeout(Math.max(1, Math.min(req.budget.attemptTimeoutMs, req.budget.remainingMs()))),
+      signal,
     });
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
