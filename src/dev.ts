@@ -6,6 +6,8 @@ import { buildApp } from "./app";
 import worker from "./index";
 import { devJwt } from "./routes/dev-jwt";
 
+export { AccountState } from "./objects/account-state";
+
 export const app = buildApp((surface) => surface.route("/v1/dev", devJwt));
 
 export default { ...worker, fetch: app.fetch } satisfies ExportedHandler<Env>;

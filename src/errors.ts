@@ -28,6 +28,7 @@ export const FAILURE_KINDS = [
   "custody_failure",
   "no_active_key",
   "identity_provider_unavailable",
+  "account_state_unavailable",
   "internal_error",
 ] as const;
 
@@ -42,6 +43,7 @@ export type FailureDetail =
   | "timeout"
   | "network"
   | "budget_exhausted"
+  | "v4_budget_spent"
   | "breaker_open"
   | "rate_limited"
   | "credentials_refused"

@@ -65,7 +65,25 @@ export const AuditResultInfo = v.object({ count: v.pipe(v.number(), v.integer())
 export const DevJwt = v.object({ token: v.string(), sub: v.string(), expires_at: Timestamp });
 export type DevJwt = v.InferOutput<typeof DevJwt>;
 
-export const HealthStatus = v.object({ status: v.literal("ok") });
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** turnvend's own budget of Cloudflare v4 calls (V4_BUDGET_PER_5_MIN), as the account object keeps it. */
+export const V4BudgetStatus = v.object({
+  per_5_min: v.pipe(Count, v.description("V4_BUDGET_PER_5_MIN: the most v4 calls turnvend makes in any 5 minutes.")),
+  burst: v.pipe(Count, v.description("The most calls the budget allows at once.")),
+  remaining: v.pipe(Count, v.description("Calls the budget allows right now.")),
+  write_reserve: v.pipe(Count, v.description("V4_WRITE_RESERVE: of `remaining`, the calls only writes may make.")),
+  breaker_open_seconds: v.pipe(
+    Count,
+    v.description("Seconds until calls go to Cloudflare again after its 429; 0 when none is held."),
+  ),
+});
+
+export const HealthStatus = v.object({
+  status: v.literal("ok"),
+  /** Numbers only; null when the account object cannot be reached right now. */
+  v4_budget: v.nullable(V4BudgetStatus),
+});
 
 const Message = v.object({ code: v.number(), message: v.string() });
 

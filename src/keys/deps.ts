@@ -1,17 +1,20 @@
 // What the key functions need, as plain values and bindings, and how a request or the cron wires them.
 import type { Config } from "../config";
+import { AccountStateClient } from "../storage/account-state-client";
 import { IdempotencyStore } from "../storage/idempotency";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
-import { Breaker } from "../upstream/breaker";
 import { UpstreamBudget } from "../upstream/budget";
 import { CloudflareApi } from "../upstream/cloudflare-api";
 import { RefreshAllowance } from "../upstream/refresh-allowance";
+import { LeasedV4Gate } from "../upstream/v4-budget";
 
 export interface KeyDeps {
   api: CloudflareApi;
   index: KeyIndex;
   secrets: KeySecrets;
+  /** The account object: the v4 budget and the breaker live there. */
+  account: AccountStateClient;
   /** Each caller's allowance of reads that reach Cloudflare (cache bypasses and misses). */
   allowance: RefreshAllowance;
   freshSeconds: number;
@@ -30,10 +33,12 @@ export interface CreateDeps extends KeyDeps {
 
 /** Wires the key functions to the bindings and configuration, with an upstream budget (a fresh one by default). */
 export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
+  const account = new AccountStateClient(env.ACCOUNT_STATE);
   return {
-    api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
+    api: new CloudflareApi(config, new LeasedV4Gate(account), budget),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
+    account,
     allowance: new RefreshAllowance(env.KEYS_REFRESH_LIMITER),
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,

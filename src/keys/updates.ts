@@ -45,7 +45,8 @@ export async function adoptKeySecret(
       "turnvend already holds a secret for this key; delete the key or create a new one instead",
     );
   }
-  const record = await deps.api.getKey(keyId);
+  // Part of a write: it may spend the budget's write reserve.
+  const record = await deps.api.getKey(keyId, "write");
   await deps.secrets.store(keyId, input.secret, input.callerId);
   const entry: CachedKey = {
     ...toPublic(record),

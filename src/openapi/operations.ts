@@ -78,6 +78,8 @@ const JSON_BODY: FailureKind[] = [
   "unsupported_media_type",
 ];
 const UPSTREAM: FailureKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
+/** Routes that ask the account object (the v4 budget and breaker, creates, the active key). */
+const ACCOUNT: FailureKind[] = ["account_state_unavailable"];
 const V4_KEY: FailureKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
 
 const V4_KEYS = "/client/v4/accounts/{account_id}/calls/turn_keys";
@@ -105,7 +107,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "Every key.", schema: Envelope(v.array(TurnKey)), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM, "rate_limited"],
+    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM, ...ACCOUNT, "rate_limited"],
   },
   {
     method: "post",
@@ -141,6 +143,7 @@ export const OPERATIONS: Operation[] = [
       "idempotency_mismatch",
       "custody_failure",
       ...UPSTREAM,
+      ...ACCOUNT,
     ],
   },
   {
@@ -153,7 +156,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "The key.", schema: Envelope(TurnKey), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, "rate_limited"],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, ...ACCOUNT, "rate_limited"],
   },
   {
     method: "put",
@@ -165,7 +168,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
     success: { status: 200, description: "The updated key.", schema: Envelope(TurnKey) },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM, ...ACCOUNT],
   },
   {
     method: "delete",
@@ -176,7 +179,7 @@ export const OPERATIONS: Operation[] = [
     description: "Cloudflare's v4 route. The stored secret is destroyed too.",
     auth: { kind: "caller", scope: "keys:write" },
     success: { status: 200, description: "The deleted key.", schema: Envelope(TurnKey) },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, ...ACCOUNT],
   },
   {
     method: "put",
@@ -189,7 +192,15 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:write" },
     body: AdoptSecretBody,
     success: { status: 200, description: "The key, now with a secret in custody.", schema: Envelope(AdoptedTurnKey) },
-    errors: [...CALLER_AUTH, "invalid_key_id", ...JSON_BODY, "key_not_found", "custody_failure", ...UPSTREAM],
+    errors: [
+      ...CALLER_AUTH,
+      "invalid_key_id",
+      ...JSON_BODY,
+      "key_not_found",
+      "custody_failure",
+      ...UPSTREAM,
+      ...ACCOUNT,
+    ],
   },
   {
     method: "get",
@@ -203,7 +214,7 @@ export const OPERATIONS: Operation[] = [
       description: "The vending key (TURN_KEY_ID when pinned), or key_id null.",
       schema: Envelope(ActiveKeyView),
     },
-    errors: [...CALLER_AUTH],
+    errors: [...CALLER_AUTH, ...ACCOUNT],
   },
   {
     method: "put",
@@ -216,7 +227,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:write" },
     body: ActiveKeyBody,
     success: { status: 200, description: "The new vending key.", schema: Envelope(ActiveKeyView) },
-    errors: [...CALLER_AUTH, ...JSON_BODY, "invalid_key_id", "conflict", "custody_failure"],
+    errors: [...CALLER_AUTH, ...JSON_BODY, "invalid_key_id", "conflict", "custody_failure", ...ACCOUNT],
   },
   {
     method: "post",
@@ -243,6 +254,7 @@ export const OPERATIONS: Operation[] = [
       "no_active_key",
       "custody_failure",
       ...UPSTREAM,
+      ...ACCOUNT,
     ],
   },
   {
@@ -297,7 +309,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "health",
     tag: "Service",
     summary: "Liveness and configuration check",
-    description: "No upstream call. A 503 lists every configuration problem, one error each.",
+    description:
+      "No upstream call. Reports how much of turnvend's own budget of Cloudflare v4 calls is left (numbers only; null when the account object cannot be reached), as this isolate read it within the last 5 s. A 503 lists every configuration problem, one error each.",
     auth: { kind: "none" },
     success: { status: 200, description: "Configured.", schema: Envelope(HealthStatus) },
     errors: ["not_configured"],

@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { AccountStateClient } from "../storage/account-state-client";
 import { ActiveKeyStore } from "../storage/active-key";
 import { KeySecrets } from "../storage/key-secrets";
 import { Ledger } from "../storage/ledger";
@@ -32,7 +33,7 @@ export function vendDeps(env: Env, config: Config, waitUntil: (work: Promise<unk
   return {
     rtc: new RtcApi(config.rtcBaseUrl, new UpstreamBudget(config.upstreamTimeoutMs)),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
-    activeKeys: new ActiveKeyStore(env.TURNVEND_KV),
+    activeKeys: new ActiveKeyStore(new AccountStateClient(env.ACCOUNT_STATE)),
     ledger: new Ledger(env.TURNVEND_KV),
     pinnedKeyId: config.pinnedKeyId,
     subjectHashKey: config.subjectHashKey,

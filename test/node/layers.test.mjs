@@ -14,7 +14,8 @@ const LAYERS = [
   ["config"],
   ["storage", "upstream", "auth"],
   ["keys", "vend"],
-  ["jobs", "http"],
+  // objects: the Durable Object classes, which run domain code behind their own storage.
+  ["jobs", "http", "objects"],
   ["routes"],
   // The entry points, and the tooling built from everything (never bundled into the Worker).
   ["app.ts", "index.ts", "dev.ts", "openapi", "client"],

@@ -1,10 +1,12 @@
-// A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory.
-import { env } from "cloudflare:test";
-import { resetBreakerMemo } from "../../src/upstream/breaker";
+// A clean world for each test: an empty emulator, an empty KV namespace, a fresh account object and no
+// isolate memory.
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetRecentActiveKey } from "../../src/storage/active-key";
 import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
+import { forgetV4Memory } from "../../src/upstream/v4-budget";
 import { forgetAllSets } from "../../src/vend/reuse";
+import { accountObject } from "./account";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -15,9 +17,19 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
     await Promise.all(page.keys.map((k) => env.TURNVEND_KV.delete(k.name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
-  resetBreakerMemo();
+  await resetAccountObject();
+  forgetV4Memory();
   forgetIndexMemory();
   forgetRecentActiveKey();
   forgetOpenedSecrets();
   forgetAllSets();
+}
+
+/** Empties the account object's tables and starts a new instance of it. */
+export async function resetAccountObject(): Promise<void> {
+  const stub = accountObject();
+  await runInDurableObject(stub, (_instance, state) => {
+    state.storage.sql.exec("DELETE FROM control");
+  });
+  await evictDurableObject(stub);
 }
