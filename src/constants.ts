@@ -160,6 +160,25 @@ export const V4_LEASE_TTL_MS = 10_000;
 /** How long /healthz reuses this isolate's last view of the budget, so monitors polling it cost no object request. */
 export const V4_BUDGET_VIEW_MEMORY_MS = 5_000;
 /**
+ * Creates waiting behind the one in flight. Each holds a Worker request open; past this many, a create gets
+ * 503 with Retry-After instead of queueing.
+ */
+export const CREATE_QUEUE_MAX = 16;
+/**
+ * Upstream attempts one create may make in the account object: the list before it (with retries), the create,
+ * the list that settles a lost answer, and deleting what it left.
+ */
+export const CREATE_ATTEMPT_BUDGET = 12;
+/** Time one create may spend upstream, all of those calls included. */
+export const CREATE_DEADLINE_MS = 30_000;
+/** Longest a queued create waits for its turn before it gives up (503, nothing started). */
+export const CREATE_QUEUE_WAIT_MS = 25_000;
+/**
+ * When a create's answer was lost, a new key whose `created` time is further than this from the attempt is not
+ * taken for its key: a margin for the clocks of Cloudflare and the object, and for the upstream timeout.
+ */
+export const CREATE_MATCH_WINDOW_MS = 300_000;
+/**
  * When the account object cannot be reached, an isolate keeps vending with the active key it last read for up
  * to this long (it normally rereads it every VENDING_KEY_MEMORY_MS). Past it, vending answers 503.
  */

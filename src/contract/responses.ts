@@ -7,7 +7,7 @@ import { KEY_ID_PATTERN } from "../ids";
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
 
-/** A TURN key as Cloudflare's v4 API shows it (the marker turnvend tags names with is hidden). */
+/** A TURN key as Cloudflare's v4 API shows it, the name exactly as Cloudflare holds it. */
 export const TurnKey = v.object({ uid: KeyId, name: v.string(), created: Timestamp, modified: Timestamp });
 export type TurnKey = v.InferOutput<typeof TurnKey>;
 

@@ -1,7 +1,6 @@
 // What the key functions need, as plain values and bindings, and how a request or the cron wires them.
 import type { Config } from "../config";
 import { AccountStateClient } from "../storage/account-state-client";
-import { IdempotencyStore } from "../storage/idempotency";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
 import { UpstreamBudget } from "../upstream/budget";
@@ -13,7 +12,7 @@ export interface KeyDeps {
   api: CloudflareApi;
   index: KeyIndex;
   secrets: KeySecrets;
-  /** The account object: the v4 budget and the breaker live there. */
+  /** The account object: creates run there; the v4 budget and the breaker live there. */
   account: AccountStateClient;
   /** Each caller's allowance of reads that reach Cloudflare (cache bypasses and misses). */
   allowance: RefreshAllowance;
@@ -22,13 +21,6 @@ export interface KeyDeps {
   maxStaleSeconds: number;
   /** Milliseconds since the epoch: Date.now, or a test's clock. */
   now: () => number;
-}
-
-/** The key functions plus what creation needs: idempotency records and work after the response. */
-export interface CreateDeps extends KeyDeps {
-  idempotency: IdempotencyStore;
-  /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
-  waitUntil: (work: Promise<unknown>) => void;
 }
 
 /** Wires the key functions to the bindings and configuration, with an upstream budget (a fresh one by default). */
@@ -44,8 +36,4 @@ export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(co
     maxStaleSeconds: config.cacheMaxStaleSeconds,
     now: Date.now,
   };
-}
-
-export function createDeps(keys: KeyDeps, env: Env, waitUntil: (work: Promise<unknown>) => void): CreateDeps {
-  return { ...keys, idempotency: new IdempotencyStore(env.TURNVEND_KV), waitUntil };
 }

@@ -116,14 +116,14 @@ export const OPERATIONS: Operation[] = [
     tag: "TURN keys",
     summary: "Create a TURN key",
     description:
-      "Cloudflare's v4 route. turnvend seals the one-time secret in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
+      "Cloudflare's v4 route. The name reaches Cloudflare exactly as sent. Creates run one at a time in turnvend's account object; the one-time secret is sealed in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
     headers: [
       {
         name: "Idempotency-Key",
         description:
-          "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`).",
+          "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`); while the first is running, a duplicate gets 409. Exact: concurrent duplicates make one key.",
         schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
       },
     ],

@@ -8,7 +8,7 @@ export function accountObject(): DurableObjectStub<AccountState> {
 }
 
 /** Rows of one of the account object's tables, as SQLite holds them. */
-export function accountRows<T = Record<string, unknown>>(table: "control"): Promise<T[]> {
+export function accountRows<T = Record<string, unknown>>(table: "creates" | "control"): Promise<T[]> {
   return runInDurableObject(accountObject(), (_instance, state) =>
     state.storage.sql.exec(`SELECT * FROM ${table}`).toArray(),
   ) as Promise<T[]>;

@@ -25,11 +25,11 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   forgetAllSets();
 }
 
-/** Empties the account object's tables and starts a new instance of it. */
+/** Empties the account object's tables and starts a new instance of it (no queue, no running creates). */
 export async function resetAccountObject(): Promise<void> {
   const stub = accountObject();
   await runInDurableObject(stub, (_instance, state) => {
-    state.storage.sql.exec("DELETE FROM control");
+    for (const table of ["creates", "control"]) state.storage.sql.exec(`DELETE FROM ${table}`);
   });
   await evictDurableObject(stub);
 }
