@@ -10,6 +10,7 @@ import { freePort, startStack } from "../scripts/stack.mjs";
 import { emulator, turnvend } from "./clients.mjs";
 import { build, bundleSizeRatio, coldStartRatio } from "./figures/build.mjs";
 import { listCostAtScale } from "./figures/list-scale.mjs";
+import { exactIdempotency } from "./figures/idempotency.mjs";
 import { prepareVending, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
 import { warmReadThroughput, warmReadUpstreamCalls } from "./figures/warm-reads.mjs";
 import { startPassthrough } from "./passthrough.mjs";
@@ -89,6 +90,7 @@ try {
       "list_cost_at_scale",
       "vend_overhead",
       "vend_upstream_calls",
+      "exact_idempotency",
     )
   )
     throw new StopEarly();
@@ -128,6 +130,7 @@ try {
   if (passthrough)
     await measure("vend_overhead", () => vendOverhead({ stack, passthrough, emu, settings: settings.vend }));
   await measure("vend_upstream_calls", () => vendUpstreamCalls({ stack, emu, settings: settings.vendCalls }));
+  await measure("exact_idempotency", () => exactIdempotency({ stack, emu, settings: settings.idempotency }));
 } catch (err) {
   if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
 } finally {

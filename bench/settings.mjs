@@ -11,6 +11,7 @@ export const TARGETS = {
   vend_upstream_calls: { op: "==", value: 1 },
   bundle_size_ratio: { op: "<=", value: 3.0 },
   cold_start_ratio: { op: "<=", value: 1.3 },
+  exact_idempotency: { op: "==", value: 1 },
 };
 
 /** Key counts compared by the list-at-scale figure; 1,000 is Cloudflare's per-account cap on TURN keys. */
@@ -38,6 +39,8 @@ export const MODES = {
     vend: { connections: 1, loadedConnections: 10, warmupSeconds: 2, durationSeconds: 5, rounds: 2 },
     vendCalls: { connections: 10, amount: 200 },
     coldStartRuns: 15,
+    /** Creates sent at once under one Idempotency-Key; the emulator holds the one that gets through meanwhile. */
+    idempotency: { concurrent: 20, createDelayMs: 200 },
   },
   quick: {
     warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
@@ -46,5 +49,6 @@ export const MODES = {
     vend: { connections: 1, loadedConnections: 10, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
     vendCalls: { connections: 10, amount: 50 },
     coldStartRuns: 1,
+    idempotency: { concurrent: 20, createDelayMs: 200 },
   },
 };
