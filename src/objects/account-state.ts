@@ -117,7 +117,8 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
   // --- the v4 budget and the breaker ---
 
   async leaseV4(kind: V4CallKind, want: number): Promise<V4Grant> {
-    const count = Math.max(1, Math.min(V4_READ_LEASE_TOKENS, Math.floor(want)));
+    // Only turnvend's own isolates call this, but a count is clamped all the same: 1 to a read lease.
+    const count = Number.isFinite(want) ? Math.max(1, Math.min(V4_READ_LEASE_TOKENS, Math.floor(want))) : 1;
     return this.takeTokens(requireConfig(this.env), kind === "write" ? "write" : "read", count);
   }
 
