@@ -22,6 +22,9 @@ export function emulator(baseUrl) {
   return {
     reset: (seedKeys = 0) => post("/reset", { seedKeys }),
     delay: (route, delayMs) => post("/faults", { route, delayMs, count: -1 }),
+    fault: (fault) => post("/faults", fault),
+    /** Every key upstream, as the emulator holds it. */
+    keys: () => control("/keys"),
     clearFaults: () => control("/faults", { method: "DELETE" }),
     calls: () => control("/calls"),
     /**

@@ -11,6 +11,7 @@ import { emulator, turnvend } from "./clients.mjs";
 import { build, bundleSizeRatio, coldStartRatio } from "./figures/build.mjs";
 import { listCostAtScale } from "./figures/list-scale.mjs";
 import { costPerMillionVends } from "./figures/cost.mjs";
+import { exactIdempotency } from "./figures/idempotency.mjs";
 import { prepareVending, repeatVend, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
 import { warmReadThroughput, warmReadUpstreamCalls } from "./figures/warm-reads.mjs";
 import { startPassthrough } from "./passthrough.mjs";
@@ -92,6 +93,7 @@ try {
       "vend_upstream_calls",
       "repeat_vend_ratio",
       "cost_per_million_vends",
+      "exact_idempotency",
     )
   )
     throw new StopEarly();
@@ -141,6 +143,7 @@ try {
     await measure("cost_per_million_vends", () =>
       costPerMillionVends({ stack, settings: settings.cost, baseline: COST_BEFORE_OBJECTS }),
     );
+  await measure("exact_idempotency", () => exactIdempotency({ stack, emu, settings: settings.idempotency }));
 } catch (err) {
   if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
 } finally {

@@ -13,6 +13,7 @@ export const TARGETS = {
   cold_start_ratio: { op: "<=", value: 1.3 },
   repeat_vend_ratio: { op: "<=", value: 0.5 },
   cost_per_million_vends: { op: "<=", value: 2.0 },
+  exact_idempotency: { op: "==", value: 1 },
 };
 
 /**
@@ -58,6 +59,8 @@ export const MODES = {
      */
     cost: { users: 100, vendsPerUser: 10, rounds: 2, concurrency: 10 },
     coldStartRuns: 15,
+    /** Creates sent at once under one Idempotency-Key; the emulator holds the one that gets through meanwhile. */
+    idempotency: { concurrent: 20, createDelayMs: 200 },
   },
   quick: {
     warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
@@ -68,5 +71,6 @@ export const MODES = {
     vendCalls: { connections: 10, amount: 50 },
     cost: { users: 10, vendsPerUser: 5, rounds: 2, concurrency: 10 },
     coldStartRuns: 1,
+    idempotency: { concurrent: 20, createDelayMs: 200 },
   },
 };

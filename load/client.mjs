@@ -1,13 +1,10 @@
 // How the load run talks to the stack: every request to turnvend goes through `call`, which times it, records
 // it, and judges the answer against the fault rules (a 5xx must be a deliberate 502/503 in the v4 envelope).
-import { createHash } from "node:crypto";
 import { SignJWT } from "jose";
 import { DEV_ACCOUNT_ID, DEV_CALLER_TOKEN, devSettings } from "../scripts/dev-defaults.mjs";
 
 export const KEYS_PATH = `/client/v4/accounts/${DEV_ACCOUNT_ID}/calls/turn_keys`;
 export const ADMIN = { authorization: `Bearer ${DEV_CALLER_TOKEN}` };
-/** The dev caller's id in the CALLERS the stack runs on: part of each create's name tag. */
-export const DEV_CALLER_ID = JSON.parse(devSettings({ port: 0, emulatorUrl: "http://127.0.0.1" }).CALLERS)[0].id;
 const { JWT_HS256_SECRET, JWT_ISSUER, JWT_AUDIENCE } = devSettings({ port: 0, emulatorUrl: "http://127.0.0.1" });
 
 /** The deliberate 5xx codes (README "Errors") and the status each must come with. */
@@ -18,16 +15,14 @@ export const DELIBERATE_5XX = new Map([
   [10035, 503], // no_active_key
   [10036, 503], // ledger_unavailable
   [10037, 503], // identity_provider_unavailable
+  [10038, 503], // account_state_unavailable
 ]);
 
 /** No answer within this is a turnvend bug: its own upstream deadline is 20 s. */
 const CLIENT_TIMEOUT_MS = 30_000;
 
-/** The upstream name tag turnvend gives a create under `idempotencyKey` (src/keys/create.ts). */
-export function createTag(idempotencyKey, callerId = DEV_CALLER_ID) {
-  return createHash("sha256").update(`${callerId}:${idempotencyKey}`).digest("hex").slice(0, 12);
-}
-export const MARKER = /(^|\s)~tv-[0-9a-f]{12}$/;
+/** The marker versions before the account object added to every key name; none may appear now. */
+export const OLD_MARKER = /~tv-/;
 
 const jwts = new Map();
 /** An end-user JWT the dev stack accepts, one per subject, signed once. */

@@ -3,14 +3,15 @@
 // any violation:
 // - a 5xx that is not a deliberate 502/503 in the v4 envelope with a known code (503s with Retry-After),
 //   an unexpected status, or a request with no answer;
-// - a lost key secret: with faults off, every key upstream that turnvend made (name tag ` ~tv-`) must be
-//   one turnvend can vend with, and every key turnvend answered 201 for must exist upstream unless deleted.
+// - a lost key secret: with faults off, every key upstream (the run makes each one through turnvend) must be
+//   one turnvend can vend with, and every key turnvend answered 201 for must exist upstream unless deleted;
+// - more than one upstream key per Idempotency-Key, or an upstream name that is not exactly the name sent.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, startStack } from "../scripts/stack.mjs";
-import { ADMIN, MARKER, createTag, emulatorControl, endUserJwt, turnvendClient } from "./client.mjs";
+import { ADMIN, emulatorControl, endUserJwt, turnvendClient } from "./client.mjs";
 import { Recorder, printTable, round } from "./stats.mjs";
 import { EXPECTED, MIX, Workload } from "./workload.mjs";
 
@@ -72,8 +73,6 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 }
 
 const violations = [];
-/** Findings that do not fail the run. */
-const warnings = { tagDroppedByUpdate: [] };
 const recorder = new Recorder();
 const checkRecorder = new Recorder();
 let results;
@@ -149,12 +148,11 @@ try {
   for (const idem of stillUnresolved)
     checkViolations.push(`create under Idempotency-Key ${idem} still has no answer with faults off`);
 
-  // Lost secrets. Upstream is the truth: every key there that turnvend made must be one it can vend with.
-  // "Made by turnvend": the ` ~tv-` tag in its upstream name, or a uid turnvend answered 201 for (an update
-  // through turnvend drops the tag, see `warnings`).
+  // Lost secrets. Upstream is the truth, and every key there was made through turnvend in this run (a key of a
+  // lost create that turnvend failed to remove included): each must be one turnvend can vend with.
   const upstream = (await emu.keys()).keys;
   const byUid = new Map(upstream.map((k) => [k.uid, k]));
-  const ours = upstream.filter((k) => MARKER.test(k.name) || wl.created.has(k.uid));
+  const ours = upstream;
   for (const k of ours) {
     const r = await ctv.call("check:active-key", "PUT", "/v1/active-key", { body: { key_id: k.uid }, headers: ADMIN });
     if (r.status !== 200) {
@@ -188,18 +186,16 @@ try {
       checkViolations.push(
         `lost key: turnvend answered 201 for ${uid} (Idempotency-Key ${idem}) but it is not upstream`,
       );
-    else if (!MARKER.test(up.name)) {
-      if (wl.updated.has(uid)) warnings.tagDroppedByUpdate.push(uid);
-      else checkViolations.push(`key ${uid} lost its ~tv- tag upstream without an update: ${JSON.stringify(up.name)}`);
-    }
+    else if (!wl.updated.has(uid) && up.name !== wl.creates.get(idem)?.name)
+      checkViolations.push(
+        `key ${uid}: sent the name ${JSON.stringify(wl.creates.get(idem)?.name)}, Cloudflare holds ${JSON.stringify(up.name)}`,
+      );
   }
-  // One upstream key per Idempotency-Key: the one answered 201, or none when no 201 came.
+  // One upstream key per Idempotency-Key: the one answered 201, or none when no 201 came. Every create sends a
+  // name of its own, so a key with that exact name (or the uid answered) is the create's.
   for (const [idem, c] of wl.creates) {
     if (c.uid && wl.deleteAttempted.has(c.uid)) continue;
-    const tag = createTag(idem);
-    const keys = upstream.filter(
-      (k) => k.name === `~tv-${tag}` || k.name.endsWith(` ~tv-${tag}`) || (c.uid && k.uid === c.uid),
-    );
+    const keys = upstream.filter((k) => k.name === c.name || (c.uid && k.uid === c.uid));
     const expected = c.uid ? 1 : 0;
     if (keys.length !== expected) {
       checkViolations.push(
@@ -207,10 +203,12 @@ try {
       );
     }
   }
-  const strangers = upstream.filter((k) => !ours.includes(k));
+  // A key neither answered 201 nor named by any create: a lost create's key that turnvend should have removed.
+  const sentNames = new Set([...wl.creates.values()].map((c) => c.name));
+  const strangers = upstream.filter((k) => !wl.created.has(k.uid) && !sentNames.has(k.name));
   if (strangers.length > 0)
     checkViolations.push(
-      `${strangers.length} upstream keys neither tagged nor answered 201 (the run made every key through turnvend): ${strangers.map((k) => k.uid).join(", ")}`,
+      `${strangers.length} upstream keys neither answered 201 nor named by any create: ${strangers.map((k) => `${k.uid} ${JSON.stringify(k.name)}`).join(", ")}`,
     );
   violations.push(...checkViolations);
 
@@ -245,9 +243,7 @@ try {
     end_state: {
       upstream_keys: upstream.length,
       turnvend_keys_checked: ours.length,
-      tagged: upstream.filter((k) => MARKER.test(k.name)).length,
     },
-    warnings,
     checks: checkRecorder
       .summary(1)
       .filter((r) => r.op !== "all")
@@ -276,11 +272,6 @@ try {
   console.log(
     `end state (faults off): ${upstream.length} keys upstream, ${ours.length} made by turnvend, each checked with PUT /v1/active-key and a vend`,
   );
-  if (warnings.tagDroppedByUpdate.length > 0) {
-    console.log(
-      `warning: ${warnings.tagDroppedByUpdate.length} renamed keys lost their ~tv- tag upstream (PUT .../turn_keys/:id sends the new name untagged); checked by uid instead`,
-    );
-  }
 } catch (err) {
   violations.push(`load run failed: ${err instanceof Error ? err.stack : err}`);
 } finally {

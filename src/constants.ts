@@ -205,3 +205,52 @@ export const HS256_SECRET_MIN_BYTES = 32;
 
 /** Longest reuse window CREDENTIAL_REUSE_SECONDS may set (seconds); 0, the default, turns reuse off. */
 export const CREDENTIAL_REUSE_MAX_SECONDS = 3_600;
+// --- The account object (src/objects/account-state.ts) ---
+
+/** The account object's name: one object holds the control state of the one account turnvend manages. */
+export const ACCOUNT_OBJECT_NAME = "account";
+/** Cloudflare's v4 limit per token (docs/cloudflare-upstream.md#api-rate-limit); V4_BUDGET_PER_5_MIN may not exceed it. */
+export const V4_LIMIT_PER_5_MIN = 1_200;
+/** turnvend's own budget of v4 calls in any 5 minutes when V4_BUDGET_PER_5_MIN is unset: three quarters of the limit. */
+export const V4_BUDGET_DEFAULT_PER_5_MIN = 900;
+/** Calls of the budget kept for writes when V4_WRITE_RESERVE is unset. */
+export const V4_WRITE_RESERVE_DEFAULT = 50;
+/** The window Cloudflare counts its limit over. */
+export const V4_WINDOW_MS = 300_000;
+/**
+ * The bucket holds at most this share of the budget at once (the burst); the rest refills over the window,
+ * so no 5 minutes ever see more calls than the budget.
+ */
+export const V4_BURST_SHARE = 0.25;
+/** Tokens one isolate takes from the account object at a time for reads: one read with its two retries. */
+export const V4_READ_LEASE_TOKENS = 3;
+/** A leased token unspent after this long is dropped, so every call lands within the window it was granted in. */
+export const V4_LEASE_TTL_MS = 10_000;
+/** How long /healthz reuses this isolate's last view of the budget, so monitors polling it cost no object request. */
+export const V4_BUDGET_VIEW_MEMORY_MS = 5_000;
+/**
+ * Creates waiting behind the one in flight. Each holds a Worker request open; past this many, a create gets
+ * 503 with Retry-After instead of queueing.
+ */
+export const CREATE_QUEUE_MAX = 16;
+/**
+ * Upstream attempts one create may make in the account object: the list before it (with retries), the create,
+ * the list that settles a lost answer, and deleting what it left.
+ */
+export const CREATE_ATTEMPT_BUDGET = 12;
+/** Time one create may spend upstream, all of those calls included. */
+export const CREATE_DEADLINE_MS = 30_000;
+/** Longest a queued create waits for its turn before it gives up (503, nothing started). */
+export const CREATE_QUEUE_WAIT_MS = 25_000;
+/**
+ * When a create's answer was lost, a new key whose `created` time is further than this from the attempt is not
+ * taken for its key: a margin for the clocks of Cloudflare and the object, and for the upstream timeout.
+ */
+export const CREATE_MATCH_WINDOW_MS = 300_000;
+/**
+ * When the account object cannot be reached, an isolate keeps vending with the active key it last read for up
+ * to this long (it normally rereads it every VENDING_KEY_MEMORY_MS). Past it, vending answers 503.
+ */
+export const VENDING_KEY_STALE_MS = 300_000;
+/** Retry-After when the account object cannot be reached: objects restart within seconds (a deploy, an eviction). */
+export const ACCOUNT_STATE_RETRY_AFTER_SECONDS = 2;

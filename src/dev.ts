@@ -9,6 +9,8 @@ import { installUsageMeter, reportUsage, type UsageKind } from "./observability/
 import { devJwt } from "./routes/dev-jwt";
 import { devUsage } from "./routes/dev-usage";
 
+export { AccountState } from "./objects/account-state";
+
 export const app = buildApp((surface) => {
   surface.route("/v1/dev", devJwt);
   surface.route("/v1/dev", devUsage);

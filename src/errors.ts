@@ -31,6 +31,7 @@ export const FAILURE_KINDS = [
   "no_active_key",
   "identity_provider_unavailable",
   "ledger_unavailable",
+  "account_state_unavailable",
   "internal_error",
 ] as const;
 
@@ -45,6 +46,7 @@ export type FailureDetail =
   | "timeout"
   | "network"
   | "budget_exhausted"
+  | "v4_budget_spent"
   | "breaker_open"
   | "rate_limited"
   | "credentials_refused"

@@ -13,9 +13,6 @@ export const CF_RAY_PATTERN = /^[0-9a-f]{16}(?:-[A-Z]{3})?$/;
 /** Caller ids in CALLERS and ACCESS_CALLERS: they appear in logs and the audit trail. */
 export const CALLER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** A name ending like turnvend's create marker (src/keys/name-tag.ts); such names are refused from callers. */
-export const NAME_TAG_PATTERN = /(^|\s)~tv-[0-9a-f]{12}$/;
-
 /**
  * The one check on a TURN key id. Routes apply it to input, and the upstream clients again before an id
  * reaches a URL, so a crafted id can never steer the account token.

@@ -1,4 +1,5 @@
-// The Worker entry point: HTTP requests, and the cron that reconciles the cache with upstream.
+// The Worker entry point: HTTP requests, the cron that reconciles the cache with upstream, and the account
+// object's class (wrangler.toml binds it as ACCOUNT_STATE).
 import { app } from "./app";
 import { readConfig } from "./config";
 import { Failure } from "./errors";
@@ -7,6 +8,8 @@ import { keyDeps } from "./keys/deps";
 import { log } from "./observability/log";
 import { RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS } from "./constants";
 import { UpstreamBudget } from "./upstream/budget";
+
+export { AccountState } from "./objects/account-state";
 
 export default {
   fetch: app.fetch,

@@ -37,7 +37,16 @@ describe("GET /healthz", () => {
     const res = await call("/healthz", { as: "none" });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(await envelope(res)).toEqual({ success: true, errors: [], messages: [], result: { status: "ok" } });
+    // A fresh account object: the v4 budget's bucket is full (wrangler.toml's defaults), the breaker closed.
+    expect(await envelope(res)).toEqual({
+      success: true,
+      errors: [],
+      messages: [],
+      result: {
+        status: "ok",
+        v4_budget: { per_5_min: 900, burst: 225, remaining: 225, write_reserve: 50, breaker_open_seconds: 0 },
+      },
+    });
     expect((await emulator.calls()).total).toBe(0);
   });
 
@@ -81,6 +90,7 @@ describe("a missing or invalid setting fails closed", () => {
     ],
     ["SUBJECT_HASH_KEY missing", { SUBJECT_HASH_KEY: undefined }, "SUBJECT_HASH_KEY"],
     ["the KV binding missing", { TURNVEND_KV: undefined }, "TURNVEND_KV"],
+    ["the account object's binding missing", { ACCOUNT_STATE: undefined }, "ACCOUNT_STATE"],
     [
       "CF_API_BASE_URL over plain http to a public host",
       { CF_API_BASE_URL: "http://api.example.com/client/v4" },
@@ -142,7 +152,12 @@ describe("a missing or invalid setting fails closed", () => {
     ["AUDIT_RETENTION_DAYS", "9999"],
     ["JWT_MAX_LIFETIME_SECONDS", "30"],
     ["JWT_MAX_LIFETIME_SECONDS", "2592001"],
-  ])("reports a bad %s (%s) instead of using a default", async (name, value) => {
+    // Above Cloudflare's own limit of 1,200 per 5 minutes, a budget protects nothing.
+    ["V4_BUDGET_PER_5_MIN", "1201"],
+    ["V4_BUDGET_PER_5_MIN", "lots"],
+    // The default budget's burst is 225: a reserve that large would leave reads nothing.
+    ["V4_WRITE_RESERVE", "225"],
+  ])("reports a bad %s instead of using a default", async (name, value) => {
     const res = await fetchWith({ [name]: value }, "/healthz");
     expect(res.status).toBe(503);
     expect(JSON.stringify(await res.json())).toContain(name);

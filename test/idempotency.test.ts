@@ -6,6 +6,8 @@ import worker from "../src/index";
 import { call, envelope, KEYS_PATH, ORIGIN } from "./support/api";
 import { emulator } from "./support/emulator";
 import { ACCOUNT_ID, CALLERS } from "./support/fixtures";
+import { withAccountEnv } from "./support/account";
+import { failingPuts } from "./support/kv";
 import { resetWorld } from "./support/reset";
 import { sha256Hex } from "../src/crypto/hex";
 
@@ -89,13 +91,19 @@ describe("Idempotency-Key on create", () => {
     await emulator.fault({ route: "turn_keys.create", loseReply: true });
     const lost = await create("order-4");
     expect(lost.status).toBe(503);
-    expect((await emulator.state()).keys).toHaveLength(1); // Cloudflare made it; turnvend never saw the secret
+    // Cloudflare made the key, and turnvend never saw its secret: one list told the account object which key
+    // was its own (the new uid named as sent), and it deleted it before answering.
+    const calls = await emulator.calls();
+    expect(calls["turn_keys.create"]).toBe(1);
+    expect(calls["turn_keys.delete"]).toBe(1);
+    expect((await emulator.state()).keys).toHaveLength(0);
 
     const retry = await create("order-4");
     expect(retry.status).toBe(201);
     const keys = (await emulator.state()).keys;
     expect(keys).toHaveLength(1);
     expect(keys[0].uid).toBe((await envelope<{ uid: string }>(retry)).result.uid);
+    expect(keys[0].name).toBe("room");
     // The key it kept is one turnvend can vend with.
     expect(await env.TURNVEND_KV.get(`secret:v1:${keys[0].uid}`)).not.toBeNull();
   });
@@ -119,33 +127,11 @@ describe("Idempotency-Key on create", () => {
 });
 
 describe("custody of a fresh key's secret", () => {
-  /** The Worker's env with a KV namespace whose writes of sealed secrets always fail. */
-  function envWithFailingSecretWrites() {
-    const kv = env.TURNVEND_KV;
-    const failing = new Proxy(kv, {
-      get(target, prop, receiver) {
-        if (prop === "put") {
-          return (key: string, ...rest: unknown[]) =>
-            key.startsWith("secret:")
-              ? Promise.reject(new Error("injected KV failure"))
-              : (target.put as (...a: unknown[]) => Promise<void>)(key, ...rest);
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    return { ...env, TURNVEND_KV: failing };
-  }
-
   it("deletes the upstream key again and answers 503 when the secret cannot be stored", async () => {
-    const ctx = createExecutionContext();
-    const req = new Request(ORIGIN + KEYS_PATH, {
-      method: "POST",
-      headers: { authorization: `Bearer ${CALLERS.admin.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "doomed" }),
-    });
-    const res = await worker.fetch(req, envWithFailingSecretWrites(), ctx);
-    await waitOnExecutionContext(ctx);
+    // The account object runs the create, so its KV namespace is the one whose writes of sealed secrets fail.
+    const res = await withAccountEnv({ TURNVEND_KV: failingPuts(env.TURNVEND_KV, "secret:") }, () =>
+      call(KEYS_PATH, { method: "POST", body: { name: "doomed" } }),
+    );
     expect(res.status).toBe(503);
     const body = await envelope(res);
     expect(body.errors[0].code).toBe(10034);

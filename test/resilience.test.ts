@@ -5,7 +5,7 @@ import { call, envelope, KEYS_PATH } from "./support/api";
 import { emulator } from "./support/emulator";
 import { readIndex, writeIndex } from "./support/kv";
 import { resetWorld } from "./support/reset";
-import { resetBreakerMemo } from "../src/upstream/breaker";
+import { forgetV4Memory } from "../src/upstream/v4-budget";
 
 beforeEach(() => resetWorld());
 
@@ -96,10 +96,10 @@ describe("the rate-limit breaker", () => {
     expect(Number(res.headers.get("retry-after"))).toBe(300);
   });
 
-  it("is shared through KV, so a new isolate also holds calls", async () => {
+  it("is shared through the account object, so a new isolate also holds calls", async () => {
     await emulator.fault({ route: "turn_keys.list", status: 429, retryAfter: 90 });
     await call(KEYS_PATH, noCache);
-    resetBreakerMemo();
+    forgetV4Memory();
     const res = await call(KEYS_PATH, { method: "POST", body: {} });
     expect(res.status).toBe(503);
     expect((await emulator.calls())["turn_keys.create"]).toBe(0);

@@ -115,7 +115,6 @@ describe("request bodies", () => {
     ["name too long", { name: "n".repeat(201) }, "application/json", 400, 10001],
     ["name not a string", { name: 5 }, "application/json", 400, 10001],
     ["a body that is not an object", "[]", "application/json", 400, 10001],
-    ["a name ending in turnvend's own marker", { name: "x ~tv-0123456789ab" }, "application/json", 400, 10001],
     ["a __proto__ key", '{"__proto__":{"admin":true}}', "application/json", 400, 10003],
     ["an oversized body", { name: "x".repeat(20_000) }, "application/json", 413, 10024],
   ])("refuses %s with its own 4xx and no upstream call", async (_label, body, type, status, code) => {

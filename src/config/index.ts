@@ -14,6 +14,10 @@ import {
   JWT_MAX_LIFETIME_MAX_SECONDS,
   JWT_MAX_LIFETIME_MIN_SECONDS,
   UPSTREAM_TIMEOUT_MS,
+  V4_BUDGET_DEFAULT_PER_5_MIN,
+  V4_BURST_SHARE,
+  V4_LIMIT_PER_5_MIN,
+  V4_WRITE_RESERVE_DEFAULT,
 } from "../constants";
 import { Failure } from "../errors";
 import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
@@ -61,6 +65,17 @@ export interface Config {
   auditRetentionDays: number;
   /** Cloudflare Access service tokens for internal callers; undefined when the ACCESS_* settings are unset. */
   access: AccessSettings | undefined;
+  /** turnvend's own budget of v4 calls, kept by the account object (src/upstream/v4-bucket.ts). */
+  v4Budget: V4BudgetSettings;
+}
+
+export interface V4BudgetSettings {
+  /** V4_BUDGET_PER_5_MIN: the most v4 calls turnvend makes in any 5 minutes. */
+  perFiveMinutes: number;
+  /** The most the bucket holds at once: V4_BURST_SHARE of the budget. */
+  burst: number;
+  /** V4_WRITE_RESERVE: tokens of the bucket only writes may spend. */
+  writeReserve: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -121,6 +136,7 @@ function parse(env: Env): ConfigResult {
   if (!env.KEYS_REFRESH_LIMITER) problems.push("the KEYS_REFRESH_LIMITER rate limiting binding is missing");
   if (!env.USER_LEDGER) problems.push("the USER_LEDGER Durable Object binding is missing");
   if (!env.USERNAME_INDEX) problems.push("the USERNAME_INDEX Durable Object binding is missing");
+  if (!env.ACCOUNT_STATE) problems.push("the ACCOUNT_STATE Durable Object binding is missing");
 
   const apiBaseUrl = urlSetting(
     "CF_API_BASE_URL",
@@ -208,6 +224,7 @@ function parse(env: Env): ConfigResult {
   const cacheMaxStaleSeconds = int("CACHE_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400);
   const upstreamTimeoutMs = int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000);
   const auditRetentionDays = int("AUDIT_RETENTION_DAYS", 30, 1, 365);
+  const v4Budget = v4BudgetSettings(int);
 
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
@@ -243,8 +260,20 @@ function parse(env: Env): ConfigResult {
       pinnedKeyId,
       auditRetentionDays,
       access,
+      v4Budget,
     },
   };
+}
+
+/** The budget must leave reads something: the write reserve is less than the burst. */
+function v4BudgetSettings(
+  int: (name: keyof Env, fallback: number, min: number, max: number) => number,
+): V4BudgetSettings {
+  // At least 8 calls, so the burst holds 2 and a reserve of 1 still leaves reads one.
+  const perFiveMinutes = int("V4_BUDGET_PER_5_MIN", V4_BUDGET_DEFAULT_PER_5_MIN, 8, V4_LIMIT_PER_5_MIN);
+  const burst = Math.floor(perFiveMinutes * V4_BURST_SHARE);
+  const writeReserve = int("V4_WRITE_RESERVE", Math.min(V4_WRITE_RESERVE_DEFAULT, burst - 1), 0, burst - 1);
+  return { perFiveMinutes, burst, writeReserve };
 }
 
 /** A team domain as Access issues it: `<team>.cloudflareaccess.com`, lowercase (it becomes the exact `iss`). */

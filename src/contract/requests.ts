@@ -9,18 +9,11 @@ import {
   KEY_SECRET_LENGTH,
   SUBJECT_MAX_LENGTH,
 } from "../constants";
-import { NAME_TAG_PATTERN } from "../ids";
 import { displayText, plainText } from "./text";
 
+/** Create and rename: the name reaches Cloudflare exactly as sent. */
 export const KeyNameBody = v.strictObject({
-  name: v.optional(
-    v.pipe(
-      displayText("name", KEY_NAME_MAX_LENGTH),
-      // turnvend's own create marker (src/keys/name-tag.ts) is reserved, so no caller can plant a key that
-      // a timed-out create of another caller would take for its own.
-      v.check((name) => !NAME_TAG_PATTERN.test(name), "name must not end with a turnvend marker (~tv-<12 hex>)"),
-    ),
-  ),
+  name: v.optional(displayText("name", KEY_NAME_MAX_LENGTH)),
 });
 
 export const AdoptSecretBody = v.strictObject({

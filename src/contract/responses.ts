@@ -8,7 +8,7 @@ import { USAGE_KINDS, type UsageKind } from "../observability/usage";
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const KeyId = v.pipe(v.string(), v.regex(KEY_ID_PATTERN));
 
-/** A TURN key as Cloudflare's v4 API shows it (the marker turnvend tags names with is hidden). */
+/** A TURN key as Cloudflare's v4 API shows it, the name exactly as Cloudflare holds it. */
 export const TurnKey = v.object({ uid: KeyId, name: v.string(), created: Timestamp, modified: Timestamp });
 export type TurnKey = v.InferOutput<typeof TurnKey>;
 
@@ -94,7 +94,25 @@ export const DevUsage = v.object(
   >,
 );
 
-export const HealthStatus = v.object({ status: v.literal("ok") });
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** turnvend's own budget of Cloudflare v4 calls (V4_BUDGET_PER_5_MIN), as the account object keeps it. */
+export const V4BudgetStatus = v.object({
+  per_5_min: v.pipe(Count, v.description("V4_BUDGET_PER_5_MIN: the most v4 calls turnvend makes in any 5 minutes.")),
+  burst: v.pipe(Count, v.description("The most calls the budget allows at once.")),
+  remaining: v.pipe(Count, v.description("Calls the budget allows right now.")),
+  write_reserve: v.pipe(Count, v.description("V4_WRITE_RESERVE: of `remaining`, the calls only writes may make.")),
+  breaker_open_seconds: v.pipe(
+    Count,
+    v.description("Seconds until calls go to Cloudflare again after its 429; 0 when none is held."),
+  ),
+});
+
+export const HealthStatus = v.object({
+  status: v.literal("ok"),
+  /** Numbers only; null when the account object cannot be reached right now. */
+  v4_budget: v.nullable(V4BudgetStatus),
+});
 
 const Message = v.object({ code: v.number(), message: v.string() });
 

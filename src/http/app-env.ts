@@ -1,6 +1,6 @@
 import type { Caller } from "../auth/callers";
 import type { Config } from "../config";
-import type { CreateDeps, KeyDeps } from "../keys/deps";
+import type { KeyDeps } from "../keys/deps";
 import type { LogFields } from "../observability/log";
 import type { AuditLog } from "../storage/audit-log";
 import type { VendDeps } from "../vend/deps";
@@ -8,7 +8,6 @@ import type { VendDeps } from "../vend/deps";
 /** What the domain functions of one request need, wired once by src/http/wiring.ts. */
 export interface Services {
   keys: KeyDeps;
-  create: CreateDeps;
   vend: VendDeps;
   audit: AuditLog;
 }

@@ -30,6 +30,7 @@ export const ERRORS = {
   no_active_key: { status: 503, code: 10035 },
   ledger_unavailable: { status: 503, code: 10036 },
   identity_provider_unavailable: { status: 503, code: 10037 },
+  account_state_unavailable: { status: 503, code: 10038 },
   internal_error: { status: 500, code: 10099 },
 } as const satisfies Record<FailureKind, { status: number; code: number }>;
 

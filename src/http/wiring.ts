@@ -2,7 +2,7 @@
 // of the domain functions, put on the context for every handler after it.
 import { createMiddleware } from "hono/factory";
 import { requireConfig } from "../config";
-import { createDeps, keyDeps } from "../keys/deps";
+import { keyDeps } from "../keys/deps";
 import { AuditLog } from "../storage/audit-log";
 import { vendDeps } from "../vend/deps";
 import type { AppEnv, Services } from "./app-env";
@@ -13,7 +13,6 @@ export const wiring = createMiddleware<AppEnv>(async (c, next) => {
   const keys = keyDeps(c.env, config);
   const services: Services = {
     keys,
-    create: createDeps(keys, c.env, waitUntil),
     vend: vendDeps(c.env, config, waitUntil),
     audit: new AuditLog(c.env.TURNVEND_KV, config.auditRetentionDays),
   };

@@ -1,13 +1,13 @@
 // What the key functions need, as plain values and bindings, and how a request or the cron wires them.
 import type { Config } from "../config";
-import { IdempotencyStore } from "../storage/idempotency";
+import { AccountStateClient } from "../storage/account-state-client";
 import { KeyIndex } from "../storage/key-index";
 import { KeySecrets } from "../storage/key-secrets";
-import { Breaker } from "../upstream/breaker";
 import { UpstreamBudget } from "../upstream/budget";
 import { CloudflareApi } from "../upstream/cloudflare-api";
 import { RefreshAllowance } from "../upstream/refresh-allowance";
 import { RtcApi } from "../upstream/rtc-api";
+import { LeasedV4Gate } from "../upstream/v4-budget";
 
 export interface KeyDeps {
   api: CloudflareApi;
@@ -15,6 +15,8 @@ export interface KeyDeps {
   rtc: RtcApi;
   index: KeyIndex;
   secrets: KeySecrets;
+  /** The account object: creates run there; the v4 budget and the breaker live there. */
+  account: AccountStateClient;
   /** Each caller's allowance of reads that reach Cloudflare (cache bypasses and misses). */
   allowance: RefreshAllowance;
   freshSeconds: number;
@@ -26,28 +28,19 @@ export interface KeyDeps {
   now: () => number;
 }
 
-/** The key functions plus what creation needs: idempotency records and work after the response. */
-export interface CreateDeps extends KeyDeps {
-  idempotency: IdempotencyStore;
-  /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
-  waitUntil: (work: Promise<unknown>) => void;
-}
-
 /** Wires the key functions to the bindings and configuration, with an upstream budget (a fresh one by default). */
 export function keyDeps(env: Env, config: Config, budget = new UpstreamBudget(config.upstreamTimeoutMs)): KeyDeps {
+  const account = new AccountStateClient(env.ACCOUNT_STATE);
   return {
-    api: new CloudflareApi(config, new Breaker(env.TURNVEND_KV), budget),
+    api: new CloudflareApi(config, new LeasedV4Gate(account), budget),
     rtc: new RtcApi(config.rtcBaseUrl, budget),
     index: new KeyIndex(env.TURNVEND_KV),
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
+    account,
     allowance: new RefreshAllowance(env.KEYS_REFRESH_LIMITER),
     freshSeconds: config.cacheFreshSeconds,
     maxStaleSeconds: config.cacheMaxStaleSeconds,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     now: Date.now,
   };
-}
-
-export function createDeps(keys: KeyDeps, env: Env, waitUntil: (work: Promise<unknown>) => void): CreateDeps {
-  return { ...keys, idempotency: new IdempotencyStore(env.TURNVEND_KV), waitUntil };
 }

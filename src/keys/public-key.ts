@@ -1,7 +1,6 @@
-// What turnvend shows of a key: exactly Cloudflare's v4 fields, with turnvend's create marker removed.
+// What turnvend shows of a key: exactly Cloudflare's v4 fields, the name as Cloudflare holds it.
 import type { TurnKey } from "../contract/responses";
-import { untagName } from "./name-tag";
 
 export function toPublic(k: { uid: string; name?: string | null; created: string; modified: string }): TurnKey {
-  return { uid: k.uid, name: untagName(k.name ?? ""), created: k.created, modified: k.modified };
+  return { uid: k.uid, name: k.name ?? "", created: k.created, modified: k.modified };
 }

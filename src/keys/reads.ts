@@ -173,11 +173,15 @@ export function mergeOne(deps: KeyDeps, record: UpstreamKey, doc: KeyIndexDoc | 
 }
 
 /**
- * Stale-if-error: when upstream is down, slow or rate limiting, a cached answer no older than
- * maxStaleSeconds is better than none. Other failures (404, bad input) are rethrown as they are.
+ * Stale-if-error: when upstream is down, slow or rate limiting, or turnvend's own v4 budget is spent, a
+ * cached answer no older than maxStaleSeconds is better than none. Other failures (404, bad input) are
+ * rethrown as they are.
  */
 function staleOr<T>(deps: KeyDeps, err: unknown, cached: CachedCopy<T> | undefined): Cached<T> {
-  const transient = err instanceof Failure && (err.kind === "upstream_unavailable" || err.kind === "upstream_error");
+  // The account object unreachable is transient too: without its budget no read goes upstream, and the copy answers.
+  const transient =
+    err instanceof Failure &&
+    (err.kind === "upstream_unavailable" || err.kind === "upstream_error" || err.kind === "account_state_unavailable");
   if (!transient || !cached) throw err;
   const ageSeconds = Math.max(0, Math.floor((deps.now() - cached.confirmedAt) / 1000));
   if (ageSeconds > deps.maxStaleSeconds) {

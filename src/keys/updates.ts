@@ -47,7 +47,7 @@ export async function adoptKeySecret(
 ): Promise<{ key: TurnKey; replaced: boolean }> {
   // An allowance of its own, smaller than a request's: the get, one probe and its revocation, two retries.
   const budget = new UpstreamBudget(deps.upstreamTimeoutMs, ADOPTION_ATTEMPT_BUDGET);
-  const record = await deps.api.withBudget(budget).getKey(keyId);
+  const record = await deps.api.withBudget(budget).getKey(keyId, "write");
   await verifyKeySecret(deps.rtc.withBudget(budget), keyId, input.secret);
   const heldBefore = await compareHeld(deps, keyId, input.secret);
   await deps.secrets.store(keyId, input.secret, input.callerId);

@@ -80,6 +80,8 @@ const JSON_BODY: FailureKind[] = [
   "unsupported_media_type",
 ];
 const UPSTREAM: FailureKind[] = ["upstream_rejected", "upstream_error", "upstream_unavailable"];
+/** Routes that ask the account object (the v4 budget and breaker, creates, the active key). */
+const ACCOUNT: FailureKind[] = ["account_state_unavailable"];
 const V4_KEY: FailureKind[] = ["account_mismatch", "invalid_key_id", "key_not_found"];
 
 const V4_KEYS = "/client/v4/accounts/{account_id}/calls/turn_keys";
@@ -107,7 +109,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "Every key.", schema: Envelope(v.array(TurnKey)), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM, "rate_limited"],
+    errors: [...CALLER_AUTH, "account_mismatch", ...UPSTREAM, ...ACCOUNT, "rate_limited"],
   },
   {
     method: "post",
@@ -116,14 +118,14 @@ export const OPERATIONS: Operation[] = [
     tag: "TURN keys",
     summary: "Create a TURN key",
     description:
-      "Cloudflare's v4 route. turnvend seals the one-time secret in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
+      "Cloudflare's v4 route. The name reaches Cloudflare exactly as sent. Creates run one at a time in turnvend's account object; the one-time secret is sealed in KV before answering; `key` is in the answer only for callers holding keys:reveal.",
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
     headers: [
       {
         name: "Idempotency-Key",
         description:
-          "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`).",
+          "Optional, 1 to 255 visible ASCII characters. The same key and body replay the first answer for 24 hours (header `Idempotent-Replayed: true`); while the first is running, a duplicate gets 409. Exact: concurrent duplicates make one key.",
         schema: v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/)),
       },
     ],
@@ -143,6 +145,7 @@ export const OPERATIONS: Operation[] = [
       "idempotency_mismatch",
       "custody_failure",
       ...UPSTREAM,
+      ...ACCOUNT,
     ],
   },
   {
@@ -155,7 +158,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:read" },
     headers: [NO_CACHE_HEADER],
     success: { status: 200, description: "The key.", schema: Envelope(TurnKey), headers: CACHE_HEADERS },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, "rate_limited"],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, ...ACCOUNT, "rate_limited"],
   },
   {
     method: "put",
@@ -167,7 +170,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:write" },
     body: KeyNameBody,
     success: { status: 200, description: "The updated key.", schema: Envelope(TurnKey) },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...JSON_BODY, ...UPSTREAM, ...ACCOUNT],
   },
   {
     method: "delete",
@@ -178,7 +181,7 @@ export const OPERATIONS: Operation[] = [
     description: "Cloudflare's v4 route. The stored secret is destroyed too.",
     auth: { kind: "caller", scope: "keys:write" },
     success: { status: 200, description: "The deleted key.", schema: Envelope(TurnKey) },
-    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM],
+    errors: [...CALLER_AUTH, ...V4_KEY, ...UPSTREAM, ...ACCOUNT],
   },
   {
     method: "put",
@@ -201,6 +204,7 @@ export const OPERATIONS: Operation[] = [
       "secret_mismatch",
       "custody_failure",
       ...UPSTREAM,
+      ...ACCOUNT,
     ],
   },
   {
@@ -215,7 +219,7 @@ export const OPERATIONS: Operation[] = [
       description: "The vending key (TURN_KEY_ID when pinned), or key_id null.",
       schema: Envelope(ActiveKeyView),
     },
-    errors: [...CALLER_AUTH],
+    errors: [...CALLER_AUTH, ...ACCOUNT],
   },
   {
     method: "put",
@@ -228,7 +232,7 @@ export const OPERATIONS: Operation[] = [
     auth: { kind: "caller", scope: "keys:write" },
     body: ActiveKeyBody,
     success: { status: 200, description: "The new vending key.", schema: Envelope(ActiveKeyView) },
-    errors: [...CALLER_AUTH, ...JSON_BODY, "invalid_key_id", "conflict", "custody_failure"],
+    errors: [...CALLER_AUTH, ...JSON_BODY, "invalid_key_id", "conflict", "custody_failure", ...ACCOUNT],
   },
   {
     method: "post",
@@ -257,6 +261,7 @@ export const OPERATIONS: Operation[] = [
       "custody_failure",
       "ledger_unavailable",
       ...UPSTREAM,
+      ...ACCOUNT,
     ],
   },
   {
@@ -323,7 +328,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "health",
     tag: "Service",
     summary: "Liveness and configuration check",
-    description: "No upstream call. A 503 lists every configuration problem, one error each.",
+    description:
+      "No upstream call. Reports how much of turnvend's own budget of Cloudflare v4 calls is left (numbers only; null when the account object cannot be reached), as this isolate read it within the last 5 s. A 503 lists every configuration problem, one error each.",
     auth: { kind: "none" },
     success: { status: 200, description: "Configured.", schema: Envelope(HealthStatus) },
     errors: ["not_configured"],

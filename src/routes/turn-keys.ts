@@ -10,7 +10,7 @@ import { Hono } from "../http/hono";
 import { readJsonBody } from "../http/json-body";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { type CallerEnv, requireCaller } from "../http/require-caller";
-import { createKey } from "../keys/create";
+import { createKey } from "../keys/create-request";
 import { type Cached, getKey, listKeys } from "../keys/reads";
 import { deleteKey, updateKey } from "../keys/updates";
 import { checkAccount, keyIdParam } from "./params";
@@ -28,16 +28,18 @@ turnKeys.post("/", audited("turn_key.create"), requireCaller("keys:write"), asyn
   const idempotencyKey = idempotencyKeyHeader(c);
   const body = await readJsonBody(c, KeyNameBody);
   const caller = c.get("caller");
-  const outcome = await createKey(c.get("services").create, {
+  // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.
+  const reveal = caller.scopes.has("keys:reveal");
+  const outcome = await createKey(c.get("services").keys, {
     name: body.name,
     callerId: caller.id,
     principal: caller.principal,
     idempotencyKey,
+    reveal,
   });
   c.set("auditKeyId", outcome.key.uid);
   if (outcome.replayed) c.header("Idempotent-Replayed", "true");
-  // The one-time secret goes only to callers allowed to see it; turnvend keeps custody either way.
-  const result = caller.scopes.has("keys:reveal") ? { ...outcome.key, key: outcome.secret } : outcome.key;
+  const result = reveal ? { ...outcome.key, key: outcome.secret } : outcome.key;
   return c.json(successEnvelope(result), outcome.status as 201);
 });
 

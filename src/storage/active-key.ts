@@ -1,14 +1,17 @@
-// The TURN key that vends credentials when TURN_KEY_ID does not pin one. Schema:
+// The TURN key that vends credentials when TURN_KEY_ID does not pin one. It lives in the account object
+// (src/objects/account-state.ts), so a change is seen everywhere at once by whoever asks the object.
 //
-//   vend:v1:active-key   value ActiveKey (JSON), no expiry. Written by PUT /v1/active-key.
+// Vending must not ask the object on every request, so each isolate keeps the choice for
+// VENDING_KEY_MEMORY_MS (30 s), and this store replaces its own copy when it writes. When the object cannot
+// be reached, an isolate keeps vending with the key it last read for up to VENDING_KEY_STALE_MS (5 minutes);
+// the key stays valid that long, since rotation deletes an old key only after the longest credential TTL.
 //
-// KV is eventually consistent: another location may keep vending with the previous key for up to a
-// minute after a change, which is why rotation deletes the old key only after the longest TTL. Vending
-// reads the choice on every request, so each isolate keeps it for VENDING_KEY_MEMORY_MS; this store
-// replaces its own copy when it writes.
-import { VENDING_KEY_MEMORY_MS } from "../constants";
-
-const ACTIVE_KEY = "vend:v1:active-key";
+// Before the account object, the choice lived in KV (`vend:v1:active-key`); the object reads that record
+// once, when it has none of its own (docs/storage-schema.md, "Moving over").
+import { VENDING_KEY_MEMORY_MS, VENDING_KEY_STALE_MS } from "../constants";
+import { isFailure } from "../errors";
+import { log } from "../observability/log";
+import type { AccountStateClient } from "./account-state-client";
 
 export interface ActiveKey {
   key_id: string;
@@ -18,27 +21,33 @@ export interface ActiveKey {
   set_at: string;
 }
 
-let recent: { doc: ActiveKey; at: number } | undefined;
+let recent: { doc: ActiveKey | undefined; at: number } | undefined;
 /** Counts this isolate's changes, so a read that overlapped one does not overwrite it. */
 let generation = 0;
 
 export class ActiveKeyStore {
-  constructor(private readonly kv: KVNamespace) {}
+  constructor(private readonly account: AccountStateClient) {}
 
-  // The active key, read from KV (GET /v1/active-key).
+  // The active key, from the account object (GET /v1/active-key, PUT's checks).
   async get(): Promise<ActiveKey | undefined> {
-    const doc = await this.kv.get<ActiveKey>(ACTIVE_KEY, "json");
-    return doc && typeof doc.key_id === "string" ? doc : undefined;
+    return (await this.account.activeKey()) ?? undefined;
   }
 
-  // The active key as this isolate read it within VENDING_KEY_MEMORY_MS, else from KV (the vend path).
+  // The active key as this isolate read it within VENDING_KEY_MEMORY_MS, else from the object (the vend path).
   async getRecent(): Promise<ActiveKey | undefined> {
-    if (recent && Date.now() - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
+    const now = Date.now();
+    if (recent && now - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
     const before = generation;
-    const doc = await this.get();
-    // A `set` in this isolate while the read was on its way wins over what the read found.
-    if (generation === before) recent = doc && { doc, at: Date.now() };
-    return doc;
+    try {
+      const doc = await this.get();
+      // A `set` in this isolate while the read was on its way wins over what the read found.
+      if (generation === before) recent = { doc, at: Date.now() };
+      return doc;
+    } catch (err) {
+      if (!isFailure(err, "account_state_unavailable") || !recent || now - recent.at >= VENDING_KEY_STALE_MS) throw err;
+      log("active_key.served_stale", { age_s: Math.floor((now - recent.at) / 1000) });
+      return recent.doc;
+    }
   }
 
   forgetRecent(): void {
@@ -49,10 +58,18 @@ export class ActiveKeyStore {
   async set(doc: ActiveKey): Promise<void> {
     generation++;
     recent = undefined;
-    await this.kv.put(ACTIVE_KEY, JSON.stringify(doc));
+    await this.account.setActiveKey(doc);
     generation++;
     recent = { doc, at: Date.now() };
   }
+}
+
+/** The choice as versions before the account object kept it in KV; the object reads it once. */
+export async function readLegacyActiveKey(kv: KVNamespace): Promise<ActiveKey | undefined> {
+  const doc = await kv.get<ActiveKey>("vend:v1:active-key", "json");
+  return doc && typeof doc.key_id === "string" && typeof doc.set_by === "string" && typeof doc.set_at === "string"
+    ? { key_id: doc.key_id, set_by: doc.set_by, set_at: doc.set_at }
+    : undefined;
 }
 
 /** Test hook: forget this isolate's copy, as a fresh isolate would. */

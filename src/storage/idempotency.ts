@@ -1,43 +1,41 @@
-// Idempotency records for key creation, per authenticated caller (its principal, never its display id),
-// kept 24 hours. Schema: docs/storage-schema.md.
-import { IDEMPOTENCY_TTL_SECONDS } from "../constants";
+// Idempotency records as versions before the account object wrote them to KV (`idem:v2:`), read-only. The
+// account object keeps every record itself now (src/objects/account-tables.ts); for the 24 hours after it
+// first starts, a create whose Idempotency-Key it does not know reads the old record here, so a client
+// retrying across the upgrade still gets its replay (docs/storage-schema.md, "Moving over").
 import type { TurnKey } from "../contract/responses";
-import { sha256Hex } from "../crypto/hex";
 
-export interface IdempotencyRecord {
+/** An `idem:v2:` record as earlier versions wrote it. */
+export interface LegacyIdempotencyRecord {
   v: 1;
-  /** in_flight: a create is running; unknown: it timed out and may have happened; done: result stored. */
+  /** in_flight: a create was running; unknown: it timed out and may have happened; done: result stored. */
   state: "in_flight" | "unknown" | "done";
-  /** SHA-256 of the request body, so a different body under the same key is refused. */
+  /** SHA-256 of the request body `{ name }`, computed the same way today. */
   body_hash: string;
   started_at: number;
-  /** The marker put in the upstream key's name, to find the key if the answer is lost. */
+  /** The marker those versions put at the end of the upstream key's name (` ~tv-<tag>`). */
   tag: string;
   /** The replayable answer; never the secret, which stays sealed in custody. */
   result?: { status: number; key: TurnKey };
 }
 
-export class IdempotencyStore {
+export class LegacyIdempotencyRecords {
   constructor(private readonly kv: KVNamespace) {}
 
-  async get(principal: string, idempotencyKey: string): Promise<IdempotencyRecord | undefined> {
-    const rec = await this.kv.get<IdempotencyRecord>(await this.key(principal, idempotencyKey), "json");
-    return rec?.v === 1 ? rec : undefined;
+  /**
+   * The record stored under `id`: the SHA-256 (hex) of the JSON array [principal, Idempotency-Key], which is
+   * also the id the account object keys its own records by.
+   */
+  async get(id: string): Promise<LegacyIdempotencyRecord | undefined> {
+    const rec = await this.kv.get<LegacyIdempotencyRecord>(`idem:v2:${id}`, "json");
+    return rec?.v === 1 && typeof rec.body_hash === "string" && typeof rec.tag === "string" ? rec : undefined;
   }
+}
 
-  async put(principal: string, idempotencyKey: string, rec: IdempotencyRecord): Promise<void> {
-    await this.kv.put(await this.key(principal, idempotencyKey), JSON.stringify(rec), {
-      expirationTtl: IDEMPOTENCY_TTL_SECONDS,
-    });
-  }
-
-  async delete(principal: string, idempotencyKey: string): Promise<void> {
-    await this.kv.delete(await this.key(principal, idempotencyKey));
-  }
-
-  // One hash of both: header bytes never become part of a KV key, the principal's token hash is not
-  // listed in KV, and the JSON pair cannot be read two ways (a common_name may hold ":").
-  private async key(principal: string, idempotencyKey: string): Promise<string> {
-    return `idem:v2:${await sha256Hex(JSON.stringify([principal, idempotencyKey]))}`;
-  }
+/**
+ * True when `name` carries the marker an earlier version gave the create with this tag. Only records read
+ * above have tags: turnvend no longer changes names, and this is how a lost create of an earlier version is
+ * still found after the upgrade.
+ */
+export function hasLegacyTag(name: string, tag: string): boolean {
+  return name === `~tv-${tag}` || name.endsWith(` ~tv-${tag}`);
 }

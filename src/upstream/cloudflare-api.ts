@@ -1,55 +1,65 @@
 // A thin typed client for the v4 TURN key routes (docs/cloudflare-upstream.md#key-routes), authenticated
-// with the account token.
-// Every call passes the rate-limit breaker first; a 429 trips it.
+// with the account token. Every attempt spends a token of turnvend's v4 budget and passes the rate-limit
+// breaker first (the gate); a 429 trips the breaker. Reads are "read" calls unless they serve a write.
 import type * as v from "valibot";
 import type { Config } from "../config";
 import { assertKeyId } from "../ids";
-import type { Breaker } from "./breaker";
 import type { UpstreamBudget } from "./budget";
+import type { V4CallKind } from "./v4-bucket";
+import type { V4Gate } from "./v4-budget";
 import { envelopeOf, UpstreamCreatedKey, UpstreamKey, UpstreamKeyList } from "./schemas";
 import { expectShape, retryAfterSeconds, sendUpstream, upstreamFailure, type UpstreamRequest } from "./request";
 
 export class CloudflareApi {
   constructor(
     private readonly config: Pick<Config, "apiBaseUrl" | "apiToken" | "accountId">,
-    private readonly breaker: Breaker,
+    private readonly gate: V4Gate,
     private readonly budget: UpstreamBudget,
   ) {}
 
-  /** The same client with another allowance, for work that has a budget of its own. */
-  /** Throws the breaker's 503 while Cloudflare is rate limiting the token; costs no upstream call. */
+  /** Throws the breaker's 503 while this isolate knows Cloudflare is rate limiting the token; costs no call. */
   assertAvailable(): Promise<void> {
-    return this.breaker.assertClosed();
+    return this.gate.assertAvailable();
   }
 
+  /** The same client with another allowance, for work that has a budget of its own. */
   withBudget(budget: UpstreamBudget): CloudflareApi {
-    return new CloudflareApi(this.config, this.breaker, budget);
+    return new CloudflareApi(this.config, this.gate, budget);
   }
 
-  listKeys(): Promise<UpstreamKey[]> {
-    return this.call({ route: "turn_keys.list", method: "GET", path: "" }, UpstreamKeyList);
+  listKeys(kind: V4CallKind = "read"): Promise<UpstreamKey[]> {
+    return this.call({ route: "turn_keys.list", method: "GET", path: "", kind }, UpstreamKeyList);
   }
 
   createKey(name: string | undefined): Promise<UpstreamCreatedKey> {
     return this.call(
-      { route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name } },
+      { route: "turn_keys.create", method: "POST", path: "", body: name === undefined ? {} : { name }, kind: "write" },
       UpstreamCreatedKey,
     );
   }
 
-  getKey(keyId: string): Promise<UpstreamKey> {
-    return this.call({ route: "turn_keys.get", method: "GET", path: this.keyPath(keyId) }, UpstreamKey);
+  getKey(keyId: string, kind: V4CallKind = "read"): Promise<UpstreamKey> {
+    return this.call({ route: "turn_keys.get", method: "GET", path: this.keyPath(keyId), kind }, UpstreamKey);
   }
 
   updateKey(keyId: string, name: string | undefined): Promise<UpstreamKey> {
     return this.call(
-      { route: "turn_keys.update", method: "PUT", path: this.keyPath(keyId), body: name === undefined ? {} : { name } },
+      {
+        route: "turn_keys.update",
+        method: "PUT",
+        path: this.keyPath(keyId),
+        body: name === undefined ? {} : { name },
+        kind: "write",
+      },
       UpstreamKey,
     );
   }
 
   deleteKey(keyId: string): Promise<UpstreamKey> {
-    return this.call({ route: "turn_keys.delete", method: "DELETE", path: this.keyPath(keyId) }, UpstreamKey);
+    return this.call(
+      { route: "turn_keys.delete", method: "DELETE", path: this.keyPath(keyId), kind: "write" },
+      UpstreamKey,
+    );
   }
 
   // Defence in depth: routes validate ids already, but no path segment reaches a URL unchecked.
@@ -59,10 +69,9 @@ export class CloudflareApi {
   }
 
   private async call<S extends v.GenericSchema>(
-    req: { route: string; method: UpstreamRequest["method"]; path: string; body?: unknown },
+    req: { route: string; method: UpstreamRequest["method"]; path: string; body?: unknown; kind: V4CallKind },
     result: S,
   ): Promise<v.InferOutput<S>> {
-    await this.breaker.assertClosed();
     const res = await sendUpstream({
       route: req.route,
       method: req.method,
@@ -71,8 +80,9 @@ export class CloudflareApi {
       body: req.body,
       idempotent: req.method === "GET",
       budget: this.budget,
+      beforeAttempt: () => this.gate.spend(req.kind),
     });
-    if (res.status === 429) await this.breaker.trip(retryAfterSeconds(res));
+    if (res.status === 429) await this.gate.trip(retryAfterSeconds(res));
     if (res.status < 200 || res.status >= 300) throw upstreamFailure(req.route, res);
     return expectShape(req.route, envelopeOf(result), res.data).result;
   }

@@ -24,6 +24,11 @@ export interface UpstreamRequest {
    */
   idempotent: boolean;
   budget: UpstreamBudget;
+  /**
+   * Runs before each attempt and throws to refuse it (the v4 budget and breaker, src/upstream/v4-budget.ts).
+   * A refused first attempt throws its refusal; a refused retry ends the loop with the last answer.
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export interface UpstreamResponse {
@@ -35,13 +40,24 @@ export interface UpstreamResponse {
 /** Sends a request, retrying idempotent ones on timeouts, network errors and 5xx within the budget. */
 export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamResponse> {
   const attempts = req.idempotent ? UPSTREAM_IDEMPOTENT_ATTEMPTS : 1;
+  let previous: UpstreamResponse | Failure | undefined;
   for (let attempt = 1; ; attempt++) {
     if (!req.budget.take()) {
       throw new Failure("upstream_unavailable", "Cloudflare did not answer in time; try again shortly", {
         detail: "budget_exhausted",
       });
     }
+    if (req.beforeAttempt) {
+      try {
+        await req.beforeAttempt();
+      } catch (refused) {
+        if (previous === undefined) throw refused;
+        if (previous instanceof Failure) throw previous;
+        return previous;
+      }
+    }
     const outcome = await attemptOnce(req);
+    previous = outcome;
     const retryable = outcome instanceof Failure || outcome.status >= 500;
     const backoff = UPSTREAM_BACKOFF_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
     if (!retryable || attempt >= attempts || req.budget.remainingMs() < backoff + req.budget.attemptTimeoutMs / 2) {
@@ -55,6 +71,21 @@ export async function sendUpstream(req: UpstreamRequest): Promise<UpstreamRespon
 
 /** One attempt. A timeout or network failure comes back as the 503 to throw, not as an exception. */
 async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Failure> {
+  // A timer cleared once the answer is read, not AbortSignal.timeout: a pending timer keeps a Durable Object
+  // running (it cannot hibernate), and an answered call has no reason to.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("upstream attempt timed out", "TimeoutError")),
+    Math.max(1, Math.min(req.budget.attemptTimeoutMs, req.budget.remainingMs())),
+  );
+  try {
+    return await exchange(req, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse | Failure> {
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -66,7 +97,7 @@ async function attemptOnce(req: UpstreamRequest): Promise<UpstreamResponse | Fai
       },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       redirect: "manual",
-      signal: AbortSignal.timeout(Math.max(1, Math.min(req.budget.attemptTimeoutMs, req.budget.remainingMs()))),
+      signal,
     });
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import { USERNAME_INDEX_SHARDS } from "../constants";
+import { AccountStateClient } from "../storage/account-state-client";
 import { ActiveKeyStore } from "../storage/active-key";
 import { KeySecrets } from "../storage/key-secrets";
 import { Ledger } from "../storage/ledger";
@@ -44,7 +45,7 @@ export function vendDeps(env: Env, config: Config, waitUntil: (work: Promise<unk
     rtc: new RtcApi(config.rtcBaseUrl, new UpstreamBudget(config.upstreamTimeoutMs)),
     rtcBaseUrl: config.rtcBaseUrl,
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
-    activeKeys: new ActiveKeyStore(env.TURNVEND_KV),
+    activeKeys: new ActiveKeyStore(new AccountStateClient(env.ACCOUNT_STATE)),
     users: (subjectHash) => env.USER_LEDGER.get(env.USER_LEDGER.idFromName(subjectHash)) as unknown as UserLedgerApi,
     usernames: {
       // By the subject hash, already at hand: no digest of the username on the vend path.

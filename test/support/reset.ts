@@ -1,11 +1,13 @@
-// A clean world for each test: an empty emulator, an empty KV namespace and no isolate memory. The
-// Durable Objects keep their state; each test vends for subjects of its own (freshSubject).
-import { env } from "cloudflare:test";
-import { resetBreakerMemo } from "../../src/upstream/breaker";
-import { forgetIndexMemory } from "../../src/storage/key-index";
-import { forgetRecentActiveKey } from "../../src/storage/active-key";
-import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
+// A clean world for each test: an empty emulator, an empty KV namespace, a fresh account object and no
+// isolate memory. The per-user Durable Objects keep their state; each test vends for subjects of its own
+// (freshSubject).
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { forgetRefusalMemory } from "../../src/storage/audit-log";
+import { forgetRecentActiveKey } from "../../src/storage/active-key";
+import { forgetIndexMemory } from "../../src/storage/key-index";
+import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
+import { forgetV4Memory } from "../../src/upstream/v4-budget";
+import { accountObject } from "./account";
 import { emulator } from "./emulator";
 
 export async function resetWorld(seedKeys?: number): Promise<void> {
@@ -16,9 +18,19 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
     await Promise.all(page.keys.map((k) => env.TURNVEND_KV.delete(k.name)));
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
-  resetBreakerMemo();
+  await resetAccountObject();
+  forgetV4Memory();
   forgetIndexMemory();
   forgetRecentActiveKey();
   forgetOpenedSecrets();
   forgetRefusalMemory();
+}
+
+/** Empties the account object's tables and starts a new instance of it (no queue, no running creates). */
+export async function resetAccountObject(): Promise<void> {
+  const stub = accountObject();
+  await runInDurableObject(stub, (_instance, state) => {
+    for (const table of ["creates", "control"]) state.storage.sql.exec(`DELETE FROM ${table}`);
+  });
+  await evictDurableObject(stub);
 }
