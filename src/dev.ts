@@ -20,15 +20,22 @@ installUsageMeter();
 
 /** Calls of a binding's methods, counted as `kindOf(method)` (undefined: not counted). */
 function counted<T extends object>(binding: T, kindOf: (method: string) => UsageKind | undefined) {
+  // One wrapper per method, made once: the meter must not slow down what it measures.
+  const wrappers = new Map<string, (...args: unknown[]) => unknown>();
   return new Proxy(binding, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== "function" || typeof prop !== "string") return value;
-      const kind = kindOf(prop);
-      return (...args: unknown[]) => {
-        if (kind) reportUsage(kind);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
+      let wrapper = wrappers.get(prop);
+      if (!wrapper) {
+        const kind = kindOf(prop);
+        wrapper = (...args: unknown[]) => {
+          if (kind) reportUsage(kind);
+          return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).apply(target, args);
+        };
+        wrappers.set(prop, wrapper);
+      }
+      return wrapper;
     },
   });
 }
