@@ -2,7 +2,7 @@
 // the riskiest code in the vend path, can be reviewed alone. Hono's JWT helpers check the signature
 // (WebCrypto); ./jwt pins the algorithm and checks the claims.
 import { JWT_CLOCK_TOLERANCE_SECONDS, JWT_MAX_LENGTH, SUBJECT_MAX_LENGTH } from "../constants";
-import { isPlainText } from "../contract/text";
+import { isSubject } from "../contract/requests";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
@@ -66,12 +66,7 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
   }
   // The same rule as an internal caller's `subject` (src/contract/requests.ts): a lone surrogate would hash
   // like U+FFFD, so "a\udc00" would share the ledger, the limits and the reused credentials of "a\ufffd".
-  if (
-    typeof subject !== "string" ||
-    subject.length === 0 ||
-    subject.length > SUBJECT_MAX_LENGTH ||
-    !isPlainText(subject)
-  ) {
+  if (!isSubject(subject)) {
     log("auth.jwt_rejected", { reason: "bad_sub" });
     throw new Failure(
       "unauthorized",

@@ -42,6 +42,11 @@ export const AuditQuery = v.object({
 // (an emoji id has U+200D between its parts).
 const Subject = plainText("subject", SUBJECT_MAX_LENGTH, 1);
 
+/** The one rule for a subject, wherever it comes from (a body, a JWT's `sub`, the dev JWT route). */
+export function isSubject(value: unknown): value is string {
+  return v.is(Subject, value);
+}
+
 export const VendBody = v.strictObject({
   // Checked by the TTL policy, so every bad ttl gets the same invalid_ttl answer naming the range.
   ttl: v.optional(v.unknown()),

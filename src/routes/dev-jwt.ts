@@ -8,7 +8,7 @@ import { Failure } from "../errors";
 import { successEnvelope } from "../http/envelope";
 import { localOnly } from "../http/local-only";
 import { mintDevJwt } from "../auth/dev-jwt";
-import { isPlainText } from "../contract/text";
+import { isSubject } from "../contract/requests";
 
 export const devJwt = new Hono<AppEnv>();
 
@@ -23,7 +23,7 @@ devJwt.get("/jwt", async (c) => {
   }
   const subject = c.req.query("sub") ?? "dev-user";
   // The vend route's rule for a token's sub, so a dev token is never one that vending refuses.
-  if (subject.length === 0 || subject.length > SUBJECT_MAX_LENGTH || !isPlainText(subject)) {
+  if (!isSubject(subject)) {
     throw new Failure(
       "invalid_request",
       `sub must be 1 to ${SUBJECT_MAX_LENGTH} characters of plain text (no control characters)`,
