@@ -70,6 +70,35 @@ export function composition(built, { byFile = false } = {}) {
     .sort((a, b) => b.raw_bytes - a.raw_bytes);
 }
 
+/**
+ * What each area costs the upload, measured by switching it off: gzip of the whole module minus gzip of the
+ * module with that area's code left out (areas: each package, each top-level folder of src/). Unlike the
+ * per-part gzip of `composition`, these add up to about the whole, so they say what removing a part would save.
+ */
+export function marginalByArea(built) {
+  const text = readFileSync(join(built.outdir, "index.js"), "utf8");
+  const areas = new Map();
+  let current = "(wrangler entry and glue)";
+  for (const line of text.split("\n")) {
+    const marker = /^\/\/ (\S+\.(?:m?js|cjs|ts|tsx|json))$/.exec(line);
+    if (marker) current = areaOf(marker[1]);
+    areas.set(current, (areas.get(current) ?? "") + line + "\n");
+  }
+  const whole = gzipSync(text).byteLength;
+  return [...areas.keys()]
+    .map((name) => {
+      const rest = [...areas].filter(([other]) => other !== name).map(([, code]) => code);
+      return { name, marginal_gzip_bytes: whole - gzipSync(rest.join("")).byteLength };
+    })
+    .sort((a, b) => b.marginal_gzip_bytes - a.marginal_gzip_bytes);
+}
+
+function areaOf(file) {
+  if (file.includes("node_modules/") || !file.startsWith("src/")) return packageOf(file);
+  const parts = file.split("/");
+  return parts.length > 2 ? `src/${parts[1]}/` : "src/ (top-level files)";
+}
+
 function packageOf(file) {
   const at = file.lastIndexOf("node_modules/");
   if (at < 0) return file.startsWith("src/") ? "own src/" : "(wrangler entry and glue)";
@@ -106,6 +135,7 @@ export function bundleSizeRatio(turnvend, minimal) {
       minimal_hono_gzip_bytes: base.gzip,
       minimal_hono_raw_bytes: base.raw,
       turnvend_composition: parts,
+      turnvend_marginal_by_area: marginalByArea(turnvend),
       turnvend_largest_own_files: composition(turnvend, { byFile: true })
         .filter((p) => p.name.startsWith("src/"))
         .slice(0, 6),
