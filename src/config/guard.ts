@@ -78,8 +78,6 @@ export function guardSettings(
     }
     if (!hasQueue) problems.push("the ALERTS queue binding is missing (needed to deliver alerts to ALERT_WEBHOOK_URL)");
     webhook = { url, secret };
-  } else if (secret) {
-    problems.push("ALERT_WEBHOOK_SECRET is set but ALERT_WEBHOOK_URL is not");
   }
 
   return {
