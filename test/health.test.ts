@@ -45,6 +45,9 @@ describe("GET /healthz", () => {
       result: {
         status: "ok",
         v4_budget: { per_5_min: 900, burst: 225, remaining: 225, write_reserve: 50, breaker_open_seconds: 0 },
+        // The bill's guard: no usage read yet, vending open.
+        analytics: { ok: false, as_of: null, age_seconds: null },
+        guard: { vending: "open", reason: null, kill_switch: false, lifted_until: null },
       },
     });
     expect((await emulator.calls()).total).toBe(0);
@@ -97,6 +100,25 @@ describe("a missing or invalid setting fails closed", () => {
       "CF_API_BASE_URL",
     ],
     ["CF_API_BASE_URL not a URL", { CF_API_BASE_URL: "::::" }, "CF_API_BASE_URL"],
+    [
+      "ALERT_WEBHOOK_URL over plain http to a public host",
+      { ALERT_WEBHOOK_URL: "http://hooks.example.com/turnvend" },
+      "ALERT_WEBHOOK_URL",
+    ],
+    ["ALERT_WEBHOOK_URL without its secret", { ALERT_WEBHOOK_SECRET: undefined }, "ALERT_WEBHOOK_SECRET"],
+    ["ALERT_WEBHOOK_URL without the ALERTS queue", { ALERTS: undefined }, "ALERTS"],
+    [
+      "EGRESS_BUDGET_USER_GB_PER_DAY not a number",
+      { EGRESS_BUDGET_USER_GB_PER_DAY: "lots" },
+      "EGRESS_BUDGET_USER_GB_PER_DAY",
+    ],
+    [
+      "EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH negative",
+      { EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH: "-5" },
+      "EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH",
+    ],
+    ["EGRESS_ALERT_THRESHOLDS malformed", { EGRESS_ALERT_THRESHOLDS: "50,,abc" }, "EGRESS_ALERT_THRESHOLDS"],
+    ["LEAK_ACTION unknown", { LEAK_ACTION: "panic" }, "LEAK_ACTION"],
   ];
 
   for (const [label, overrides, setting] of cases) {
