@@ -45,6 +45,7 @@ describe("GET /healthz", () => {
       result: {
         status: "ok",
         v4_budget: { per_5_min: 900, burst: 225, remaining: 225, write_reserve: 50, breaker_open_seconds: 0 },
+        credential_api: { mode: "cloudflare", state: "closed", consecutive_failures: 0, open_seconds: 0 },
       },
     });
     expect((await emulator.calls()).total).toBe(0);

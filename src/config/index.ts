@@ -24,8 +24,10 @@ import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
 import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessCallers, parseCallers } from "./callers";
 import { devDefaultProblems } from "./dev-defaults";
 import { type KeyRingEntry, parseKeyRing } from "./key-ring";
+import { type OptionalSecrets, type ProviderSettings, providerSettings } from "./providers";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
+export type { FallbackSettings, ProviderMode, ProviderSettings } from "./providers";
 
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
@@ -67,6 +69,8 @@ export interface Config {
   access: AccessSettings | undefined;
   /** turnvend's own budget of v4 calls, kept by the account object (src/upstream/v4-bucket.ts). */
   v4Budget: V4BudgetSettings;
+  /** Where TURN comes from when Cloudflare's credential API fails, and the ICE URL policy (./providers.ts). */
+  providers: ProviderSettings;
 }
 
 export interface V4BudgetSettings {
@@ -100,8 +104,8 @@ export function requireConfig(env: Env): Config {
 
 function parse(env: Env): ConfigResult {
   const problems: string[] = [];
-  const str = (name: keyof Env): string => {
-    const value = env[name];
+  const str = (name: keyof Env | keyof OptionalSecrets): string => {
+    const value = (env as Env & OptionalSecrets)[name];
     return typeof value === "string" ? value.trim() : "";
   };
   const required = (name: keyof Env): string => {
@@ -225,6 +229,7 @@ function parse(env: Env): ConfigResult {
   const upstreamTimeoutMs = int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000);
   const auditRetentionDays = int("AUDIT_RETENTION_DAYS", 30, 1, 365);
   const v4Budget = v4BudgetSettings(int);
+  const providers = providerSettings(str, int, problems, isLocalUpstream(apiBaseUrl, rtcBaseUrl));
 
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
@@ -261,6 +266,7 @@ function parse(env: Env): ConfigResult {
       auditRetentionDays,
       access,
       v4Budget,
+      providers,
     },
   };
 }
