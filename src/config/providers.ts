@@ -77,7 +77,8 @@ export function providerSettings(str: Str, int: Int, problems: string[], local: 
     else if (urls.length > 0 && !urls.some((u) => /^turns?:/i.test(u)))
       problems.push("FALLBACK_TURN_URLS lists no turn: or turns: URL");
     const secrets = secretRaw.split(",").map((s) => s.trim());
-    if (!secretRaw) problems.push(`FALLBACK_TURN_SECRET is missing${needsFallback ? why : " (needed with FALLBACK_TURN_URLS)"}`);
+    if (!secretRaw)
+      problems.push(`FALLBACK_TURN_SECRET is missing${needsFallback ? why : " (needed with FALLBACK_TURN_URLS)"}`);
     else if (secrets.some((s) => s === "")) problems.push("FALLBACK_TURN_SECRET has an empty entry");
     else if (!local && new TextEncoder().encode(secrets[0]).byteLength < FALLBACK_SECRET_MIN_BYTES)
       problems.push(`FALLBACK_TURN_SECRET's first (signing) entry must be at least ${FALLBACK_SECRET_MIN_BYTES} bytes`);

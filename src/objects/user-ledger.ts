@@ -350,7 +350,11 @@ async function mintSet(
       const rtc = new RtcApi(
         call.upstream.rtcBaseUrl,
         // The deadline bounds the attempts and the retries together: past it, the vend fails over.
-        new UpstreamBudget(Math.min(call.upstream.timeoutMs, call.upstream.deadlineMs), undefined, call.upstream.deadlineMs),
+        new UpstreamBudget(
+          Math.min(call.upstream.timeoutMs, call.upstream.deadlineMs),
+          undefined,
+          call.upstream.deadlineMs,
+        ),
       );
       const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
         ttl: call.ttl,

@@ -50,7 +50,11 @@ export async function issueCredentials(
         allowReuse: input.allowReuse,
         key: key ? { keyId: key.keyId, secret: key.secret } : undefined,
         policy: deps.policy,
-        upstream: { rtcBaseUrl: deps.rtcBaseUrl, timeoutMs: deps.upstreamTimeoutMs, deadlineMs: providers.vendDeadlineMs },
+        upstream: {
+          rtcBaseUrl: deps.rtcBaseUrl,
+          timeoutMs: deps.upstreamTimeoutMs,
+          deadlineMs: providers.vendDeadlineMs,
+        },
         providers: {
           mode: providers.mode,
           callCloudflare: admission !== "skip" && key !== undefined,
@@ -82,7 +86,8 @@ export async function issueCredentials(
     if (!reused && set.usernames.length > 0) deps.waitUntil(indexOrWithdraw(deps, key, hash, set));
     const body: VendedCredentials = {
       iceServers: set.iceServers,
-      ttl: Math.floor((set.expiresAt - (reused ? deps.now() : set.issuedAt)) / 1000),
+      // A fresh set's lifetime (the self-hosted expiry is a whole second, so ceil); a reused one's remainder.
+      ttl: reused ? Math.floor((set.expiresAt - deps.now()) / 1000) : Math.ceil((set.expiresAt - set.issuedAt) / 1000),
       expiresAt: new Date(set.expiresAt).toISOString(),
       provider: set.provider,
     };
@@ -150,7 +155,11 @@ async function indexOrWithdraw(
   const withheld = withdraw.filter((u) => set.selfHosted.includes(u));
   withdraw = withdraw.filter((u) => !set.selfHosted.includes(u));
   if (!key || withdraw.length === 0) {
-    if (withheld.length > 0) await deps.users(hash).forget([], withheld).catch(() => {});
+    if (withheld.length > 0)
+      await deps
+        .users(hash)
+        .forget([], withheld)
+        .catch(() => {});
     return;
   }
   // The request's upstream allowance may be spent by now; the withdrawal gets its own.

@@ -31,5 +31,8 @@ export const emulator = {
   /** Creates a key out of band, as the dashboard would; returns it with its secret. */
   createOutOfBand: async (name = "made-elsewhere") =>
     (await control("keys", json({ name }))) as { uid: string; name: string; key: string },
+  /** The URL list the credential routes answer, until reset: a preset of Cloudflare's docs, or any list. */
+  iceUrls: (body: { preset: "default" | "legacy" | "current" } | { urls: string[] }) =>
+    control("ice-urls", { ...json(body), method: "PUT" }) as Promise<{ urls: string[] }>,
   state: () => control("keys") as Promise<{ keys: { uid: string; name: string }[]; credentials: unknown[] }>,
 };
