@@ -6,12 +6,7 @@ import { emulator } from "./support/emulator";
 import { activeVendingKey, freshSubject, userJwt } from "./support/vend";
 
 interface Helper {
-  getIceServers(o: {
-    url: string;
-    token: string;
-    ttl?: number;
-    fetch?: typeof fetchSelf;
-  }): Promise<{
+  getIceServers(o: { url: string; token: string; ttl?: number; fetch?: typeof fetchSelf }): Promise<{
     iceServers: { urls: string[]; username?: string }[];
     ttl: number;
     expiresAt: string;
