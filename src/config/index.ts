@@ -24,7 +24,7 @@ import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
 import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessCallers, parseCallers } from "./callers";
 import { devDefaultProblems } from "./dev-defaults";
 import { type KeyRingEntry, parseKeyRing } from "./key-ring";
-import { type OptionalSecrets, type ProviderSettings, providerSettings } from "./providers";
+import { type ProviderSettings, providerSettings } from "./providers";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
 export type { FallbackSettings, ProviderMode, ProviderSettings } from "./providers";
@@ -104,8 +104,8 @@ export function requireConfig(env: Env): Config {
 
 function parse(env: Env): ConfigResult {
   const problems: string[] = [];
-  const str = (name: keyof Env | keyof OptionalSecrets): string => {
-    const value = (env as Env & OptionalSecrets)[name];
+  const str = (name: keyof Env): string => {
+    const value = env[name];
     return typeof value === "string" ? value.trim() : "";
   };
   const required = (name: keyof Env): string => {

@@ -36,15 +36,7 @@ export interface ProviderSettings {
   iceUrls: "all" | "minimal";
 }
 
-/**
- * Secrets read only when set: not in wrangler.toml's required list (most deployments have no fallback), so
- * `wrangler types` does not declare them on Env.
- */
-export interface OptionalSecrets {
-  FALLBACK_TURN_SECRET?: string;
-}
-
-type Str = (name: keyof Env | keyof OptionalSecrets) => string;
+type Str = (name: keyof Env) => string;
 type Int = (name: keyof Env, fallback: number, min: number, max: number) => number;
 
 export function providerSettings(str: Str, int: Int, problems: string[], local: boolean): ProviderSettings {
@@ -62,12 +54,14 @@ export function providerSettings(str: Str, int: Int, problems: string[], local: 
   );
   const needsFallback = mode !== "cloudflare";
   let fallback: FallbackSettings | undefined;
-  if (urlsRaw || secretRaw || needsFallback) {
+  // The secret alone configures nothing: wrangler.toml lists it as required, so deployments without a fallback
+  // hold a placeholder.
+  if (urlsRaw || needsFallback) {
     const urls = urlsRaw
       .split(",")
       .map((u) => u.trim())
       .filter(Boolean);
-    const why = needsFallback ? ` (TURN_PROVIDER_MODE=${mode} needs it)` : " (needed with FALLBACK_TURN_SECRET)";
+    const why = ` (TURN_PROVIDER_MODE=${mode} needs it)`;
     if (urls.length === 0) problems.push(`FALLBACK_TURN_URLS is missing${why}`);
     const bad = urls.findIndex((u) => !isFallbackUrl(u));
     if (bad >= 0)
