@@ -35,10 +35,9 @@ let page;
 before(
   async () => {
     env = await startEnvironment({ workerEnv: (c) => ({ TURN_PROVIDER_MODE: "failover", ...fallbackOf(c) }) });
-    [both, failOpen] = await Promise.all([
-      env.addStack((c) => ({ TURN_PROVIDER_MODE: "both", ...fallbackOf(c) })),
-      env.addStack({ VEND_FAIL_OPEN: "stun" }),
-    ]);
+    // One at a time: two `wrangler dev` starting at once contend for the same local resources.
+    both = await env.addStack((c) => ({ TURN_PROVIDER_MODE: "both", ...fallbackOf(c) }));
+    failOpen = await env.addStack({ VEND_FAIL_OPEN: "stun" });
   },
   { timeout: 240_000 },
 );
@@ -177,6 +176,15 @@ describe("failover: the emulator's credential API fails, coturn (the self-hosted
 describe("both: one answer with both providers", () => {
   test("the answer holds the emulator's TURN entry and the self-hosted one, and each gets a relay from coturn", async (t) => {
     t.after(closePage);
+    // Both providers are the same coturn here. Two UDP allocations from the browser's one UDP socket to one
+    // server would share a 5-tuple, which TURN refuses (437), so the emulator (Cloudflare) answers its TCP URL
+    // only (PUT /__emulator/ice-urls); real providers are different servers.
+    const tcpOnly = env.turnUrls.filter((u) => u.endsWith("transport=tcp"));
+    await emulatorControl(both.emulatorUrl, "ice-urls", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ urls: tcpOnly }),
+    });
     const vended = await vendAsCaller(both.workerUrl, "e2e-both");
     assert.equal(vended.status, 200, JSON.stringify(vended.body));
     assert.equal(vended.body.provider, "both");
@@ -186,8 +194,12 @@ describe("both: one answer with both providers", () => {
     const own = selfHostedEntry(vended.body);
     const upstream = entries.find((e) => e !== own);
     assert.ok(!isSelfHosted(upstream.username), "the other entry is the emulator's (Cloudflare's) credential");
+    assert.deepEqual(upstream.urls, tcpOnly);
     const gathered = await gatherAt(both.workerUrl, vended.body.iceServers);
-    assert.ok(relays(gathered).length >= 2, `expected a relay per provider: ${JSON.stringify(gathered)}`);
+    // A relay per URL: the self-hosted UDP and TCP ones, and the emulator's TCP one.
+    assert.equal(relays(gathered).length, 3, JSON.stringify(gathered));
+    assert.deepEqual(gathered.errors, []);
+    t.diagnostic(`3 relay candidates in ${gathered.ms} ms (gathering ${gathered.state})`);
     assert.ok(coturnAllocated(own.username), "no ALLOCATE with the self-hosted credential");
     assert.ok(coturnAllocated(upstream.username), "no ALLOCATE with the emulator's credential");
   });
