@@ -165,6 +165,21 @@ describe("failover: the emulator's credential API fails, coturn (the self-hosted
     assert.ok(coturnAllocated(turn.username), "coturn's log shows no ALLOCATE for the self-hosted username");
   });
 
+  test("the connectivity page says the check was served by the self-hosted TURN servers, degraded, and a relay is reachable", async (t) => {
+    t.after(closePage);
+    t.after(() => clearFaults(env.emulatorUrl));
+    await faultCredentials(env.emulatorUrl, { status: 503 });
+    page = await env.browser.newPage();
+    await page.goto(`${env.workerUrl}/`);
+    const verdict = page.locator("#verdict");
+    await verdict.filter({ hasText: /TURN relay reachable: (yes|no)/ }).waitFor({ timeout: 30_000 });
+    assert.equal(await verdict.textContent(), "TURN relay reachable: yes");
+    assert.equal(
+      await page.locator("#provider").textContent(),
+      "Served by: self-hosted TURN servers (degraded: the preferred provider failed, this is the fallback).",
+    );
+  });
+
   test("/healthz shows the breaker on the credential API", async () => {
     const res = await fetch(`${env.workerUrl}/healthz`);
     const body = await res.json();
