@@ -12,6 +12,8 @@ import {
   QUOTA_WINDOW_MS,
   SELF_HOSTED_KEY_ID,
   USER_RATE_WINDOW_MS,
+  VEND_DEADLINE_FLOOR_MS,
+  VEND_FAILOVER_RESERVE_MS,
 } from "../constants";
 import { Failure, toFailureData } from "../errors";
 import { log } from "../observability/log";
@@ -347,14 +349,16 @@ async function mintSet(
   let failure: Failure | undefined;
   if (providers.callCloudflare && call.key && providers.mode !== "self-hosted") {
     try {
+      // The deadline bounds the attempts and the retries together, counted from the request's arrival at the
+      // Worker: past it, the vend fails over. Work before this point (the token, the admission) came out of it;
+      // a floor keeps a slow start from skipping Cloudflare outright.
+      const { deadlineMs, deadlineAt, timeoutMs } = call.upstream;
+      // The last VEND_FAILOVER_RESERVE_MS are the fallback's, when the mode has one.
+      const reserve = call.providers.fallback || call.providers.failOpen ? VEND_FAILOVER_RESERVE_MS : 0;
+      const allowanceMs = Math.max(VEND_DEADLINE_FLOOR_MS, Math.min(deadlineMs, deadlineAt - reserve - Date.now()));
       const rtc = new RtcApi(
         call.upstream.rtcBaseUrl,
-        // The deadline bounds the attempts and the retries together: past it, the vend fails over.
-        new UpstreamBudget(
-          Math.min(call.upstream.timeoutMs, call.upstream.deadlineMs),
-          undefined,
-          call.upstream.deadlineMs,
-        ),
+        new UpstreamBudget(Math.min(timeoutMs, allowanceMs), undefined, allowanceMs),
       );
       const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
         ttl: call.ttl,

@@ -31,7 +31,15 @@ export interface Issued {
  */
 export async function issueCredentials(
   deps: VendDeps,
-  input: { subject: string; ttl: number; issuedBy: string; clientIp: string | undefined; allowReuse: boolean },
+  input: {
+    subject: string;
+    ttl: number;
+    issuedBy: string;
+    clientIp: string | undefined;
+    allowReuse: boolean;
+    /** When the request arrived (epoch ms): the vend's deadline on Cloudflare counts from then. */
+    arrivedAt?: number;
+  },
 ): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceIpLimit(deps.ipLimiter, { subjectHash: hash, clientIp: input.clientIp });
@@ -54,6 +62,7 @@ export async function issueCredentials(
           rtcBaseUrl: deps.rtcBaseUrl,
           timeoutMs: deps.upstreamTimeoutMs,
           deadlineMs: providers.vendDeadlineMs,
+          deadlineAt: (input.arrivedAt ?? deps.now()) + providers.vendDeadlineMs,
         },
         providers: {
           mode: providers.mode,

@@ -27,8 +27,11 @@ export interface VendCall {
   /** The Cloudflare key to mint with; absent when this vend does not call Cloudflare (see `providers`). */
   key: { keyId: string; secret: string } | undefined;
   policy: VendPolicy;
-  /** timeoutMs: the admin timeout, for withdrawals; deadlineMs: the vend's whole allowance for Cloudflare. */
-  upstream: { rtcBaseUrl: string; timeoutMs: number; deadlineMs: number };
+  /**
+   * timeoutMs: the admin timeout, for withdrawals. deadlineMs: the vend's whole allowance for Cloudflare
+   * (VEND_UPSTREAM_DEADLINE_MS), which ends at deadlineAt (epoch ms), counted from the request's arrival.
+   */
+  upstream: { rtcBaseUrl: string; timeoutMs: number; deadlineMs: number; deadlineAt: number };
   providers: VendProviders;
 }
 
