@@ -130,7 +130,8 @@ describe("failover: the emulator's credential API fails, coturn (the self-hosted
     assert.equal(vended.status, 200, JSON.stringify(vended.body));
     assert.equal(vended.body.provider, "self-hosted");
     assert.equal(vended.body.degraded, true);
-    assert.ok(vended.ms >= DEADLINE_MS - 50, `answered in ${vended.ms} ms: before the deadline, so it never waited`);
+    // It waits until the deadline less the 50 ms kept for the failover (VEND_FAILOVER_RESERVE_MS).
+    assert.ok(vended.ms >= DEADLINE_MS - 100, `answered in ${vended.ms} ms: before the deadline, so it never waited`);
     assert.ok(
       vended.ms < DEADLINE_MS + MARGIN_MS,
       `answered in ${vended.ms} ms, past ${DEADLINE_MS} + ${MARGIN_MS} ms`,
