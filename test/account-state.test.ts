@@ -501,7 +501,12 @@ describe("when the account object cannot be reached", () => {
     forgetV4Memory();
     const res = await fetchWith(failing(), "/healthz");
     expect(res.status).toBe(200);
-    expect((await envelope<{ v4_budget: unknown }>(res)).result).toEqual({ status: "ok", v4_budget: null });
+    expect((await envelope<{ v4_budget: unknown }>(res)).result).toEqual({
+      status: "ok",
+      v4_budget: null,
+      // The breaker on the credential API is this isolate's, in memory: no object to reach.
+      credential_api: { mode: "cloudflare", state: "closed", consecutive_failures: 0, open_seconds: 0 },
+    });
   });
 
   it("vending asks the object at most once per 30 seconds per isolate, not once per vend", async () => {

@@ -92,7 +92,7 @@ export async function failoverVend({ stack, settings }) {
         vends_breaker_open: open.requests,
         credential_calls_breaker_open: callsAfter - calls,
       },
-      load: { burst, then: `1 connection for ${durationSeconds} s with the breaker open` },
+      load: { burst, after_burst: `1 connection for ${durationSeconds} s with the breaker open` },
     };
   } finally {
     await emu.clearFaults();

@@ -118,7 +118,7 @@ export async function issueCredentials(
       },
     };
   } finally {
-    deps.breaker.record(admission, cloudflare);
+    if (hasFallback) deps.breaker.record(admission, cloudflare);
   }
 }
 
