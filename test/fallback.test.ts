@@ -9,6 +9,7 @@ import { credentialBreaker } from "../src/vend/breaker";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { SECRET_VALUES } from "./support/fixtures";
+import { captureConsole } from "./support/logs";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, userJwt, VEND_PATH } from "./support/vend";
 
@@ -280,6 +281,29 @@ describe("VEND_FAIL_OPEN=stun", () => {
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).not.toBeNull();
     expect(ms).toBeLessThan(300 + 400);
+  });
+});
+
+describe("the fallback secret stays secret", () => {
+  it("appears in no answer and no log line, while the vend logs its provider and the failover", async () => {
+    await activeVendingKey();
+    await fail503();
+    const logs = captureConsole();
+    try {
+      const settings = { ...failover, FALLBACK_TURN_SECRET: `${SIGNING_SECRET},${OLD_SECRET}` };
+      const { text } = await vendWith(settings);
+      const health = await (await fetchWith(settings, "/healthz")).text();
+      for (const secret of [SIGNING_SECRET, OLD_SECRET]) {
+        expect(text).not.toContain(secret);
+        expect(health).not.toContain(secret);
+        expect(logs.raw.join("\n")).not.toContain(secret);
+      }
+      const request = logs.json().find((l) => l.event === "request" && l.route === "ice_servers.vend");
+      expect(request).toMatchObject({ provider: "self-hosted", degraded: true, cloudflare: "failed" });
+      expect(logs.json().some((l) => l.event === "vend.cloudflare_failed")).toBe(true);
+    } finally {
+      logs.restore();
+    }
   });
 });
 
