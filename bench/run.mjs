@@ -11,6 +11,7 @@ import { emulator, turnvend } from "./clients.mjs";
 import { build, bundleSizeRatio, coldStartRatio } from "./figures/build.mjs";
 import { listCostAtScale } from "./figures/list-scale.mjs";
 import { costPerMillionVends } from "./figures/cost.mjs";
+import { failoverVend, selfHostedVend, startModeStack } from "./figures/fallback.mjs";
 import { exactIdempotency } from "./figures/idempotency.mjs";
 import { prepareVending, repeatVend, vendOverhead, vendUpstreamCalls } from "./figures/vend.mjs";
 import { warmReadThroughput, warmReadUpstreamCalls } from "./figures/warm-reads.mjs";
@@ -94,6 +95,8 @@ try {
       "repeat_vend_ratio",
       "cost_per_million_vends",
       "exact_idempotency",
+      "failover_vend_ratio",
+      "self_hosted_vend_ratio",
     )
   )
     throw new StopEarly();
@@ -116,11 +119,19 @@ try {
 
   let passthrough;
   let vendingReady = false;
-  if (wanted("vend_overhead", "vend_upstream_calls", "repeat_vend_ratio", "cost_per_million_vends")) {
+  if (
+    wanted(
+      "vend_overhead",
+      "vend_upstream_calls",
+      "repeat_vend_ratio",
+      "cost_per_million_vends",
+      "self_hosted_vend_ratio",
+    )
+  ) {
     try {
       const key = await prepareVending({ emu, tv });
       vendingReady = true;
-      if (wanted("vend_overhead", "repeat_vend_ratio")) {
+      if (wanted("vend_overhead", "repeat_vend_ratio", "self_hosted_vend_ratio")) {
         process.stderr.write("bench: starting the pass-through Worker (wrangler dev)\n");
         passthrough = await startPassthrough({
           emulatorUrl: stack.emulatorUrl,
@@ -144,6 +155,31 @@ try {
       costPerMillionVends({ stack, settings: settings.cost, baseline: COST_BEFORE_OBJECTS }),
     );
   await measure("exact_idempotency", () => exactIdempotency({ stack, emu, settings: settings.idempotency }));
+
+  // The failover figures, each on a turnvend of its own mode, started only while it is measured.
+  const inMode = async (name, mode, fn) => {
+    if (!wanted(name)) return;
+    let other;
+    try {
+      process.stderr.write(`bench: starting turnvend with TURN_PROVIDER_MODE=${mode}\n`);
+      other = await startModeStack({ mode, persistTo: join(state, `turnvend-${mode}`), quiet });
+    } catch (err) {
+      outcomes[name] = skip(`the ${mode} stack did not start: ${err instanceof Error ? err.message : err}`);
+      return;
+    }
+    try {
+      await measure(name, () => fn(other));
+    } finally {
+      await other.stop();
+    }
+  };
+  await inMode("failover_vend_ratio", "failover", (other) =>
+    failoverVend({ stack: other, settings: settings.failover }),
+  );
+  if (passthrough)
+    await inMode("self_hosted_vend_ratio", "self-hosted", (other) =>
+      selfHostedVend({ stack: other, passthrough, mainEmu: emu, settings: settings.selfHosted }),
+    );
 } catch (err) {
   if (!(err instanceof StopEarly)) process.stderr.write(`\nbench: ${err instanceof Error ? err.stack : err}\n`);
 } finally {

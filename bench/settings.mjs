@@ -14,6 +14,8 @@ export const TARGETS = {
   repeat_vend_ratio: { op: "<=", value: 0.5 },
   cost_per_million_vends: { op: "<=", value: 2.0 },
   exact_idempotency: { op: "==", value: 1 },
+  failover_vend_ratio: { op: "<=", value: 1.1 },
+  self_hosted_vend_ratio: { op: "<=", value: 0.5 },
 };
 
 /**
@@ -61,6 +63,13 @@ export const MODES = {
     coldStartRuns: 15,
     /** Creates sent at once under one Idempotency-Key; the emulator holds the one that gets through meanwhile. */
     idempotency: { concurrent: 20, createDelayMs: 200 },
+    /**
+     * Vends at once when the credential API starts hanging: each waits for the deadline, then fails over. Few,
+     * as at the start of a real outage in one isolate: the breaker opens after VEND_BREAKER_FAILURES.
+     */
+    failover: { burst: 5, durationSeconds: 3 },
+    /** Unloaded, like the vend figure. */
+    selfHosted: { warmupSeconds: 1, durationSeconds: 5, rounds: 2 },
   },
   quick: {
     warm: { connections: 10, warmupSeconds: 1, durationSeconds: 1, rounds: 2 },
@@ -72,5 +81,7 @@ export const MODES = {
     cost: { users: 10, vendsPerUser: 5, rounds: 2, concurrency: 10 },
     coldStartRuns: 1,
     idempotency: { concurrent: 20, createDelayMs: 200 },
+    failover: { burst: 5, durationSeconds: 1 },
+    selfHosted: { warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 },
   },
 };

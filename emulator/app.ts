@@ -31,7 +31,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   app.route(TURN_KEYS_PATH, turnKeysRoutes(state, options));
   app.route(GRAPHQL_PATH, graphqlRoutes(state, options));
   app.route(CREDENTIALS_PATH, credentialsRoutes(state, options));
-  app.route(CONTROL_PATH, controlRoutes(state));
+  app.route(CONTROL_PATH, controlRoutes(state, options));
 
   app.notFound((c) => {
     // Cloudflare answers unknown v4 paths in its envelope; elsewhere a flat JSON error is enough.

@@ -6,6 +6,8 @@ import { enqueueFault, faultsSnapshot, parseFaultRequest } from "./faults.ts";
 import type { FaultTarget, QueuedFault } from "./faults.ts";
 import { MAX_TURN_KEYS_PER_ACCOUNT, createKey, resetState, toCreatedKey, toPublicKey } from "./state.ts";
 import type { EmulatorState, UsageRow } from "./state.ts";
+import { ICE_URL_PRESETS } from "./options.ts";
+import type { ResolvedOptions } from "./options.ts";
 
 /** Where the test/bench control routes live. No auth: the emulator only ever listens on loopback. */
 export const CONTROL_PATH = "/__emulator";
@@ -13,7 +15,7 @@ export const CONTROL_PATH = "/__emulator";
 const badRequest = (c: Context, error: string): Response => c.json({ error }, 400);
 
 /** Fault injection, call counters, reset/seed and state inspection, for tests and benchmarks only. */
-export function controlRoutes(state: EmulatorState): Hono {
+export function controlRoutes(state: EmulatorState, options: ResolvedOptions): Hono {
   const app = new Hono();
   // A stand-in for an identity provider's key set (e.g. Cloudflare Access certs). Kept here, not in
   // upstream state: fetching it is not a Cloudflare API call, so it never shows in `/calls`.
@@ -52,6 +54,7 @@ export function controlRoutes(state: EmulatorState): Hono {
       return badRequest(c, `seedKeys must be an integer in [0, ${MAX_TURN_KEYS_PER_ACCOUNT}]`);
     }
     resetState(state);
+    options.turnUrls = [...options.defaultTurnUrls];
     jwks.body = null;
     jwks.fetches = 0;
     const seeded = [];
@@ -83,6 +86,24 @@ export function controlRoutes(state: EmulatorState): Hono {
     if (!record) return badRequest(c, `TURN key limit reached (${MAX_TURN_KEYS_PER_ACCOUNT} per account)`);
     return c.json(toCreatedKey(record), 201);
   });
+
+  // The URL list the credential routes answer: a preset Cloudflare's docs have shown, or any list. Until reset.
+  app.put("/ice-urls", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok || !isPlainObject(body.value)) return badRequest(c, "body must be { preset } or { urls }");
+    const { preset, urls } = body.value;
+    if (typeof preset === "string") {
+      const list = Object.hasOwn(ICE_URL_PRESETS, preset) ? ICE_URL_PRESETS[preset] : undefined;
+      if (!list) return badRequest(c, `preset must be one of ${Object.keys(ICE_URL_PRESETS).join(", ")}`);
+      options.turnUrls = [...list];
+    } else if (Array.isArray(urls) && urls.length > 0 && urls.every((u) => typeof u === "string" && u !== "")) {
+      options.turnUrls = [...(urls as string[])];
+    } else {
+      return badRequest(c, "body must be { preset } or { urls: [non-empty strings] }");
+    }
+    return c.json({ ok: true, urls: options.turnUrls }, 200);
+  });
+  app.get("/ice-urls", (c) => c.json({ urls: options.turnUrls, presets: ICE_URL_PRESETS }, 200));
 
   // PUT sets the JWKS (a `{ keys: [...] }` object); DELETE removes it, so GET answers 503 like a provider that is down.
   app.put("/jwks", async (c) => {

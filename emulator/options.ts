@@ -12,12 +12,17 @@ export type EmulatorOptions = {
   turnUrls?: string[] | undefined;
 };
 
+/**
+ * `turnUrls` is what the rtc routes answer now: `PUT /__emulator/ice-urls` changes it, and reset puts back
+ * `defaultTurnUrls` (the option, or DEFAULT_TURN_URLS).
+ */
 export type ResolvedOptions = {
   accountId: string;
   apiToken: string;
   analyticsToken: string | undefined;
   turnSecret: string;
   turnUrls: string[];
+  defaultTurnUrls: readonly string[];
 };
 
 // Cloudflare's documented example account id: a realistic 32-hex value that is obviously not a real account.
@@ -36,13 +41,46 @@ export const DEFAULT_TURN_URLS: readonly string[] = [
   "turns:turn.cloudflare.com:443?transport=tcp",
 ];
 
+/**
+ * The URL lists Cloudflare's docs have shown (docs/cloudflare-upstream.md#ice-server-urls), by name, for
+ * `PUT /__emulator/ice-urls { preset }`: between them every kind turnvend must handle, 53/udp, 3478/udp,
+ * 443/udp, 3478/tcp, 80/tcp, 5349/tls and 443/tls.
+ */
+export const ICE_URL_PRESETS: Readonly<Record<string, readonly string[]>> = {
+  /** What the emulator answers by default. */
+  default: DEFAULT_TURN_URLS,
+  /** Older versions of the generate-credentials page: port 53 and 80/tcp. */
+  legacy: [
+    "stun:stun.cloudflare.com:3478",
+    "stun:stun.cloudflare.com:53",
+    "turn:turn.cloudflare.com:3478?transport=udp",
+    "turn:turn.cloudflare.com:53?transport=udp",
+    "turn:turn.cloudflare.com:3478?transport=tcp",
+    "turn:turn.cloudflare.com:80?transport=tcp",
+    "turns:turn.cloudflare.com:5349?transport=tcp",
+    "turns:turn.cloudflare.com:443?transport=tcp",
+  ],
+  /** The current page: 443/udp instead of port 53. */
+  current: [
+    "stun:stun.cloudflare.com:3478",
+    "turn:turn.cloudflare.com:3478?transport=udp",
+    "turn:turn.cloudflare.com:443?transport=udp",
+    "turn:turn.cloudflare.com:3478?transport=tcp",
+    "turn:turn.cloudflare.com:80?transport=tcp",
+    "turns:turn.cloudflare.com:5349?transport=tcp",
+    "turns:turn.cloudflare.com:443?transport=tcp",
+  ],
+};
+
 export function resolveOptions(opts: EmulatorOptions = {}): ResolvedOptions {
+  const defaultTurnUrls = [...(opts.turnUrls ?? DEFAULT_TURN_URLS)];
   return {
     accountId: opts.accountId ?? DEFAULT_ACCOUNT_ID,
     apiToken: opts.apiToken ?? DEFAULT_API_TOKEN,
     analyticsToken: opts.analyticsToken,
     turnSecret: opts.turnSecret ?? DEFAULT_TURN_SECRET,
     // Copied so a caller mutating its array later cannot change what the emulator serves.
-    turnUrls: [...(opts.turnUrls ?? DEFAULT_TURN_URLS)],
+    turnUrls: [...defaultTurnUrls],
+    defaultTurnUrls,
   };
 }

@@ -57,14 +57,15 @@ const isStun = (url: string): boolean => /^stuns?:/i.test(url);
 export function credentialsRoutes(state: EmulatorState, opts: ResolvedOptions): Hono {
   const app = new Hono();
   const auth = keySecretAuth(state);
-  const stunUrls = opts.turnUrls.filter(isStun);
-  const turnUrls = opts.turnUrls.filter((url) => !isStun(url));
 
   app.post("/generate-ice-servers", intercept(state, "credentials.generate_ice_servers", "rtc"), auth, async (c) => {
     const input = await generateBody(c);
     if (input instanceof Response) return input;
     const keyId = c.req.param("key_id") ?? "";
     const { username, credential } = await mintCredential(state, opts.turnSecret, { keyId, ...input });
+    // Read per call: PUT /__emulator/ice-urls may have changed the list.
+    const stunUrls = opts.turnUrls.filter(isStun);
+    const turnUrls = opts.turnUrls.filter((url) => !isStun(url));
     // Like Cloudflare: STUN in its own entry without credentials, TURN/TURNS together with them.
     const iceServers = [...(stunUrls.length > 0 ? [{ urls: stunUrls }] : []), { urls: turnUrls, username, credential }];
     return c.json({ iceServers }, 201);

@@ -60,6 +60,21 @@
     return data;
   }
 
+  // Which TURN provider served the check (TURN_PROVIDER_MODE), and whether the preferred one failed.
+  function providerText(vended) {
+    const names = {
+      cloudflare: "Cloudflare",
+      "self-hosted": "self-hosted TURN servers",
+      both: "Cloudflare and self-hosted TURN servers",
+    };
+    const name = names[vended.provider] || "unknown";
+    const hasTurn = vended.iceServers.some((s) => s.username);
+    if (!vended.degraded) return "Served by: " + name + ".";
+    return hasTurn
+      ? "Served by: " + name + " (degraded: the preferred provider failed, this is the fallback)."
+      : "Served by: " + name + " (degraded: STUN only, no TURN provider could be reached).";
+  }
+
   function candidateFields(candidate) {
     // Fallback parse of the SDP line for browsers without the typed fields.
     const parts = (candidate.candidate || "").split(" ");
@@ -130,6 +145,7 @@
     $("candidates").replaceChildren();
     $("errors").replaceChildren();
     $("servers").replaceChildren();
+    $("provider").textContent = "";
     $("errors-section").classList.add("hidden");
     try {
       let token = $("token").value.trim();
@@ -141,6 +157,8 @@
       setStatus("Asking turnvend for ICE servers…");
       const vended = await fetchIceServers(token);
       $("servers-section").classList.remove("hidden");
+      $("provider").textContent = providerText(vended);
+      $("provider").className = vended.degraded ? "error" : "";
       for (const server of vended.iceServers) {
         for (const url of server.urls) {
           const li = document.createElement("li");

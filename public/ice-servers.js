@@ -5,11 +5,18 @@
 //   const pc = new RTCPeerConnection({ iceServers: first.iceServers });
 //   const fresh = keepFresh(pc, { url: "https://turnvend.example.com", getToken: () => jwt, initial: first });
 // Credentials last at most 48 hours (Cloudflare's cap); keepFresh swaps in new ones before expiresAt with
-// pc.setConfiguration(), so long sessions never hold expired ones.
+// pc.setConfiguration(), so long sessions never hold expired ones. A degraded answer (degraded: true: the
+// preferred TURN provider failed, so the servers come from the fallback, or are STUN only) is refreshed after
+// 60 s instead, so a call gets the preferred provider's TURN back soon after it recovers.
 
 const VEND_PATH = "/v1/ice-servers";
 /** Default margin before expiresAt at which keepFresh fetches new credentials. */
 const DEFAULT_REFRESH_BEFORE_MS = 5 * 60 * 1000;
+/**
+ * Default wait before a degraded answer is replaced: turnvend's breaker probes Cloudflare again after 30 s, so
+ * a minute later the next vend is likely to get it back, and one extra vend a minute per degraded call is cheap.
+ */
+const DEFAULT_DEGRADED_REFRESH_MS = 60 * 1000;
 /** Shortest wait between two refreshes, so a margin longer than the TTL cannot loop. */
 const MIN_REFRESH_INTERVAL_MS = 1000;
 /** Retry backoff after a failed refresh: doubles from the first to the last, or Retry-After when longer. */
@@ -34,8 +41,9 @@ function endpoint(url) {
 }
 
 /**
- * POST /v1/ice-servers with the user's JWT. Resolves { iceServers, ttl, expiresAt } (expiresAt is an
- * RFC 3339 time); rejects with a TurnvendError when turnvend refuses.
+ * POST /v1/ice-servers with the user's JWT. Resolves { iceServers, ttl, expiresAt, provider, degraded }
+ * (expiresAt is an RFC 3339 time; provider is "cloudflare", "self-hosted" or "both"; degraded is true when the
+ * preferred provider failed); rejects with a TurnvendError when turnvend refuses.
  * Options: url (turnvend's base URL), token (the JWT), and optionally ttl (seconds), signal, fetch, and
  * fresh (true: a new set even within turnvend's reuse window, as a refresh before expiry needs).
  */
@@ -75,7 +83,13 @@ export async function getIceServers(options) {
   ) {
     throw new TurnvendError(res.status, 0, "turnvend's answer holds no iceServers and expiresAt");
   }
-  return { iceServers: body.iceServers, ttl: body.ttl, expiresAt: body.expiresAt };
+  return {
+    iceServers: body.iceServers,
+    ttl: body.ttl,
+    expiresAt: body.expiresAt,
+    provider: body.provider,
+    degraded: body.degraded === true,
+  };
 }
 
 /**
@@ -84,8 +98,9 @@ export async function getIceServers(options) {
  * before each expiresAt. New candidates (and an ICE restart) use the fresh credentials; pass
  * restartIce: true to restart ICE after each refresh so live relays move to them (the app then renegotiates
  * on "negotiationneeded"). Failures go to onError and are retried with backoff (honouring Retry-After).
- * Stops by itself when pc closes. Options: url, getToken (returns the JWT, or a promise of it),
- * refreshBeforeMs (default 5 minutes), ttl, initial, restartIce, onRefresh, onError, fetch.
+ * Stops by itself when pc closes. A degraded answer is replaced after degradedRefreshMs (default 60 s) at
+ * the latest. Options: url, getToken (returns the JWT, or a promise of it), refreshBeforeMs (default 5 minutes),
+ * degradedRefreshMs, ttl, initial, restartIce, onRefresh, onError, fetch.
  * Returns { ready, refresh(), stop(), current }: ready settles with the first credentials applied.
  */
 export function keepFresh(pc, options) {
@@ -98,6 +113,9 @@ export function keepFresh(pc, options) {
   const refreshBeforeMs = o.refreshBeforeMs === undefined ? DEFAULT_REFRESH_BEFORE_MS : o.refreshBeforeMs;
   if (typeof refreshBeforeMs !== "number" || !(refreshBeforeMs >= 0))
     throw new TypeError("refreshBeforeMs must be a number of milliseconds");
+  const degradedRefreshMs = o.degradedRefreshMs === undefined ? DEFAULT_DEGRADED_REFRESH_MS : o.degradedRefreshMs;
+  if (typeof degradedRefreshMs !== "number" || !(degradedRefreshMs >= 0))
+    throw new TypeError("degradedRefreshMs must be a number of milliseconds");
 
   let timer;
   let stopped = false;
@@ -117,7 +135,8 @@ export function keepFresh(pc, options) {
 
   function untilRefresh(result) {
     const left = Date.parse(result.expiresAt) - Date.now();
-    return Math.max(MIN_REFRESH_INTERVAL_MS, left - refreshBeforeMs);
+    const due = result.degraded ? Math.min(left - refreshBeforeMs, degradedRefreshMs) : left - refreshBeforeMs;
+    return Math.max(MIN_REFRESH_INTERVAL_MS, due);
   }
 
   async function refresh() {

@@ -6,6 +6,8 @@ export const DEV_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
 export const DEV_ACCOUNT_TOKEN = "dev-account-token";
 export const DEV_CALLER_TOKEN = "dev-admin-token";
 export const DEV_TURN_SECRET = "dev-turn-secret";
+/** The self-hosted provider's shared secret locally: run coturn with static-auth-secret=dev-fallback-secret. */
+export const DEV_FALLBACK_TURN_SECRET = "dev-fallback-secret";
 // The Worker's own list, so the scripts can never offer a scope the Worker would refuse.
 export { SCOPES as ALL_SCOPES } from "../src/scopes.ts";
 import { SCOPES as ALL_SCOPES } from "../src/scopes.ts";
@@ -28,6 +30,9 @@ export function devSettings({ port, emulatorUrl }) {
     ]),
     SUBJECT_HASH_KEY: "dev-subject-hash-key",
     JWT_HS256_SECRET: "dev-jwt-secret",
+    // Used only once .dev.vars sets TURN_PROVIDER_MODE and FALLBACK_TURN_URLS (README, "When Cloudflare's TURN
+    // API fails"); with the default mode, cloudflare, it is ignored.
+    FALLBACK_TURN_SECRET: DEV_FALLBACK_TURN_SECRET,
     JWT_ISSUER: "turnvend-dev",
     JWT_AUDIENCE: "turnvend",
     ALLOWED_ORIGINS: `http://127.0.0.1:${port},http://localhost:${port}`,

@@ -295,3 +295,54 @@ export const GUARD_RETRY_AFTER_SECONDS = 300;
 export const LEAK_BLOCK_RETRY_AFTER_SECONDS = 3_600;
 /** Longest one alert delivery waits for the receiver. */
 export const ALERT_DELIVERY_TIMEOUT_MS = 10_000;
+// --- When Cloudflare's credential API fails (README, "When Cloudflare's TURN API fails") ---
+
+/**
+ * VEND_UPSTREAM_DEADLINE_MS when unset: how long a vend waits for Cloudflare's credential API before it fails
+ * over. The emulator answers in a few ms and Cloudflare's API from a Worker in tens to low hundreds of ms, so a
+ * healthy call never comes near it; a user clicking "join" notices a wait of about 2 s, and ICE gathering still
+ * has to follow. 1.5 s leaves a healthy p99 several times over and keeps a hung API's cost under that 2 s.
+ */
+export const VEND_UPSTREAM_DEADLINE_MS_DEFAULT = 1_500;
+/**
+ * The least a vend gives Cloudflare, even when checking the token and admitting the vend used up its deadline
+ * (a cold JWKS fetch, say): a healthy call fits in it, and a vend never skips Cloudflare for being slow itself.
+ */
+export const VEND_DEADLINE_FLOOR_MS = 200;
+/**
+ * The end of VEND_UPSTREAM_DEADLINE_MS kept for the failover itself: turnvend stops waiting for Cloudflare this
+ * long before the deadline, so minting the fallback set, recording it and answering land near the deadline,
+ * not after it (measured locally: 10 to 60 ms for one vend, more when several fail over at once).
+ */
+export const VEND_FAILOVER_RESERVE_MS = 50;
+/** The range VEND_UPSTREAM_DEADLINE_MS may set; it never exceeds the 10 s admin timeout's order. */
+export const VEND_UPSTREAM_DEADLINE_MS_MIN = 100;
+export const VEND_UPSTREAM_DEADLINE_MS_MAX = 10_000;
+/**
+ * FALLBACK_TTL_MAX_SECONDS when unset: a self-hosted credential cannot be revoked (the TURN REST scheme has no
+ * revocation list), so its lifetime is its only bound. An hour matches the default credential TTL.
+ */
+export const FALLBACK_TTL_MAX_SECONDS_DEFAULT = 3_600;
+/**
+ * Consecutive failed credential calls (in one isolate) that open the breaker: three in a row is a pattern, not
+ * a blip, and costs at most three deadlines of slow vends before the rest skip Cloudflare.
+ */
+export const VEND_BREAKER_FAILURES = 3;
+/**
+ * How long an open breaker sends vends straight to the fallback before one vend probes Cloudflare again. Short,
+ * so calls get Cloudflare's TURN back within half a minute of its recovery; one probe per isolate per 30 s is
+ * nothing next to the vends it spares a deadline.
+ */
+export const VEND_BREAKER_OPEN_MS = 30_000;
+/**
+ * The key id a self-hosted set is recorded under in the user's ledger: not a Cloudflare key id (32 hex), so
+ * revocation knows it has nothing upstream to call.
+ */
+export const SELF_HOSTED_KEY_ID = "self-hosted";
+/**
+ * The STUN server a STUN-only answer (VEND_FAIL_OPEN=stun) lists when FALLBACK_TURN_URLS names none: Cloudflare's
+ * public STUN server, which needs no credential and costs nothing (docs/cloudflare-upstream.md#ice-server-urls).
+ */
+export const PUBLIC_STUN_URL = "stun:stun.cloudflare.com:3478";
+/** Shortest shared secret accepted for FALLBACK_TURN_SECRET outside local runs: 128 bits as text. */
+export const FALLBACK_SECRET_MIN_BYTES = 16;

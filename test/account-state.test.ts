@@ -508,6 +508,8 @@ describe("when the account object cannot be reached", () => {
       v4_budget: null,
       analytics: null,
       guard: null,
+      // The breaker on the credential API is this isolate's, in memory: no object to reach.
+      credential_api: { mode: "cloudflare", state: "closed", consecutive_failures: 0, open_seconds: 0 },
     });
   });
 

@@ -55,10 +55,13 @@ describe("the typed client, against the running service", () => {
       true,
     );
     expect(Date.parse(vended.expiresAt)).toBeGreaterThan(Date.now());
+    expect(vended.provider).toBe("cloudflare");
+    expect(vended.degraded).toBeUndefined();
 
     expect(await clientFor("revoker").credentials.revoke({ subject: "alice" })).toEqual({
       revoked: 1,
       remaining: false,
+      notRevocable: 0,
     });
 
     const page = await clientFor("auditor").audit.list({ limit: 10 });

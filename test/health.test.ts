@@ -48,6 +48,7 @@ describe("GET /healthz", () => {
         // The bill's guard: no usage read yet, vending open.
         analytics: { ok: false, as_of: null, age_seconds: null },
         guard: { vending: "open", reason: null, kill_switch: false, lifted_until: null },
+        credential_api: { mode: "cloudflare", state: "closed", consecutive_failures: 0, open_seconds: 0 },
       },
     });
     expect((await emulator.calls()).total).toBe(0);
@@ -232,6 +233,8 @@ describe("the published dev defaults", () => {
     ["SUBJECT_HASH_KEY", { SUBJECT_HASH_KEY: "SUBJECT_HASH_KEY=DEV_SUBJECT_HASH_KEY" }],
     ["CLOUDFLARE_API_TOKEN", { CLOUDFLARE_API_TOKEN: "'dev-account-token';" }],
     ["JWT_HS256_SECRET", { JWT_HS256_SECRET: "dev-jwt-secret-padded-to-thirty-two-bytes" }],
+    // The self-hosted provider's local secret, even as the signing entry of a rotation.
+    ["FALLBACK_TURN_SECRET", { FALLBACK_TURN_SECRET: "dev-fallback-secret,an-older-secret-of-16b" }],
     [
       "CALLERS",
       {

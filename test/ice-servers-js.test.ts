@@ -6,12 +6,13 @@ import { emulator } from "./support/emulator";
 import { activeVendingKey, freshSubject, userJwt } from "./support/vend";
 
 interface Helper {
-  getIceServers(o: {
-    url: string;
-    token: string;
-    ttl?: number;
-    fetch?: typeof fetchSelf;
-  }): Promise<{ iceServers: { urls: string[]; username?: string }[]; ttl: number; expiresAt: string }>;
+  getIceServers(o: { url: string; token: string; ttl?: number; fetch?: typeof fetchSelf }): Promise<{
+    iceServers: { urls: string[]; username?: string }[];
+    ttl: number;
+    expiresAt: string;
+    provider: string;
+    degraded: boolean;
+  }>;
   keepFresh(
     pc: unknown,
     o: Record<string, unknown>,
@@ -103,6 +104,50 @@ describe("the helper's behaviour, run against the real vend route", () => {
     expect(got.ttl).toBe(120);
     expect(usernames(got.iceServers)).toHaveLength(1);
     expect(Date.parse(got.expiresAt) - Date.now()).toBeLessThanOrEqual(120_000);
+  });
+
+  it("getIceServers passes on provider and degraded", async () => {
+    const { getIceServers } = loadHelper(ICE_SERVERS_JS);
+    const got = await getIceServers({ url: BASE, token: await userJwt(freshSubject()), fetch: fetchSelf });
+    expect(got).toMatchObject({ provider: "cloudflare", degraded: false });
+  });
+
+  it("keepFresh replaces a degraded answer after degradedRefreshMs, long before it expires", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    const answers: { provider: string; degraded: boolean }[] = [];
+    let calls = 0;
+    // The first answer is degraded (as when Cloudflare's API fails over to the self-hosted provider), then turnvend's own.
+    const degradedFirst = async (input: string, init: RequestInit & { credentials?: string }) => {
+      calls += 1;
+      const res = await fetchSelf(input, init);
+      if (calls > 1) return res;
+      const body = (await res.json()) as Record<string, unknown>;
+      return Response.json({ ...body, provider: "self-hosted", degraded: true });
+    };
+    const pc = new FakePeerConnection();
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const fresh = keepFresh(pc, {
+        url: BASE,
+        getToken: () => userJwt(freshSubject()),
+        ttl: 3600,
+        degradedRefreshMs: 1_000,
+        fetch: degradedFirst,
+        onRefresh: (r: { provider: string; degraded: boolean }) => {
+          answers.push({ provider: r.provider, degraded: r.degraded });
+          if (answers.length === 2) {
+            fresh.stop();
+            resolve();
+          }
+        },
+      });
+    });
+    // A one-hour set, replaced after about a second because it was degraded.
+    expect(answers).toEqual([
+      { provider: "self-hosted", degraded: true },
+      { provider: "cloudflare", degraded: false },
+    ]);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("getIceServers rejects with turnvend's status and code", async () => {

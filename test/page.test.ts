@@ -56,7 +56,9 @@ describe("GET / (the connectivity page)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^(text|application)\/javascript/);
     const script = await res.text();
-    expect(await (await fromAssets("/")).text()).toContain('id="verdict"');
+    const page = await (await fromAssets("/")).text();
+    expect(page).toContain('id="verdict"');
+    expect(page).toContain('id="provider"');
     expect(script).toContain('"TURN relay reachable: " + (yes ? "yes" : "no")');
     for (const needle of [
       "/v1/ice-servers",
@@ -70,6 +72,10 @@ describe("GET / (the connectivity page)", () => {
       "srflx",
       "performance.now()",
       "event.url",
+      // Which provider served the check, and whether it was degraded.
+      "vended.provider",
+      "vended.degraded",
+      "Served by: ",
     ]) {
       expect(script).toContain(needle);
     }

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { emulator } from "./support/emulator";
 import { resetWorld } from "./support/reset";
-import { parseIceUrl, shapeIceServers } from "../src/vend/browser-ice-servers";
+import { parseIceUrl, selectIceUrls, shapeIceServers } from "../src/vend/browser-ice-servers";
 import { credentialUsernames, GenerateResponse, RtcApi } from "../src/upstream/rtc-api";
 import { UpstreamBudget } from "../src/upstream/budget";
 
@@ -144,5 +144,63 @@ describe("the rtc client", () => {
     expect(seen).toEqual([
       `https://rtc.example.test/v1/turn/keys/${"a".repeat(32)}/credentials/..%2Fx%2Fy%3Fz%23w%3A1/revoke`,
     ]);
+  });
+});
+
+describe("ICE_URLS=minimal (selectIceUrls): one STUN, one TURN/UDP, one TURN over TCP/TLS, 443 first", () => {
+  const host = "turn.cloudflare.com";
+  const stun = (port: number) => `stun:stun.cloudflare.com:${port}`;
+  const udp = (port: number) => `turn:${host}:${port}?transport=udp`;
+  const tcp = (port: number) => `turn:${host}:${port}?transport=tcp`;
+  const tls = (port: number) => `turns:${host}:${port}?transport=tcp`;
+  /** As Cloudflare answers: STUN alone, TURN together with the credential; port 53 already dropped by shaping. */
+  const answer = (urls: string[]) =>
+    shapeIceServers(
+      [
+        { urls: urls.filter((u) => u.startsWith("stun")) },
+        { urls: urls.filter((u) => !u.startsWith("stun")), username: "u", credential: "c" },
+      ].filter((s) => s.urls.length > 0),
+    );
+  const minimal = (urls: string[]) => selectIceUrls(answer(urls), "minimal").flatMap((s) => s.urls);
+
+  // Every list Cloudflare's docs have shown, and each kind of URL alone: 53/udp, 3478/udp, 443/udp, 3478/tcp,
+  // 80/tcp, 5349/tls, 443/tls.
+  const cases: { label: string; urls: string[]; kept: string[] }[] = [
+    {
+      label: "the older docs' list (53/udp, 3478/udp, 3478/tcp, 80/tcp, 5349/tls, 443/tls)",
+      urls: [stun(3478), stun(53), udp(3478), udp(53), tcp(3478), tcp(80), tls(5349), tls(443)],
+      kept: [stun(3478), udp(3478), tls(443)],
+    },
+    {
+      label: "the current docs' list (443/udp instead of 53)",
+      urls: [stun(3478), udp(3478), udp(443), tcp(3478), tcp(80), tls(5349), tls(443)],
+      kept: [stun(3478), udp(3478), tls(443)],
+    },
+    { label: "53/udp only: nothing (port 53 goes under every policy)", urls: [udp(53)], kept: [] },
+    { label: "3478/udp", urls: [udp(3478)], kept: [udp(3478)] },
+    { label: "443/udp when 3478/udp is missing", urls: [udp(53), udp(443)], kept: [udp(443)] },
+    { label: "3478/tcp when nothing on 443 or 80 and no TLS", urls: [tcp(3478)], kept: [tcp(3478)] },
+    { label: "80/tcp before 3478/tcp and 5349/tls", urls: [tcp(3478), tls(5349), tcp(80)], kept: [tcp(80)] },
+    { label: "5349/tls before 3478/tcp", urls: [tcp(3478), tls(5349)], kept: [tls(5349)] },
+    {
+      label: "443/tls before everything else over TCP",
+      urls: [tcp(80), tls(5349), tls(443), tcp(443)],
+      kept: [tls(443)],
+    },
+    { label: "443/tcp before 80/tcp", urls: [tcp(80), tcp(443)], kept: [tcp(443)] },
+  ];
+  for (const { label, urls, kept } of cases) {
+    it(label, () => {
+      expect(minimal(urls)).toEqual(kept);
+      // "all" keeps every URL shaping kept: everything but port 53.
+      expect(selectIceUrls(answer(urls), "all").flatMap((s) => s.urls)).toEqual(
+        urls.filter((u) => !/:53\?|:53$/.test(u)),
+      );
+    });
+  }
+
+  it("keeps each URL in its own entry, with that entry's credential", () => {
+    const servers = selectIceUrls(answer([stun(3478), udp(3478), tcp(80), tls(443)]), "minimal");
+    expect(servers).toEqual([{ urls: [stun(3478)] }, { urls: [udp(3478), tls(443)], username: "u", credential: "c" }]);
   });
 });

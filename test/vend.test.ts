@@ -37,13 +37,15 @@ async function hmacHex(key: string, message: string): Promise<string> {
 const allUrls = (body: Vended) => body.iceServers.flatMap((s) => s.urls);
 
 describe("vending for an end user", () => {
-  it("answers { iceServers, ttl, expiresAt } ready for new RTCPeerConnection(), never cached", async () => {
+  it("answers { iceServers, ttl, expiresAt, provider } ready for new RTCPeerConnection(), never cached", async () => {
     await activeVendingKey();
     const res = await vend(await userJwt(freshSubject()));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const body = (await res.json()) as Vended;
-    expect(Object.keys(body).sort()).toEqual(["expiresAt", "iceServers", "ttl"]);
+    // Cloudflare answered, as TURN_PROVIDER_MODE=cloudflare prefers: no `degraded`.
+    expect(Object.keys(body).sort()).toEqual(["expiresAt", "iceServers", "provider", "ttl"]);
+    expect((body as Vended & { provider: string }).provider).toBe("cloudflare");
     expect(body.iceServers.length).toBeGreaterThan(0);
     for (const server of body.iceServers) {
       expect(Array.isArray(server.urls)).toBe(true);

@@ -23,6 +23,7 @@ import {
 export type { CreatedTurnKey, TurnKey } from "../contract/responses";
 export type ActiveKey = ActiveKeyView;
 export type IceServers = VendedCredentials;
+export type { Provider } from "../contract/responses";
 export type AuditEvent = v.InferOutput<typeof AuditPage>["result"][number];
 export type { GuardResult, UsageReport } from "../contract/responses";
 
@@ -129,18 +130,20 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
       set: async (keyId: string): Promise<ActiveKey> =>
         (await request(Envelope(ActiveKeyView), "PUT", "/v1/active-key", { body: { key_id: keyId } })).data.result,
     },
-    /** credentials:issue: ICE servers for one of your users. */
+    /** credentials:issue: ICE servers for one of your users; `provider` and `degraded` say where they came from. */
     vendIceServers: async (body: { subject: string; ttl?: number }): Promise<IceServers> =>
       (await request(VendedCredentials, "POST", "/v1/ice-servers", { body })).data,
     credentials: {
       /** credentials:revoke. `remaining` means a cap left some for another call. */
       revoke: async (
         target: { username: string } | { subject: string },
-      ): Promise<{ revoked: number; remaining: boolean }> => {
+      ): Promise<{ revoked: number; remaining: boolean; notRevocable: number }> => {
         const { data } = await request(Envelope(RevokeCount), "POST", "/v1/credentials/revoke", { body: target });
         return {
           revoked: data.result.revoked,
           remaining: data.messages.some((m) => m.code === MESSAGE_CODES.revoke_incomplete),
+          // Self-hosted credentials that matched: nothing can revoke them; they run until they expire.
+          notRevocable: data.result.not_revocable ?? 0,
         };
       },
     },

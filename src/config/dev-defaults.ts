@@ -11,6 +11,7 @@ const DEV_SECRETS = {
   JWT_HS256_SECRET: "dev-jwt-secret",
   SUBJECT_HASH_KEY: "dev-subject-hash-key",
   ALERT_WEBHOOK_SECRET: "dev-alert-webhook-secret",
+  FALLBACK_TURN_SECRET: "dev-fallback-secret",
 } as const;
 /** The published key-encryption key's bytes: "turnvend-local-development-key!!". */
 const DEV_KEY_ENCRYPTION_KEY = base64ToBytes("dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=");

@@ -25,9 +25,11 @@ import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessC
 import { devDefaultProblems } from "./dev-defaults";
 import { type GuardSettings, guardSettings } from "./guard";
 import { type KeyRingEntry, parseKeyRing } from "./key-ring";
+import { type ProviderSettings, providerSettings } from "./providers";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
 export type { GuardSettings } from "./guard";
+export type { FallbackSettings, ProviderMode, ProviderSettings } from "./providers";
 
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
@@ -71,6 +73,8 @@ export interface Config {
   v4Budget: V4BudgetSettings;
   /** The bill's guard: budgets, thresholds, leak action, analytics token, alert webhook. */
   guard: GuardSettings;
+  /** Where TURN comes from when Cloudflare's credential API fails, and the ICE URL policy (./providers.ts). */
+  providers: ProviderSettings;
 }
 
 export interface V4BudgetSettings {
@@ -242,6 +246,7 @@ function parse(env: Env): ConfigResult {
     Boolean(env.ALERTS),
     problems,
   );
+  const providers = providerSettings(str, int, problems, isLocalUpstream(apiBaseUrl, rtcBaseUrl));
 
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
@@ -279,6 +284,7 @@ function parse(env: Env): ConfigResult {
       access,
       v4Budget,
       guard,
+      providers,
     },
   };
 }

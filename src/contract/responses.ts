@@ -37,17 +37,51 @@ export const IceServer = v.object({
 });
 export type IceServer = v.InferOutput<typeof IceServer>;
 
+/** Whose servers an answer holds (README, "When Cloudflare's TURN API fails"). */
+export const Provider = v.picklist(["cloudflare", "self-hosted", "both"]);
+export type Provider = v.InferOutput<typeof Provider>;
+
 /** POST /v1/ice-servers answers this bare object (no envelope), ready for `new RTCPeerConnection(...)`. */
 export const VendedCredentials = v.object({
   iceServers: v.array(IceServer),
   ttl: v.pipe(v.number(), v.integer()),
   /** RFC 3339, computed by turnvend: Cloudflare's answer carries no expiry. */
   expiresAt: Timestamp,
+  provider: v.pipe(
+    Provider,
+    v.description(
+      "Whose servers the answer holds: Cloudflare's, the operator's self-hosted TURN servers, or both. " +
+        "RTCPeerConnection ignores this field.",
+    ),
+  ),
+  degraded: v.optional(
+    v.pipe(
+      v.literal(true),
+      v.description(
+        "Present when the preferred provider failed: the answer comes from the fallback, or holds STUN " +
+          "servers only (VEND_FAIL_OPEN=stun). Ask again soon (ice-servers.js does after 60 s) to get the " +
+          "preferred provider back.",
+      ),
+    ),
+  ),
 });
 export type VendedCredentials = v.InferOutput<typeof VendedCredentials>;
 
 /** POST /v1/credentials/revoke: how many outstanding credentials were revoked. */
-export const RevokeCount = v.object({ revoked: v.pipe(v.number(), v.integer(), v.minValue(0)) });
+export const RevokeCount = v.object({
+  revoked: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  not_revocable: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description(
+        "Outstanding self-hosted credentials that matched: the TURN REST scheme has no revocation list, so " +
+          "they stay valid until they expire (FALLBACK_TTL_MAX_SECONDS at most). Absent when there were none.",
+      ),
+    ),
+  ),
+});
 export type RevokeCount = v.InferOutput<typeof RevokeCount>;
 
 export const AuditEvent = v.object({
@@ -174,6 +208,22 @@ export const UsageReport = v.object({
 });
 export type UsageReport = v.InferOutput<typeof UsageReport>;
 
+/** This isolate's breaker on Cloudflare's credential API (src/vend/breaker.ts). */
+export const CredentialBreakerStatus = v.object({
+  mode: v.pipe(
+    v.picklist(["cloudflare", "failover", "both", "self-hosted"]),
+    v.description("TURN_PROVIDER_MODE. The breaker acts in failover and both modes only."),
+  ),
+  state: v.pipe(
+    v.picklist(["closed", "open", "half_open"]),
+    v.description(
+      "closed: vends call Cloudflare; open: they skip it and use the fallback; half_open: the next vend probes it.",
+    ),
+  ),
+  consecutive_failures: Count,
+  open_seconds: v.pipe(Count, v.description("Seconds until the next probe; 0 unless open.")),
+});
+
 export const HealthStatus = v.object({
   status: v.literal("ok"),
   /** Numbers only; null when the account object cannot be reached right now. */
@@ -187,6 +237,10 @@ export const HealthStatus = v.object({
     }),
   ),
   guard: v.nullable(GuardStatus),
+  credential_api: v.pipe(
+    CredentialBreakerStatus,
+    v.description("The breaker on Cloudflare's credential API, as the isolate that answered sees it."),
+  ),
 });
 
 const Message = v.object({ code: v.number(), message: v.string() });

@@ -43,6 +43,8 @@ export const MESSAGE_CODES = {
   revoke_incomplete: 10050,
   /** The caller's allowance of Cloudflare refreshes is spent: the answer is turnvend's cached copy. */
   refresh_refused: 10051,
+  /** A revocation matched self-hosted credentials, which nothing can revoke: they run until they expire. */
+  not_revocable: 10052,
 } as const;
 
 /** Statuses a kind can leave with besides its default (listed in the OpenAPI document). */

@@ -27,6 +27,12 @@ export interface StoredSet {
    * handed out again; dropped on revocation and when its page is next rewritten after that.
    */
   ice?: IceServer[];
+  /** The provider, when not Cloudflare alone: "s" self-hosted (then `key` is SELF_HOSTED_KEY_ID), "b" both. */
+  p?: "s" | "b";
+  /** In a "b" set: its self-hosted usernames, which nothing upstream can revoke. */
+  sh?: string[];
+  /** 1 when the preferred provider failed: never handed out again. */
+  dg?: 1;
 }
 
 interface Page {

@@ -11,24 +11,30 @@ import {
   LEAK_BLOCK_RETRY_AFTER_SECONDS,
   LEDGER_PRUNE_SLACK_MS,
   QUOTA_WINDOW_MS,
+  SELF_HOSTED_KEY_ID,
   USER_RATE_WINDOW_MS,
+  VEND_DEADLINE_FLOOR_MS,
+  VEND_FAILOVER_RESERVE_MS,
 } from "../constants";
 import { Failure, toFailureData } from "../errors";
 import { log } from "../observability/log";
 import { reportUsage } from "../observability/usage";
 import type { UserBlock } from "../storage/usage-api";
 import { UpstreamBudget } from "../upstream/budget";
-import { RtcApi } from "../upstream/rtc-api";
-import { credentialUsernames } from "../upstream/rtc-api";
-import { shapeIceServers } from "../vend/browser-ice-servers";
+import { credentialUsernames, RtcApi } from "../upstream/rtc-api";
+import { selectIceUrls, shapeIceServers } from "../vend/browser-ice-servers";
 import type {
+  CloudflareCall,
   HeldCredential,
   ObjectUsage,
   OutstandingQuery,
   UserLedgerApi,
   VendCall,
+  VendedSet,
   VendOutcome,
 } from "../vend/objects-api";
+import { mintSelfHosted } from "../vend/self-hosted";
+import type { Provider } from "../contract/responses";
 import { Activity } from "./activity";
 import { LedgerPages, type StoredSet, withoutIce } from "./ledger-pages";
 import { emptyUsage, Sql } from "./sql";
@@ -84,7 +90,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
           : new Failure("ledger_unavailable", "the user's credential ledger failed; try again", {
               retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
             });
-      return { ok: false, failure: toFailureData(failure), usage };
+      return { ok: false, failure: toFailureData(failure), cloudflare: "none", usage };
     } finally {
       done();
     }
@@ -121,8 +127,16 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     if (call.allowReuse && policy.reuseSeconds > 0) {
       const set = this.reusable(call, now);
       if (set?.ice) {
-        const outcome = { iceServers: set.ice, usernames: [...set.u], issuedAt: set.at, expiresAt: set.exp };
-        return { ok: true, set: outcome, reused: true, usage };
+        const outcome: VendedSet = {
+          iceServers: set.ice,
+          usernames: [...set.u],
+          selfHosted: set.p === "s" ? [...set.u] : [...(set.sh ?? [])],
+          provider: storedProvider(set),
+          degraded: false,
+          issuedAt: set.at,
+          expiresAt: set.exp,
+        };
+        return { ok: true, set: outcome, reused: true, cloudflare: "none", usage };
       }
     }
 
@@ -138,34 +152,45 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     }
     insertSorted(this.issued, now);
     let recorded = false;
+    let cloudflare: CloudflareCall = "none";
     try {
-      const rtc = new RtcApi(call.upstream.rtcBaseUrl, new UpstreamBudget(call.upstream.timeoutMs));
-      const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
-        ttl: call.ttl,
-        customIdentifier: call.subjectHash,
-      });
-      const usernames = credentialUsernames(upstream.iceServers);
-      const iceServers = shapeIceServers(upstream.iceServers);
+      const minted = await mintSet(call, now);
+      cloudflare = minted.cloudflare;
+      if (minted.stunOnly) {
+        // Nothing was issued: no credential to record, no place in the quota taken.
+        return {
+          ok: true,
+          set: { ...minted.set, issuedAt: now, expiresAt: now + call.ttl * 1000 },
+          reused: false,
+          cloudflare,
+          usage,
+        };
+      }
+      const { iceServers, usernames, selfHosted, provider, degraded, expiresAt } = minted.set;
       // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
       const set: StoredSet = {
         at: now,
-        exp: now + call.ttl * 1000,
-        key: call.key.keyId,
+        exp: expiresAt,
+        key: call.key && provider !== "self-hosted" ? call.key.keyId : SELF_HOSTED_KEY_ID,
         by: call.issuedBy,
         ttl: call.ttl,
         u: usernames,
       };
-      if (policy.reuseSeconds > 0 && iceServers.length > 0) set.ice = iceServers;
+      if (provider !== "cloudflare") set.p = provider === "both" ? "b" : "s";
+      if (provider === "both") set.sh = selfHosted;
+      if (degraded) set.dg = 1;
+      if (policy.reuseSeconds > 0 && iceServers.length > 0 && !degraded) set.ice = iceServers;
       try {
         this.pages.append(set, Date.now(), usage, (s) => isReusable(s, Date.now(), policy.reuseSeconds));
       } catch (err) {
         // No credential stays out that turnvend cannot revoke: this one is withdrawn before anyone has it.
         log("vend.ledger_write_failed", {
-          key_id: call.key.keyId,
+          key_id: set.key,
           subject_hash: call.subjectHash,
           error: err instanceof Error ? err.message.slice(0, 200) : "unknown",
         });
-        await withdraw(rtc, call, usernames);
+        const upstreamOnes = usernames.filter((u) => !selfHosted.includes(u));
+        if (call.key && upstreamOnes.length > 0) await withdraw(call, call.key, upstreamOnes);
         throw new Failure("ledger_unavailable", "the user's credential ledger cannot be written; try again", {
           retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
         });
@@ -173,10 +198,13 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       recorded = true;
       await this.armAlarm();
       if (iceServers.length === 0) {
-        log("vend.no_usable_urls", { key_id: call.key.keyId });
+        log("vend.no_usable_urls", { key_id: set.key });
         throw new Failure("upstream_error", "Cloudflare returned no ICE server a browser can use");
       }
-      return { ok: true, set: { iceServers, usernames, issuedAt: set.at, expiresAt: set.exp }, reused: false, usage };
+      return { ok: true, set: { ...minted.set, issuedAt: now }, reused: false, cloudflare, usage };
+    } catch (err) {
+      if (err instanceof Failure) return { ok: false, failure: toFailureData(err), cloudflare, usage };
+      throw err;
     } finally {
       // A set that was never recorded was never handed out: its place in the quota is free again.
       if (!recorded) removeOne(this.issued, now);
@@ -186,9 +214,12 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
   // The newest set this asker may be handed again: same kind of asker, TTL and key, young enough, not revoked.
   private reusable(call: VendCall, now: number): StoredSet | undefined {
     const windowMs = call.policy.reuseSeconds * 1000;
+    const preferred = preferredProvider(call.providers.mode);
     for (const set of this.pages.newestFirst()) {
       if (now - set.at >= windowMs + REUSE_SCAN_SLACK_MS) return undefined;
-      if (set.by !== call.issuedBy || set.ttl !== call.ttl || set.key !== call.key.keyId) continue;
+      // Only a set the mode would issue now, from its preferred provider: never a degraded one.
+      if (set.by !== call.issuedBy || set.ttl !== call.ttl || set.dg || storedProvider(set) !== preferred) continue;
+      if (preferred !== "self-hosted" && set.key !== call.key?.keyId) continue;
       if (isReusable(set, now, call.policy.reuseSeconds)) return set;
     }
     return undefined;
@@ -210,7 +241,8 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
             more = true;
             break;
           }
-          credentials.push({ username, key_id: set.key, expires_at: new Date(set.exp).toISOString() });
+          const keyId = set.sh?.includes(username) ? SELF_HOSTED_KEY_ID : set.key;
+          credentials.push({ username, key_id: keyId, expires_at: new Date(set.exp).toISOString() });
         }
       }
       // Being revoked: from this moment no matching set is handed out again, whatever happens upstream.
@@ -348,11 +380,11 @@ function isReusable(set: StoredSet, now: number, reuseSeconds: number): boolean 
 }
 
 /** Revokes a set that could not be recorded, with an upstream allowance of its own. */
-async function withdraw(rtc: RtcApi, call: VendCall, usernames: string[]): Promise<void> {
-  const own = rtc.withBudget(new UpstreamBudget(call.upstream.timeoutMs));
-  const results = await Promise.allSettled(usernames.map((u) => own.revoke(call.key.keyId, call.key.secret, u)));
+async function withdraw(call: VendCall, key: { keyId: string; secret: string }, usernames: string[]): Promise<void> {
+  const own = new RtcApi(call.upstream.rtcBaseUrl, new UpstreamBudget(call.upstream.timeoutMs));
+  const results = await Promise.allSettled(usernames.map((u) => own.revoke(key.keyId, key.secret, u)));
   log("vend.credential_withdrawn", {
-    key_id: call.key.keyId,
+    key_id: key.keyId,
     subject_hash: call.subjectHash,
     revoked: results.filter((r) => r.status === "fulfilled").length,
   });
@@ -378,4 +410,96 @@ function insertSorted(times: number[], t: number): void {
 function removeOne(times: number[], t: number): void {
   const i = times.indexOf(t);
   if (i >= 0) times.splice(i, 1);
+}
+
+/** The provider a stored set came from. */
+function storedProvider(set: StoredSet): Provider {
+  return set.p === "s" ? "self-hosted" : set.p === "b" ? "both" : "cloudflare";
+}
+
+/** What a mode answers when every provider works. */
+function preferredProvider(mode: VendCall["providers"]["mode"]): Provider {
+  return mode === "self-hosted" ? "self-hosted" : mode === "both" ? "both" : "cloudflare";
+}
+
+type MintedSet = Omit<VendedSet, "issuedAt">;
+
+/**
+ * Mints one set from the providers the vend's mode calls for: Cloudflare within the vend's deadline, then the
+ * self-hosted provider when the mode merges it (both, self-hosted) or Cloudflare failed (failover, both). With
+ * neither, a STUN-only answer when VEND_FAIL_OPEN=stun, else Cloudflare's failure.
+ */
+async function mintSet(
+  call: VendCall,
+  now: number,
+): Promise<{ set: MintedSet; stunOnly: boolean; cloudflare: CloudflareCall }> {
+  const { providers } = call;
+  let cloudflare: CloudflareCall = "none";
+  let fromCloudflare: { iceServers: VendedSet["iceServers"]; usernames: string[] } | undefined;
+  let failure: Failure | undefined;
+  if (providers.callCloudflare && call.key && providers.mode !== "self-hosted") {
+    try {
+      // The deadline bounds the attempts and the retries together, counted from the request's arrival at the
+      // Worker: past it, the vend fails over. Work before this point (the token, the admission) came out of it;
+      // a floor keeps a slow start from skipping Cloudflare outright.
+      const { deadlineMs, deadlineAt, timeoutMs } = call.upstream;
+      // The last VEND_FAILOVER_RESERVE_MS are the fallback's, when the mode has one.
+      const reserve = call.providers.fallback || call.providers.failOpen ? VEND_FAILOVER_RESERVE_MS : 0;
+      const allowanceMs = Math.max(VEND_DEADLINE_FLOOR_MS, Math.min(deadlineMs, deadlineAt - reserve - Date.now()));
+      const rtc = new RtcApi(
+        call.upstream.rtcBaseUrl,
+        new UpstreamBudget(Math.min(timeoutMs, allowanceMs), undefined, allowanceMs),
+      );
+      const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
+        ttl: call.ttl,
+        customIdentifier: call.subjectHash,
+      });
+      fromCloudflare = {
+        iceServers: selectIceUrls(shapeIceServers(upstream.iceServers), providers.iceUrls),
+        usernames: credentialUsernames(upstream.iceServers),
+      };
+      cloudflare = "ok";
+    } catch (err) {
+      if (!(err instanceof Failure)) throw err;
+      failure = err;
+      cloudflare = "failed";
+      log("vend.cloudflare_failed", { subject_hash: call.subjectHash, kind: err.kind, mode: providers.mode });
+    }
+  }
+  const merge = providers.mode === "both" || providers.mode === "self-hosted";
+  const fallback =
+    providers.fallback && (merge || (providers.mode === "failover" && !fromCloudflare))
+      ? await mintSelfHosted(providers.fallback, call.subjectHash, call.ttl, now)
+      : undefined;
+  const degraded = providers.mode !== "self-hosted" && !fromCloudflare;
+  if (!fromCloudflare && !fallback) {
+    if (providers.failOpen) {
+      log("vend.fail_open_stun", { subject_hash: call.subjectHash });
+      const set: MintedSet = {
+        iceServers: providers.failOpen,
+        usernames: [],
+        selfHosted: [],
+        // Whose STUN servers they are: the fallback's own when it lists any, else Cloudflare's public one.
+        provider: providers.fallback?.urls.some((u) => /^stuns?:/i.test(u)) ? "self-hosted" : "cloudflare",
+        degraded: true,
+        expiresAt: now + call.ttl * 1000,
+      };
+      return { set, stunOnly: true, cloudflare };
+    }
+    throw (
+      failure ??
+      new Failure("no_active_key", "no TURN key is set to vend credentials and no fallback TURN server is configured")
+    );
+  }
+  const selfHostedServers = fallback ? selectIceUrls(fallback.iceServers, providers.iceUrls) : [];
+  const set: MintedSet = {
+    iceServers: [...(fromCloudflare?.iceServers ?? []), ...selfHostedServers],
+    usernames: [...(fromCloudflare?.usernames ?? []), ...(fallback ? [fallback.username] : [])],
+    selfHosted: fallback ? [fallback.username] : [],
+    provider: fromCloudflare && fallback ? "both" : fromCloudflare ? "cloudflare" : "self-hosted",
+    degraded,
+    // A merged set lives as long as its shorter half: the fallback's lifetime is capped.
+    expiresAt: Math.min(now + call.ttl * 1000, fallback?.expiresAt ?? Number.POSITIVE_INFINITY),
+  };
+  return { set, stunOnly: false, cloudflare };
 }

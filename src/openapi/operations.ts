@@ -254,7 +254,9 @@ export const OPERATIONS: Operation[] = [
     description:
       "With an end user's JWT (the subject is its `sub`; browsers call this with CORS from ALLOWED_ORIGINS), or with a caller token holding credentials:issue (then `subject` is required). " +
       `\`ttl\` is whole seconds from ${CREDENTIAL_TTL_MIN_SECONDS} to CREDENTIAL_TTL_MAX_SECONDS (at most ${CREDENTIAL_TTL_CAP_SECONDS}, Cloudflare's cap). ` +
-      "The answer is a bare object, not an envelope: pass `iceServers` to `new RTCPeerConnection()` and fetch again before `expiresAt` (the /ice-servers.js helper does this).",
+      "The answer is a bare object, not an envelope: pass `iceServers` to `new RTCPeerConnection()` and fetch again before `expiresAt` (the /ice-servers.js helper does this). " +
+      "`provider` says whose servers it holds (TURN_PROVIDER_MODE: Cloudflare's, the operator's self-hosted TURN servers, or both); `degraded: true` says the preferred provider failed and the answer came from the fallback, or holds STUN servers only (VEND_FAIL_OPEN=stun): ask again soon (the helper does after 60 s). " +
+      "ICE_URLS=minimal keeps one STUN URL, one TURN over UDP and one TURN over TCP/TLS (443 first); port 53 is never listed.",
     auth: { kind: "vend" },
     body: VendBody,
     success: { status: 200, description: "ICE servers for one user.", schema: VendedCredentials },
@@ -286,7 +288,8 @@ export const OPERATIONS: Operation[] = [
     summary: "Revoke issued credentials",
     description:
       "Send exactly one of `username` (one credential) or `subject` (every outstanding credential of that user). " +
-      `When a cap leaves some for later, \`messages\` holds code ${MESSAGE_CODES.revoke_incomplete}: call again.`,
+      `When a cap leaves some for later, \`messages\` holds code ${MESSAGE_CODES.revoke_incomplete}: call again. ` +
+      `Self-hosted credentials (TURN_PROVIDER_MODE failover, both, self-hosted) cannot be revoked: the TURN REST scheme has no revocation list. They are counted in \`not_revocable\`, with code ${MESSAGE_CODES.not_revocable} in \`messages\`, and stay valid until they expire (FALLBACK_TTL_MAX_SECONDS at most).`,
     auth: { kind: "caller", scope: "credentials:revoke" },
     body: RevokeBody,
     success: {

@@ -17,7 +17,7 @@ credentials.post("/revoke", audited("credentials.revoke"), requireCaller("creden
   const summary = await revokeCredentials(c.get("services").vend, target, c.get("caller").id);
   c.header("Cache-Control", "no-store");
   // The v4 envelope's messages carry the "call again" note, so the result keeps one shape.
-  const messages = summary.remaining
+  const messages: { code: number; message: string }[] = summary.remaining
     ? [
         {
           code: MESSAGE_CODES.revoke_incomplete,
@@ -25,7 +25,17 @@ credentials.post("/revoke", audited("credentials.revoke"), requireCaller("creden
         },
       ]
     : [];
-  return c.json(successEnvelope({ revoked: summary.revoked }, messages));
+  if (summary.notRevocable > 0) {
+    messages.push({
+      code: MESSAGE_CODES.not_revocable,
+      message: `${summary.notRevocable} matching self-hosted credential(s) cannot be revoked (the TURN REST scheme has no revocation list); they stay valid until they expire`,
+    });
+  }
+  const result =
+    summary.notRevocable > 0
+      ? { revoked: summary.revoked, not_revocable: summary.notRevocable }
+      : { revoked: summary.revoked };
+  return c.json(successEnvelope(result, messages));
 });
 
 credentials.all("/revoke", methodNotAllowed("POST"));

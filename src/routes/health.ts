@@ -1,7 +1,8 @@
 // Liveness and configuration check: no auth, no upstream call, no secret values in the answer. It reports
 // how much of turnvend's v4 budget is left (numbers only), as this isolate last read it from the account
 // object within V4_BUDGET_VIEW_MEMORY_MS, so polling it costs at most one object request per isolate per 5 s;
-// and the bill's guard (vending open or stopped, the analytics data's age), read within GUARD_MEMORY_MS.
+// the bill's guard (vending open or stopped, the analytics data's age), read within GUARD_MEMORY_MS; and the
+// state of the breaker on Cloudflare's credential API as this isolate holds it.
 import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { ERRORS } from "../http/codes";
@@ -12,6 +13,7 @@ import { AccountStateClient } from "../storage/account-state-client";
 import { recentBudgetView } from "../upstream/v4-budget";
 import { recentGuard } from "../storage/guard-memory";
 import { isoOrNull } from "../objects/usage-time";
+import { credentialBreaker } from "../vend/breaker";
 
 export const health = new Hono<AppEnv>();
 
@@ -43,6 +45,8 @@ health.get("/healthz", async (c) => {
               lifted_until: isoOrNull(guard.lifted_until),
             }
           : null,
+        // This isolate's breaker on Cloudflare's credential API: in memory, no request of its own.
+        credential_api: { mode: result.config.providers.mode, ...credentialBreaker.view() },
       }),
     );
   }

@@ -28,6 +28,8 @@ iceServers.use(
 );
 
 iceServers.post("/", async (c) => {
+  // VEND_UPSTREAM_DEADLINE_MS counts from here: checking the token is part of the wait a user sees.
+  const arrivedAt = Date.now();
   c.set("route", "ice_servers.vend");
   const config = c.get("config");
   const identity = await authenticateVendRequest(c.req.header("authorization"), config);
@@ -39,6 +41,7 @@ iceServers.post("/", async (c) => {
     issuedBy: identity.kind === "caller" ? `caller:${identity.caller.id}` : "end_user",
     clientIp: identity.kind === "end_user" ? c.req.header("cf-connecting-ip") : undefined,
     allowReuse: body.fresh !== true,
+    arrivedAt,
   }).catch(async (err: unknown) => {
     // A user over the quota is worth an audit event: a leaked token, or a client stuck in a loop. The
     // subject stays out of it (its hash is on the request's log lines, found by request_id).

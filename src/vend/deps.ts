@@ -1,4 +1,4 @@
-import type { Config } from "../config";
+import type { Config, ProviderSettings } from "../config";
 import { USERNAME_INDEX_SHARDS } from "../constants";
 import { AccountStateClient } from "../storage/account-state-client";
 import { ActiveKeyStore } from "../storage/active-key";
@@ -6,6 +6,7 @@ import { KeySecrets } from "../storage/key-secrets";
 import { Ledger } from "../storage/ledger";
 import { UpstreamBudget } from "../upstream/budget";
 import { RtcApi } from "../upstream/rtc-api";
+import { type CredentialBreaker, credentialBreaker } from "./breaker";
 import type { UserLedgerApi, UsernameIndexApi, VendPolicy } from "./objects-api";
 
 /** Everything the vend and revoke functions need, as plain values and bindings. */
@@ -30,6 +31,10 @@ export interface VendDeps {
   ipLimiter: RateLimit | undefined;
   upstreamTimeoutMs: number;
   policy: VendPolicy;
+  /** TURN_PROVIDER_MODE, the fallback, the vend's deadline, VEND_FAIL_OPEN, ICE_URLS. */
+  providers: ProviderSettings;
+  /** This isolate's breaker on Cloudflare's credential API. */
+  breaker: CredentialBreaker;
   /** Keeps work going after the response, e.g. `ctx.waitUntil`. */
   waitUntil: (work: Promise<unknown>) => void;
   /** Milliseconds since the epoch: Date.now, or a test's clock. */
@@ -66,6 +71,8 @@ export function vendDeps(env: Env, config: Config, waitUntil: (work: Promise<unk
       requestsPerMinute: config.credentialRequestsPerMinute,
       reuseSeconds: config.credentialReuseSeconds,
     },
+    providers: config.providers,
+    breaker: credentialBreaker,
     waitUntil,
     now: Date.now,
   };

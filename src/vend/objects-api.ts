@@ -1,8 +1,10 @@
 // What the vend and revoke functions ask of the two Durable Objects (src/objects/), as plain data: the
 // calls cross an RPC boundary, so nothing here is a class or holds a function.
-import type { IceServer } from "../contract/responses";
+import type { IceServer, Provider } from "../contract/responses";
 import type { FailureData } from "../errors";
 import type { UserBlock } from "../storage/usage-api";
+import type { IceUrlPolicy } from "./browser-ice-servers";
+import type { SelfHostedProvider } from "./self-hosted";
 
 /** The limits a vend is held to, from this request's configuration. */
 export interface VendPolicy {
@@ -23,9 +25,27 @@ export interface VendCall {
   ttl: number;
   /** False when the client asked for a fresh set. */
   allowReuse: boolean;
-  key: { keyId: string; secret: string };
+  /** The Cloudflare key to mint with; absent when this vend does not call Cloudflare (see `providers`). */
+  key: { keyId: string; secret: string } | undefined;
   policy: VendPolicy;
-  upstream: { rtcBaseUrl: string; timeoutMs: number };
+  /**
+   * timeoutMs: the admin timeout, for withdrawals. deadlineMs: the vend's whole allowance for Cloudflare
+   * (VEND_UPSTREAM_DEADLINE_MS), which ends at deadlineAt (epoch ms), counted from the request's arrival.
+   */
+  upstream: { rtcBaseUrl: string; timeoutMs: number; deadlineMs: number; deadlineAt: number };
+  providers: VendProviders;
+}
+
+/** Where this vend's TURN comes from (src/config/providers.ts), as the Worker decided it. */
+export interface VendProviders {
+  mode: "cloudflare" | "failover" | "both" | "self-hosted";
+  /** False when the breaker is open, in self-hosted mode, or when no Cloudflare key can vend. */
+  callCloudflare: boolean;
+  /** The self-hosted provider, in failover, both and self-hosted modes. */
+  fallback: SelfHostedProvider | undefined;
+  /** VEND_FAIL_OPEN=stun: these STUN servers, when no TURN can be had. */
+  failOpen: IceServer[] | undefined;
+  iceUrls: IceUrlPolicy;
 }
 
 /** SQLite rows one object call read and wrote, from the cursors' rowsRead and rowsWritten. */
@@ -36,15 +56,24 @@ export interface ObjectUsage {
 
 export interface VendedSet {
   iceServers: IceServer[];
+  /** Every username of the set: Cloudflare's and the self-hosted one. */
   usernames: string[];
+  /** Those of `usernames` minted by the self-hosted provider: nothing upstream can revoke them. */
+  selfHosted: string[];
+  provider: Provider;
+  /** The preferred provider failed (or was skipped by the breaker); a STUN-only answer is always degraded. */
+  degraded: boolean;
   /** Epoch ms. */
   issuedAt: number;
   expiresAt: number;
 }
 
+/** What became of the call to Cloudflare's credential API: the Worker's breaker counts it. */
+export type CloudflareCall = "ok" | "failed" | "none";
+
 export type VendOutcome =
-  | { ok: true; set: VendedSet; reused: boolean; usage: ObjectUsage }
-  | { ok: false; failure: FailureData; usage: ObjectUsage };
+  | { ok: true; set: VendedSet; reused: boolean; cloudflare: CloudflareCall; usage: ObjectUsage }
+  | { ok: false; failure: FailureData; cloudflare: CloudflareCall; usage: ObjectUsage };
 
 /** An outstanding credential as a user's object holds it. */
 export interface HeldCredential {

@@ -3,7 +3,13 @@
 // again; upstream first, the ledger second, so a failure part-way leaves the rest for a retry and revoking
 // again is harmless. Credentials issued by earlier versions are in the KV ledger until they expire (48 hours
 // at most) and are read through there.
-import { REVOKE_ATTEMPT_BUDGET, REVOKE_CONCURRENCY, REVOKE_DEADLINE_MS, REVOKE_MAX_PER_REQUEST } from "../constants";
+import {
+  REVOKE_ATTEMPT_BUDGET,
+  REVOKE_CONCURRENCY,
+  REVOKE_DEADLINE_MS,
+  REVOKE_MAX_PER_REQUEST,
+  SELF_HOSTED_KEY_ID,
+} from "../constants";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { LedgerRecord } from "../storage/ledger";
@@ -21,6 +27,11 @@ export interface RevocationSummary {
   revoked: number;
   /** Outstanding credentials left for another call because of the per-request cap. */
   remaining: boolean;
+  /**
+   * Outstanding self-hosted credentials that matched: the TURN REST scheme has no revocation list, so they stay
+   * valid until they expire. They stay in the ledger (and in the quota) until then; none is handed out again.
+   */
+  notRevocable: number;
 }
 
 /** An outstanding credential and where it is recorded: a user's object, or the legacy KV ledger. */
@@ -67,6 +78,7 @@ export async function revokeCredentials(
   };
 
   let revoked = 0;
+  let notRevocable = 0;
   let firstError: unknown;
   /** Per user's object: the usernames to drop from its ledger once upstream is done. */
   const settled = new Map<string, string[]>();
@@ -78,6 +90,11 @@ export async function revokeCredentials(
   };
   await forEachLimited(outstanding, REVOKE_CONCURRENCY, async (f) => {
     const record = f.record;
+    if (record.key_id === SELF_HOSTED_KEY_ID) {
+      notRevocable += 1;
+      log("credential.not_revocable", { subject_hash: record.subject_hash, revoked_by: revokedBy });
+      return;
+    }
     try {
       const secret = await secretFor(record.key_id);
       if (secret === undefined) {
@@ -112,7 +129,7 @@ export async function revokeCredentials(
   // Even when some failed upstream: the ones revoked leave the ledger, the others stay for a retry.
   for (const [hash, usernames] of settled) await reach("user_ledger", () => deps.users(hash).forget(usernames));
   if (firstError !== undefined) throw firstError;
-  return { revoked, remaining: more };
+  return { revoked, remaining: more, notRevocable };
 }
 
 /** One credential: the username index names its user's object; else the KV ledger of earlier versions. */

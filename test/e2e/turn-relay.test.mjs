@@ -259,6 +259,8 @@ describe("the connectivity page", () => {
       "TURN relay reachable: yes",
       `status: ${await p.locator("#status").textContent()}`,
     );
+    // Which provider served the check: this stack runs TURN_PROVIDER_MODE=cloudflare, and it answered.
+    assert.equal(await p.locator("#provider").textContent(), "Served by: Cloudflare.");
   });
 });
 

@@ -9,7 +9,17 @@ const SRC = new URL("../../src/", import.meta.url).pathname;
 
 /** Lowest first. A path is matched by its first segment under src/ (a folder, or a file at the top). */
 const LAYERS = [
-  ["errors.ts", "ids.ts", "constants.ts", "scopes.ts", "retry.ts", "single-flight.ts", "crypto", "observability"],
+  [
+    "errors.ts",
+    "ids.ts",
+    "ice-url.ts",
+    "constants.ts",
+    "scopes.ts",
+    "retry.ts",
+    "single-flight.ts",
+    "crypto",
+    "observability",
+  ],
   ["contract"],
   ["config"],
   ["storage", "upstream", "auth"],

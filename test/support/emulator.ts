@@ -52,5 +52,8 @@ export const emulator = {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ failNext }),
     }),
+  /** The URL list the credential routes answer, until reset: a preset of Cloudflare's docs, or any list. */
+  iceUrls: (body: { preset: "default" | "legacy" | "current" } | { urls: string[] }) =>
+    control("ice-urls", { ...json(body), method: "PUT" }) as Promise<{ urls: string[] }>,
   state: () => control("keys") as Promise<{ keys: { uid: string; name: string }[]; credentials: unknown[] }>,
 };

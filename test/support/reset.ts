@@ -8,6 +8,7 @@ import { forgetGuardMemory } from "../../src/storage/guard-memory";
 import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
 import { forgetV4Memory } from "../../src/upstream/v4-budget";
+import { credentialBreaker } from "../../src/vend/breaker";
 import { accountObject } from "./account";
 import { emulator } from "./emulator";
 
@@ -26,6 +27,8 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   forgetOpenedSecrets();
   forgetRefusalMemory();
   forgetGuardMemory();
+  credentialBreaker.reset();
+  credentialBreaker.clock = Date.now;
 }
 
 /** Empties the account object's tables and starts a new instance of it (no queue, no running creates). */

@@ -26,9 +26,11 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts everything and prepares turnvend to vend: a TURN key created through the admin API and made
- * the active key. Returns handles and one stop() that ends every process started here.
+ * the active key. Returns handles and one stop() that ends every process started here, and addStack() for
+ * another turnvend (its own emulator and `wrangler dev`) with settings of its own, sharing coturn and the
+ * browser. `workerEnv` adds Worker settings; it may be a function of coturn's URLs and secret.
  */
-export async function startEnvironment() {
+export async function startEnvironment({ workerEnv = {} } = {}) {
   installExitGuard();
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`${CHROMIUM_PATH} not found: install Debian's chromium package (.ci/run does)`);
@@ -68,12 +70,16 @@ export async function startEnvironment() {
     const appServer = await startAppServer(appPort);
     stops.push(() => new Promise((resolve) => appServer.close(() => resolve())));
 
+    const extra = (settings) => (typeof settings === "function" ? settings({ turnUrls, turnSecret }) : settings);
     const stack = await startStack({
       port: workerPort,
       quiet,
       persistTo: persistDir,
       emulatorEnv: { EMULATOR_TURN_SECRET: turnSecret, EMULATOR_TURN_URLS: turnUrls.join(",") },
-      workerEnv: { ALLOWED_ORIGINS: [workerUrl, `http://localhost:${workerPort}`, appOrigin].join(",") },
+      workerEnv: {
+        ALLOWED_ORIGINS: [workerUrl, `http://localhost:${workerPort}`, appOrigin].join(","),
+        ...extra(workerEnv),
+      },
     });
     stops.push(stack.stop);
 
@@ -81,7 +87,41 @@ export async function startEnvironment() {
     stops.push(() => browser.close());
 
     const keyId = await createActiveKey(workerUrl);
-    return { workerUrl, emulatorUrl: stack.emulatorUrl, appOrigin, turnSecret, turnUrls, coturn, browser, keyId, stop };
+
+    /** Another turnvend with its own settings, its own emulator and state, ready to vend; stopped by stop(). */
+    const addStack = async (settings) => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const dir = mkdtempSync(join(tmpdir(), "turnvend-e2e-state-"));
+      removeOnExit(dir);
+      const envFile = new URL(`../../../.wrangler/dev-defaults-${port}.env`, import.meta.url).pathname;
+      removeOnExit(envFile);
+      const more = await startStack({
+        port,
+        quiet,
+        persistTo: dir,
+        emulatorEnv: { EMULATOR_TURN_SECRET: turnSecret, EMULATOR_TURN_URLS: turnUrls.join(",") },
+        workerEnv: { ALLOWED_ORIGINS: [url, `http://localhost:${port}`].join(","), ...extra(settings) },
+      });
+      stops.push(async () => {
+        await more.stop();
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(envFile, { force: true });
+      });
+      return { workerUrl: url, emulatorUrl: more.emulatorUrl, keyId: await createActiveKey(url) };
+    };
+    return {
+      workerUrl,
+      emulatorUrl: stack.emulatorUrl,
+      appOrigin,
+      turnSecret,
+      turnUrls,
+      coturn,
+      browser,
+      keyId,
+      addStack,
+      stop,
+    };
   } catch (err) {
     await stop().catch(() => {});
     if (quiet && err instanceof Error) err.message += " (run with E2E_VERBOSE=1 to see the stack's output)";
