@@ -26,9 +26,10 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts everything and prepares turnvend to vend: a TURN key created through the admin API and made
- * the active key. Returns handles and one stop() that ends every process started here.
+ * the active key. Returns handles and one stop() that ends every process started here. `coturn: false`
+ * leaves coturn out (for tests that relay nothing); `workerEnv` adds Worker settings.
  */
-export async function startEnvironment() {
+export async function startEnvironment({ coturn: withCoturn = true, workerEnv = {} } = {}) {
   installExitGuard();
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`${CHROMIUM_PATH} not found: install Debian's chromium package (.ci/run does)`);
@@ -62,8 +63,8 @@ export async function startEnvironment() {
   };
 
   try {
-    const coturn = await startCoturn({ port: coturnPort, secret: turnSecret });
-    stops.push(coturn.stop);
+    const coturn = withCoturn ? await startCoturn({ port: coturnPort, secret: turnSecret }) : undefined;
+    if (coturn) stops.push(coturn.stop);
 
     const appServer = await startAppServer(appPort);
     stops.push(() => new Promise((resolve) => appServer.close(() => resolve())));
@@ -73,7 +74,7 @@ export async function startEnvironment() {
       quiet,
       persistTo: persistDir,
       emulatorEnv: { EMULATOR_TURN_SECRET: turnSecret, EMULATOR_TURN_URLS: turnUrls.join(",") },
-      workerEnv: { ALLOWED_ORIGINS: [workerUrl, `http://localhost:${workerPort}`, appOrigin].join(",") },
+      workerEnv: { ALLOWED_ORIGINS: [workerUrl, `http://localhost:${workerPort}`, appOrigin].join(","), ...workerEnv },
     });
     stops.push(stack.stop);
 
