@@ -65,6 +65,18 @@ async function showWith(token) {
   await page.click("#load");
 }
 
+/** Waits until the page shows the report, or fails with what its status line says instead. */
+async function reportShown() {
+  await page.waitForFunction(
+    () =>
+      !document.getElementById("report").classList.contains("hidden") ||
+      document.getElementById("status").className === "error",
+    undefined,
+    { timeout: 10_000 },
+  );
+  assert.equal(await page.isVisible("#report"), true, `no report: ${await page.textContent("#status")}`);
+}
+
 async function usageApi() {
   const res = await adminFetch(env.workerUrl, "/v1/usage");
   assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -111,7 +123,7 @@ describe("the usage page at /usage, in Chromium", () => {
     const errors = await openUsagePage();
     // The dev-only route offers the dev token on a local stack; no static file holds it.
     await page.click("#dev-token");
-    await page.waitForSelector("#report:not(.hidden)");
+    await reportShown();
     assert.equal(await page.getAttribute("#chart svg", "data-bars"), "0");
     assert.match(await page.textContent("#chart-caption"), /No egress recorded this month yet/);
     assert.equal(await page.isVisible("#top-empty"), true);
@@ -170,7 +182,7 @@ describe("the usage page at /usage, in Chromium", () => {
 
     const errors = await openUsagePage();
     await page.click("#dev-token");
-    await page.waitForSelector("#report:not(.hidden)");
+    await reportShown();
 
     // The chart: one bar per hour with data, each carrying its hour's exact bytes.
     const bars = await page.$$eval("#chart svg rect.bar", (rects) =>
@@ -229,7 +241,7 @@ describe("the usage page at /usage, in Chromium", () => {
     await runCron(Date.now());
     // The same tab, reloaded: the token comes back from sessionStorage, never from the URL.
     await page.reload();
-    await page.waitForSelector("#report:not(.hidden)");
+    await reportShown();
     assert.equal(new URL(page.url()).search, "");
     assert.equal(await page.getAttribute("#analytics-state", "data-ok"), "false");
     assert.match(await page.textContent("#analytics-state"), /failing since the last success/);
