@@ -9,6 +9,7 @@ import {
   JWT_SECRET,
   KEY_ENCRYPTION_KEY,
   SUBJECT_HASH_KEY,
+  WEBHOOK_SECRET,
 } from "./test/support/fixtures.ts";
 
 // The per-caller refresh limit as wrangler.toml declares it, so the bound test checks the deployed number.
@@ -48,8 +49,25 @@ export default defineConfig({
             CALLERS: JSON.stringify(callers),
             // Short, so timeout tests finish quickly; production keeps 10 s.
             UPSTREAM_TIMEOUT_MS: "1000",
+            // The bill's guard (test/guard.test.ts): budgets, the leak action that also blocks, alerts to the
+            // emulator's webhook sink.
+            EGRESS_BUDGET_USER_GB_PER_DAY: "200",
+            EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH: "1000",
+            LEAK_ACTION: "revoke",
+            ALERT_WEBHOOK_URL: `${emulatorUrl}/__emulator/webhook`,
+            ALERT_WEBHOOK_SECRET: WEBHOOK_SECRET,
             // wrangler.toml's per-caller refresh limit, for test/refresh-bound.test.ts.
             KEYS_REFRESH_LIMIT: String(KEYS_REFRESH_LIMIT),
+          },
+          // wrangler.toml's consumer, retried at once instead of after 5 minutes, so a test sees retries.
+          queueConsumers: {
+            "turnvend-alerts": {
+              maxBatchSize: 10,
+              maxBatchTimeout: 0.2,
+              maxRetries: 5,
+              retryDelay: 0,
+              deadLetterQueue: "turnvend-alerts-dlq",
+            },
           },
           ratelimits: {
             // Every file makes many cache-bypassing reads as one caller; the bound itself is tested through

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { controlRoutes, CONTROL_PATH } from "./control-routes.ts";
 import { V4_CODES, v4Failure } from "./envelope.ts";
+import { graphqlRoutes, GRAPHQL_PATH } from "./graphql-routes.ts";
 import { resolveOptions } from "./options.ts";
 import type { EmulatorOptions, ResolvedOptions } from "./options.ts";
 import { credentialsRoutes, CREDENTIALS_PATH } from "./rtc-routes.ts";
@@ -28,6 +29,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const app = new Hono();
 
   app.route(TURN_KEYS_PATH, turnKeysRoutes(state, options));
+  app.route(GRAPHQL_PATH, graphqlRoutes(state, options));
   app.route(CREDENTIALS_PATH, credentialsRoutes(state, options));
   app.route(CONTROL_PATH, controlRoutes(state));
 

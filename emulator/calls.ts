@@ -8,6 +8,7 @@ export const ROUTE_NAMES = [
   "credentials.generate_ice_servers",
   "credentials.generate",
   "credentials.revoke",
+  "graphql",
 ] as const;
 
 export type RouteName = (typeof ROUTE_NAMES)[number];

@@ -5,7 +5,7 @@ import { callsSnapshot } from "./calls.ts";
 import { enqueueFault, faultsSnapshot, parseFaultRequest } from "./faults.ts";
 import type { FaultTarget, QueuedFault } from "./faults.ts";
 import { MAX_TURN_KEYS_PER_ACCOUNT, createKey, resetState, toCreatedKey, toPublicKey } from "./state.ts";
-import type { EmulatorState } from "./state.ts";
+import type { EmulatorState, UsageRow } from "./state.ts";
 
 /** Where the test/bench control routes live. No auth: the emulator only ever listens on loopback. */
 export const CONTROL_PATH = "/__emulator";
@@ -104,5 +104,82 @@ export function controlRoutes(state: EmulatorState): Hono {
   });
   app.get("/jwks/fetches", (c) => c.json({ fetches: jwks.fetches }, 200));
 
+  // Usage rows for the GraphQL route: one object or an array, all validated before any is added.
+  app.post("/usage", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    if (!body.ok) return badRequest(c, "request body is not valid JSON");
+    const items = Array.isArray(body.value) ? body.value : [body.value];
+    const rows: UsageRow[] = [];
+    for (const item of items) {
+      const row = parseUsageRow(item, state);
+      if (typeof row === "string") return badRequest(c, row);
+      rows.push(row);
+    }
+    state.usage.push(...rows);
+    return c.json({ ok: true, added: rows.length, rows: state.usage.length }, 200);
+  });
+  app.get("/usage", (c) => c.json({ usage: state.usage.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }));
+
+  // A webhook receiver for turnvend's alerts: records every delivery (headers and raw body, so a test can
+  // check the signature) and answers 500 to the next `failNext` of them, to exercise retries.
+  app.post("/webhook", async (c) => {
+    const answered = state.webhooks.failNext > 0 ? 500 : 200;
+    if (answered === 500) state.webhooks.failNext -= 1;
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    state.webhooks.received.push({
+      at: new Date().toISOString(),
+      headers,
+      body: await c.req.text(),
+      answered,
+    });
+    return c.json({ ok: answered === 200 }, answered);
+  });
+  app.get("/webhook", (c) => c.json({ received: state.webhooks.received }, 200));
+  app.put("/webhook", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    const failNext = body.ok && isPlainObject(body.value) ? body.value["failNext"] : undefined;
+    if (!Number.isInteger(failNext) || (failNext as number) < 0)
+      return badRequest(c, "failNext must be an integer >= 0");
+    state.webhooks.failNext = failNext as number;
+    return c.json({ ok: true }, 200);
+  });
+
   return app;
+}
+
+/**
+ * One usage row, or the problem with it. Without a customIdentifier, the credential named by `username`
+ * (if the emulator minted it) supplies it, as Cloudflare attributes a credential's traffic to its tag.
+ */
+function parseUsageRow(input: unknown, state: EmulatorState): UsageRow | string {
+  if (!isPlainObject(input)) return "a usage row must be a JSON object";
+  const username = input["username"] ?? null;
+  if (username !== null && typeof username !== "string") return "username must be a string";
+  const minted = username === null ? undefined : state.credentials.get(username);
+  const keyId = input["keyId"] ?? minted?.keyId;
+  if (typeof keyId !== "string" || keyId === "") return "keyId must be a string (or username a minted credential's)";
+  const customIdentifier = input["customIdentifier"] ?? minted?.customIdentifier ?? null;
+  if (customIdentifier !== null && typeof customIdentifier !== "string") return "customIdentifier must be a string";
+  const egressBytes = input["egressBytes"];
+  const ingressBytes = input["ingressBytes"] ?? 0;
+  for (const [name, n] of [
+    ["egressBytes", egressBytes],
+    ["ingressBytes", ingressBytes],
+  ] as const) {
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return `${name} must be a non-negative integer`;
+  }
+  const atRaw = input["at"];
+  const at = atRaw === undefined ? Date.now() : typeof atRaw === "string" ? Date.parse(atRaw) : Number.NaN;
+  if (!Number.isFinite(at)) return "at must be an RFC 3339 time";
+  return {
+    keyId,
+    customIdentifier,
+    username,
+    egressBytes: egressBytes as number,
+    ingressBytes: ingressBytes as number,
+    at,
+  };
 }

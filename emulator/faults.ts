@@ -15,6 +15,8 @@ export type FaultEffect = {
   loseReply?: boolean;
   /** Answer with the route's success status but a body that is not JSON (`true`/"json") or not the expected shape. */
   malformed?: boolean | "json" | "shape";
+  /** GraphQL only: answer 200 with `{ data: null, errors: [...] }`, as Cloudflare's GraphQL API reports failures. */
+  graphqlErrors?: boolean;
   /** Overrides the v4 error code / message (or the rtc `error` text) of a `status` fault. */
   code?: number;
   message?: string;
@@ -101,6 +103,11 @@ export function parseFaultRequest(input: unknown): Parsed {
     }
     fault.malformed = malformed;
   }
+  const graphqlErrors = o["graphqlErrors"];
+  if (graphqlErrors !== undefined) {
+    if (typeof graphqlErrors !== "boolean") return { ok: false, error: "graphqlErrors must be a boolean" };
+    fault.graphqlErrors = graphqlErrors;
+  }
   const code = o["code"];
   if (code !== undefined) {
     if (!Number.isInteger(code)) return { ok: false, error: "code must be an integer" };
@@ -117,11 +124,12 @@ export function parseFaultRequest(input: unknown): Parsed {
     !fault.hang &&
     !fault.loseReply &&
     !fault.malformed &&
+    !fault.graphqlErrors &&
     fault.retryAfter === undefined
   ) {
     return {
       ok: false,
-      error: "a fault needs at least one of status, delayMs, hang, loseReply, malformed, retryAfter",
+      error: "a fault needs at least one of status, delayMs, hang, loseReply, malformed, graphqlErrors, retryAfter",
     };
   }
   return { ok: true, route, fault };

@@ -6,7 +6,7 @@ import type { FaultEffect } from "./faults.ts";
 import type { EmulatorState } from "./state.ts";
 
 /** Which upstream a route belongs to: decides the error body shape of an injected failure. */
-export type Upstream = "v4" | "rtc";
+export type Upstream = "v4" | "rtc" | "graphql";
 
 /** The status each route answers with on success; a malformed-body fault reuses it so clients believe it. */
 const SUCCESS_STATUS: Record<RouteName, 200 | 201 | 204> = {
@@ -18,6 +18,7 @@ const SUCCESS_STATUS: Record<RouteName, 200 | 201 | 204> = {
   "credentials.generate_ice_servers": 201,
   "credentials.generate": 201,
   "credentials.revoke": 204,
+  graphql: 200,
 };
 
 /**
@@ -48,6 +49,14 @@ export function intercept(state: EmulatorState, route: RouteName, upstream: Upst
     const headers = new Headers({ "content-type": "application/json" });
     if (fault.retryAfter !== undefined) headers.set("retry-after", String(fault.retryAfter));
     if (fault.malformed) return malformedResponse(route, upstream, fault.malformed, headers);
+    // GraphQL reports its failures inside a 200, which a client that only checks the status takes for data.
+    if (fault.graphqlErrors) {
+      const message = fault.message ?? "emulated GraphQL failure";
+      return new Response(JSON.stringify({ data: null, errors: [{ message, path: ["viewer"] }] }), {
+        status: 200,
+        headers,
+      });
+    }
     if (fault.status) return faultResponse(fault, fault.status, upstream, headers);
     // A delay-only (or Retry-After-only) fault: the route answers normally, late.
     if (fault.retryAfter !== undefined) c.header("Retry-After", String(fault.retryAfter));
@@ -57,9 +66,9 @@ export function intercept(state: EmulatorState, route: RouteName, upstream: Upst
 
 function faultResponse(fault: FaultEffect, status: number, upstream: Upstream, headers: Headers): Response {
   const body =
-    upstream === "v4"
-      ? v4Failure(v4FaultErrors(status, fault.code, fault.message))
-      : { error: fault.message ?? `emulated upstream failure (HTTP ${status})` };
+    upstream === "rtc"
+      ? { error: fault.message ?? `emulated upstream failure (HTTP ${status})` }
+      : v4Failure(v4FaultErrors(status, fault.code, fault.message));
   return new Response(JSON.stringify(body), { status, headers });
 }
 
@@ -76,7 +85,9 @@ function malformedResponse(
     const body =
       upstream === "v4"
         ? { success: true, errors: [], messages: [], result: { unexpected: true } }
-        : { iceServers: "unexpected" };
+        : upstream === "graphql"
+          ? { data: { viewer: { accounts: "unexpected" } }, errors: null }
+          : { iceServers: "unexpected" };
     return new Response(JSON.stringify(body), { status, headers });
   }
   // Truncated JSON under a JSON content type: what a proxy cutting the stream short produces.

@@ -4,13 +4,21 @@ export type EmulatorOptions = {
   accountId?: string | undefined;
   /** The account API token the v4 routes accept as `Authorization: Bearer ...`. */
   apiToken?: string | undefined;
+  /** A second token the GraphQL route accepts (an "Account Analytics Read" token); the API token works too. */
+  analyticsToken?: string | undefined;
   /** coturn's `static-auth-secret`: credentials are HMAC-SHA1 signed with it so a local coturn accepts them. */
   turnSecret?: string | undefined;
   /** ICE urls handed out with every credential; `stun:` ones go in their own entry without username/credential. */
   turnUrls?: string[] | undefined;
 };
 
-export type ResolvedOptions = { accountId: string; apiToken: string; turnSecret: string; turnUrls: string[] };
+export type ResolvedOptions = {
+  accountId: string;
+  apiToken: string;
+  analyticsToken: string | undefined;
+  turnSecret: string;
+  turnUrls: string[];
+};
 
 // Cloudflare's documented example account id: a realistic 32-hex value that is obviously not a real account.
 export const DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
@@ -32,6 +40,7 @@ export function resolveOptions(opts: EmulatorOptions = {}): ResolvedOptions {
   return {
     accountId: opts.accountId ?? DEFAULT_ACCOUNT_ID,
     apiToken: opts.apiToken ?? DEFAULT_API_TOKEN,
+    analyticsToken: opts.analyticsToken,
     turnSecret: opts.turnSecret ?? DEFAULT_TURN_SECRET,
     // Copied so a caller mutating its array later cannot change what the emulator serves.
     turnUrls: [...(opts.turnUrls ?? DEFAULT_TURN_URLS)],

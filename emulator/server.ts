@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     port: envPort(env["EMULATOR_PORT"]),
     accountId: env["EMULATOR_ACCOUNT_ID"] || undefined,
     apiToken: env["EMULATOR_API_TOKEN"] || undefined,
+    analyticsToken: env["EMULATOR_ANALYTICS_TOKEN"] || undefined,
     turnSecret: env["EMULATOR_TURN_SECRET"] || undefined,
     turnUrls: env["EMULATOR_TURN_URLS"]
       ? env["EMULATOR_TURN_URLS"]

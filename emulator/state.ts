@@ -24,15 +24,38 @@ export type IssuedCredential = {
   revoked: boolean;
 };
 
+/** One row of TURN usage, as `POST /__emulator/usage` adds it: what the relay measured for one credential. */
+export type UsageRow = {
+  keyId: string;
+  customIdentifier: string | null;
+  username: string | null;
+  egressBytes: number;
+  ingressBytes: number;
+  /** Epoch ms of the traffic. */
+  at: number;
+};
+
+/** A request the webhook sink received (`/__emulator/webhook`), for tests to verify signatures on. */
+export type ReceivedWebhook = { at: string; headers: Record<string, string>; body: string; answered: number };
+
 export type EmulatorState = {
   keys: Map<string, TurnKeyRecord>;
   credentials: Map<string, IssuedCredential>;
   calls: CallCounts;
   faults: FaultQueue;
+  usage: UsageRow[];
+  webhooks: { received: ReceivedWebhook[]; failNext: number };
 };
 
 export function createState(): EmulatorState {
-  return { keys: new Map(), credentials: new Map(), calls: emptyCallCounts(), faults: createFaultQueue() };
+  return {
+    keys: new Map(),
+    credentials: new Map(),
+    calls: emptyCallCounts(),
+    faults: createFaultQueue(),
+    usage: [],
+    webhooks: { received: [], failNext: 0 },
+  };
 }
 
 /** Forgets everything in place, so code holding `emulator.state` keeps seeing the live state. */
@@ -41,6 +64,9 @@ export function resetState(state: EmulatorState): void {
   state.credentials.clear();
   state.faults.clear();
   state.calls = emptyCallCounts();
+  state.usage.length = 0;
+  state.webhooks.received.length = 0;
+  state.webhooks.failNext = 0;
 }
 
 /** Adds a key, or returns undefined when the account already holds the maximum. */

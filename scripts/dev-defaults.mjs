@@ -31,6 +31,12 @@ export function devSettings({ port, emulatorUrl }) {
     JWT_ISSUER: "turnvend-dev",
     JWT_AUDIENCE: "turnvend",
     ALLOWED_ORIGINS: `http://127.0.0.1:${port},http://localhost:${port}`,
+    // The bill's guard, small enough to see work with a few injected usage rows (README, "Protecting the
+    // bill"): 1 GB per user a day, 50 GB for the account a month, alerts to the emulator's webhook sink.
+    EGRESS_BUDGET_USER_GB_PER_DAY: "1",
+    EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH: "50",
+    ALERT_WEBHOOK_URL: `${emulatorUrl}/__emulator/webhook`,
+    ALERT_WEBHOOK_SECRET: "dev-alert-webhook-secret",
   };
 }
 

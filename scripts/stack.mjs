@@ -106,6 +106,8 @@ export async function startStack(options = {}) {
       "--port",
       String(port),
       "--show-interactive-dev-session=false",
+      // GET /__scheduled?cron=... runs the cron on demand (README, "Protecting the bill").
+      "--test-scheduled",
     ];
     if (options.persistTo) wranglerArgs.push("--persist-to", options.persistTo);
     if (options.env) wranglerArgs.push("--env", options.env);

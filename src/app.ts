@@ -9,10 +9,12 @@ import { wiring } from "./http/wiring";
 import { activeKey } from "./routes/active-key";
 import { audit } from "./routes/audit";
 import { credentials } from "./routes/credentials";
+import { guard } from "./routes/guard";
 import { health } from "./routes/health";
 import { iceServers } from "./routes/ice-servers";
 import { keySecrets } from "./routes/key-secrets";
 import { turnKeys } from "./routes/turn-keys";
+import { usage } from "./routes/usage";
 
 // Answered, not thrown: Hono runs notFound outside the handler chain, so a throw here would skip the
 // request-context middleware's tail (no X-Request-Id, no security headers, no access-log line).
@@ -43,6 +45,8 @@ export function buildApp(extend?: (app: Hono<AppEnv>) => void): Hono<AppEnv> {
   app.route("/v1/ice-servers", iceServers);
   app.route("/v1/credentials", credentials);
   app.route("/v1/active-key", activeKey);
+  app.route("/v1/usage", usage);
+  app.route("/v1/guard", guard);
   extend?.(app);
   app.notFound(notFound);
   app.onError(onError);

@@ -254,3 +254,44 @@ export const CREATE_MATCH_WINDOW_MS = 300_000;
 export const VENDING_KEY_STALE_MS = 300_000;
 /** Retry-After when the account object cannot be reached: objects restart within seconds (a deploy, an eviction). */
 export const ACCOUNT_STATE_RETRY_AFTER_SECONDS = 2;
+
+// --- Protecting the bill (README, "Protecting the bill") ---
+
+/** Bytes in one GB as Cloudflare bills TURN egress (decimal: 10^9). */
+export const BYTES_PER_GB = 1_000_000_000;
+/** Rows one GraphQL node answers at most: Cloudflare's cap on `limit`. A page this full may be truncated. */
+export const ANALYTICS_PAGE_LIMIT = 10_000;
+/** Upstream attempts of one usage run (two queries, with retries). */
+export const ANALYTICS_ATTEMPT_BUDGET = 6;
+/** Longest one usage run may spend on GraphQL: well inside the 5 minutes before the next run. */
+export const ANALYTICS_DEADLINE_MS = 60_000;
+/** Per-user hourly rows kept: the rolling 24 hours, the hour now and the baseline before it (25 h), plus one. */
+export const USAGE_USER_HOURS_KEPT = 26;
+/** Account hourly rows kept: this month and the last (the page's chart, a month's projection). */
+export const USAGE_ACCOUNT_DAYS_KEPT = 62;
+/** Users listed in /v1/usage `top_users`. */
+export const USAGE_TOP_USERS = 10;
+/** Blocked users listed in /v1/usage `blocked_users`. */
+export const USAGE_BLOCKED_LISTED = 100;
+/**
+ * Leak detection: a user's egress this hour is "far above their normal" when it is more than LEAK_FACTOR
+ * times their mean hourly egress over the 24 hours before it, and above LEAK_FLOOR_BYTES_PER_HOUR. The
+ * floor (5 GB in an hour, a sustained ~11 Mbit/s, several times one HD call through a relay) keeps new users
+ * (no normal yet) and light users (a 10x jump from almost nothing) from being flagged.
+ */
+export const LEAK_FACTOR = 10;
+export const LEAK_FLOOR_BYTES_PER_HOUR = 5 * 1_000_000_000;
+/**
+ * How long an isolate trusts the account's guard state (kill switch, account budget) before asking the account
+ * object again: a vend reads it from memory, and an isolate asks at most once per this long. The kill switch
+ * takes effect at once in the isolate that set it and within this everywhere else.
+ */
+export const GUARD_MEMORY_MS = 15_000;
+/** Longest PUT /v1/guard may lift an account stop for: a month, so a lift is never forgotten for good. */
+export const GUARD_LIFT_MAX_SECONDS = 31 * 86_400;
+/** Retry-After of a vend refused while the account is stopped: the cron's period, when the state can change. */
+export const GUARD_RETRY_AFTER_SECONDS = 300;
+/** Retry-After of a vend refused for a suspected leak, which only an operator clears: the hint to check back. */
+export const LEAK_BLOCK_RETRY_AFTER_SECONDS = 3_600;
+/** Longest one alert delivery waits for the receiver. */
+export const ALERT_DELIVERY_TIMEOUT_MS = 10_000;

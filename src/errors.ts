@@ -32,6 +32,9 @@ export const FAILURE_KINDS = [
   "identity_provider_unavailable",
   "ledger_unavailable",
   "account_state_unavailable",
+  "user_egress_blocked",
+  "account_budget_exceeded",
+  "vending_stopped",
   "internal_error",
 ] as const;
 

@@ -6,6 +6,8 @@ export const SCOPES = [
   "credentials:issue",
   "credentials:revoke",
   "audit:read",
+  "usage:read",
+  "guard:write",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -10,6 +10,7 @@ const DEV_SECRETS = {
   CLOUDFLARE_API_TOKEN: "dev-account-token",
   JWT_HS256_SECRET: "dev-jwt-secret",
   SUBJECT_HASH_KEY: "dev-subject-hash-key",
+  ALERT_WEBHOOK_SECRET: "dev-alert-webhook-secret",
 } as const;
 /** The published key-encryption key's bytes: "turnvend-local-development-key!!". */
 const DEV_KEY_ENCRYPTION_KEY = base64ToBytes("dHVybnZlbmQtbG9jYWwtZGV2ZWxvcG1lbnQta2V5ISE=");

@@ -23,9 +23,11 @@ import { Failure } from "../errors";
 import { ACCOUNT_ID_PATTERN, KEY_ID_PATTERN } from "../ids";
 import { type AccessCallerEntry, type CallerEntry, idsInBothTables, parseAccessCallers, parseCallers } from "./callers";
 import { devDefaultProblems } from "./dev-defaults";
+import { type GuardSettings, guardSettings } from "./guard";
 import { type KeyRingEntry, parseKeyRing } from "./key-ring";
 
 export type { AccessCallerEntry, CallerEntry } from "./callers";
+export type { GuardSettings } from "./guard";
 
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the only accepted `iss`. */
@@ -67,6 +69,8 @@ export interface Config {
   access: AccessSettings | undefined;
   /** turnvend's own budget of v4 calls, kept by the account object (src/upstream/v4-bucket.ts). */
   v4Budget: V4BudgetSettings;
+  /** The bill's guard: budgets, thresholds, leak action, analytics token, alert webhook. */
+  guard: GuardSettings;
 }
 
 export interface V4BudgetSettings {
@@ -225,11 +229,24 @@ function parse(env: Env): ConfigResult {
   const upstreamTimeoutMs = int("UPSTREAM_TIMEOUT_MS", UPSTREAM_TIMEOUT_MS, 100, 30_000);
   const auditRetentionDays = int("AUDIT_RETENTION_DAYS", 30, 1, 365);
   const v4Budget = v4BudgetSettings(int);
+  // Any setting by name, the optional secrets included (wrangler.toml does not declare them, so Env lacks them).
+  const anySetting = (name: string): string => {
+    const value = (env as unknown as Record<string, unknown>)[name];
+    return typeof value === "string" ? value.trim() : "";
+  };
+  const guard = guardSettings(
+    anySetting,
+    apiToken,
+    isLocalUpstream(apiBaseUrl, rtcBaseUrl),
+    isLoopback,
+    Boolean(env.ALERTS),
+    problems,
+  );
 
   // A deployed Worker must never run on the published dev defaults: they are honoured only when the
   // upstream is the loopback emulator, which a deployed Worker cannot reach.
   if (!isLocalUpstream(apiBaseUrl, rtcBaseUrl))
-    problems.push(...devDefaultProblems({ setting: str, keyRing, callers }));
+    problems.push(...devDefaultProblems({ setting: anySetting, keyRing, callers }));
 
   if (problems.length > 0) return { ok: false, problems };
   return {
@@ -261,6 +278,7 @@ function parse(env: Env): ConfigResult {
       auditRetentionDays,
       access,
       v4Budget,
+      guard,
     },
   };
 }

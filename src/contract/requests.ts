@@ -5,6 +5,7 @@ import * as v from "valibot";
 import {
   AUDIT_PAGE_MAX,
   CREDENTIAL_USERNAME_MAX_LENGTH,
+  GUARD_LIFT_MAX_SECONDS,
   KEY_NAME_MAX_LENGTH,
   KEY_SECRET_LENGTH,
   SUBJECT_MAX_LENGTH,
@@ -89,3 +90,35 @@ export const RevokeBody = v.pipe(
 export const ActiveKeyBody = v.strictObject({
   key_id: v.optional(v.string()),
 });
+
+// --- The bill's guard ---
+
+/** A user as /v1/usage lists them: the subject's keyed hash. */
+const UserHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/, "user must be a user hash as GET /v1/usage lists it"));
+
+/**
+ * PUT /v1/guard: one action. `stop` is the kill switch (vending stops at once), `resume` undoes it; `lift`
+ * lets vending go on over the account budget for `seconds` (0 ends a lift); `clear_user` lifts a user's
+ * block (a suspected leak, or a budget block ended early), named by `user` hash or by `subject`.
+ */
+export const GuardBody = v.variant("action", [
+  v.strictObject({ action: v.literal("stop") }),
+  v.strictObject({ action: v.literal("resume") }),
+  v.strictObject({
+    action: v.literal("lift"),
+    seconds: v.pipe(
+      v.number(),
+      v.integer("seconds must be a whole number"),
+      v.minValue(0, "seconds must be 0 (end the lift) or more"),
+      v.maxValue(GUARD_LIFT_MAX_SECONDS, `seconds must be at most ${GUARD_LIFT_MAX_SECONDS} (31 days)`),
+    ),
+  }),
+  v.pipe(
+    v.strictObject({ action: v.literal("clear_user"), user: v.optional(UserHash), subject: v.optional(Subject) }),
+    v.check((b) => (b.user === undefined) !== (b.subject === undefined), "send exactly one of user and subject"),
+  ),
+]);
+export type GuardBody = v.InferOutput<typeof GuardBody>;
+
+/** GET /v1/usage?subject= : one user's usage besides the account's. */
+export const UsageQuery = v.object({ subject: v.optional(Subject) });

@@ -31,6 +31,9 @@ export const ERRORS = {
   ledger_unavailable: { status: 503, code: 10036 },
   identity_provider_unavailable: { status: 503, code: 10037 },
   account_state_unavailable: { status: 503, code: 10038 },
+  user_egress_blocked: { status: 429, code: 10039 },
+  account_budget_exceeded: { status: 503, code: 10040 },
+  vending_stopped: { status: 503, code: 10041 },
   internal_error: { status: 500, code: 10099 },
 } as const satisfies Record<FailureKind, { status: number; code: number }>;
 

@@ -48,11 +48,14 @@ import {
   view,
 } from "../upstream/v4-bucket";
 import type { V4Gate } from "../upstream/v4-budget";
+import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport } from "../storage/usage-api";
 import { AccountTables } from "./account-tables";
 import { CreateQueue } from "./create-queue";
+import { UsageTables } from "./usage-tables";
 
 export class AccountState extends DurableObject<Env> implements AccountControl {
   private readonly tables: AccountTables;
+  private readonly usage: UsageTables;
   /** Ids of the creates this instance has admitted and not finished: a duplicate of one gets 409. */
   private readonly running = new Set<string>();
   private readonly queue = new CreateQueue(CREATE_QUEUE_MAX, CREATE_QUEUE_WAIT_MS);
@@ -60,6 +63,9 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.tables = new AccountTables(ctx.storage.sql);
+    // The control table holds the guard's rows too (ControlValues names them): the usage tables reach it
+    // through the two calls they need.
+    this.usage = new UsageTables(ctx.storage.sql, this.tables);
     if (this.tables.control("installed_at") === undefined) this.tables.setControl("installed_at", Date.now());
   }
 
@@ -187,5 +193,34 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
     this.tables.setControl("active_key", { key_id: doc.key_id, set_by: doc.set_by, set_at: doc.set_at });
     // A key chosen here supersedes whatever an earlier version left in KV.
     this.tables.setControl("legacy_active_key_read", true);
+  }
+
+  // --- usage and the bill's guard (src/objects/usage-tables.ts) ---
+
+  async ingestUsage(run: UsageIngest): Promise<IngestOutcome> {
+    return this.usage.ingest(run, requireConfig(this.env).guard);
+  }
+
+  async recordUsageFailure(error: string): Promise<void> {
+    this.usage.recordFailure(Date.now(), error.slice(0, 300));
+  }
+
+  async guardState(): Promise<GuardView> {
+    return this.usage.guard(Date.now(), requireConfig(this.env).guard);
+  }
+
+  async changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }> {
+    let cleared = false;
+    if (change.action === "clear_user") cleared = this.usage.dropBlock(change.user);
+    else this.usage.change(change);
+    return { guard: this.usage.guard(Date.now(), requireConfig(this.env).guard), cleared };
+  }
+
+  async dropBlock(user: string): Promise<void> {
+    this.usage.dropBlock(user);
+  }
+
+  async usageReport(user: string | undefined): Promise<UsageReport> {
+    return this.usage.report(Date.now(), requireConfig(this.env).guard, user);
   }
 }

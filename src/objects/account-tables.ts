@@ -4,6 +4,7 @@
 import type { CreateRecord, CreateRecords } from "../keys/create";
 import type { ActiveKey } from "../storage/active-key";
 import type { BucketState } from "../upstream/v4-bucket";
+import type { GuardSwitches, UsageMeta } from "./usage-tables";
 
 const SCHEMA = [
   // One row per create: the columns SQLite looks rows up by, and the record itself as JSON.
@@ -29,6 +30,12 @@ interface ControlValues {
   installed_at: number;
   /** Set once the KV record `vend:v1:active-key` of an earlier version has been read (and moved over if present). */
   legacy_active_key_read: true;
+  /** The analytics runs: newest data, last attempt and error, the month's egress (src/objects/usage-tables.ts). */
+  usage_meta: UsageMeta;
+  /** The operator's kill switch and account-budget lift (PUT /v1/guard). */
+  guard_switches: GuardSwitches;
+  /** The account-budget thresholds already alerted this month. */
+  thresholds_sent: { month: number; sent: number[] };
 }
 
 export class AccountTables implements CreateRecords {

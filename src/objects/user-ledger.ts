@@ -6,10 +6,17 @@
 // credential leaves unrecorded and concurrent vends of one user cannot overrun the quota. Why this state
 // lives in an object and what each row costs: docs/storage-schema.md ("UserLedger").
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_RETRY_AFTER_SECONDS, LEDGER_PRUNE_SLACK_MS, QUOTA_WINDOW_MS, USER_RATE_WINDOW_MS } from "../constants";
+import {
+  DEFAULT_RETRY_AFTER_SECONDS,
+  LEAK_BLOCK_RETRY_AFTER_SECONDS,
+  LEDGER_PRUNE_SLACK_MS,
+  QUOTA_WINDOW_MS,
+  USER_RATE_WINDOW_MS,
+} from "../constants";
 import { Failure, toFailureData } from "../errors";
 import { log } from "../observability/log";
 import { reportUsage } from "../observability/usage";
+import type { UserBlock } from "../storage/usage-api";
 import { UpstreamBudget } from "../upstream/budget";
 import { RtcApi } from "../upstream/rtc-api";
 import { credentialUsernames } from "../upstream/rtc-api";
@@ -41,6 +48,9 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
   private requests: number[] = [];
   // When the pruning alarm is set for, or null when none is.
   private alarmAt: number | null = null;
+  // The bill's guard's block on this user (docs/storage-schema.md, "UserLedger"), held in memory: a vend
+  // checks it with no storage read. One row in `guard_block` while set.
+  private blocked: UserBlock | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -50,6 +60,11 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
 
   private async load(): Promise<void> {
     this.pages.load(emptyUsage());
+    this.ensureBlockTable();
+    const row = this.ctx.storage.sql
+      .exec<{ reason: string; since: number; until: number | null }>("SELECT reason, since, until FROM guard_block")
+      .toArray()[0];
+    this.blocked = row ? { reason: row.reason as UserBlock["reason"], since: row.since, until: row.until } : null;
     this.alarmAt = await this.ctx.storage.getAlarm();
     // The request bound starts from the sets recorded in its window: a restarted object forgets only the
     // reused sets it handed out (they cost nothing upstream).
@@ -82,6 +97,20 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
   private async admitAndIssue(call: VendCall, usage: ObjectUsage): Promise<VendOutcome> {
     const { policy } = call;
     const now = Date.now();
+
+    // The guard's block comes first, from memory: an over-budget or leaking user costs nothing upstream.
+    const block = this.activeBlock(now);
+    if (block) {
+      throw new Failure(
+        "user_egress_blocked",
+        block.reason === "budget"
+          ? "this user's TURN egress is over its daily budget (EGRESS_BUDGET_USER_GB_PER_DAY); Retry-After says when its rolling 24 hours free up"
+          : "this user's TURN egress is far above its normal and is blocked as a suspected leak until an operator clears it",
+        {
+          retryAfterSeconds: block.until === null ? LEAK_BLOCK_RETRY_AFTER_SECONDS : secondsUntil(block.until, now),
+        },
+      );
+    }
 
     // The per-user bound counts every request, reused sets included.
     dropBefore(this.requests, now - USER_RATE_WINDOW_MS);
@@ -213,23 +242,80 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     }
   }
 
+  async block(block: UserBlock): Promise<boolean> {
+    const now = Date.now();
+    const current = this.activeBlock(now);
+    // A leak block (until cleared) is never shortened by a budget block's end.
+    if (current && (current.until === null || (block.until !== null && current.until >= block.until))) return false;
+    // deleteAll() (pruning an empty object) drops the table with the rest.
+    this.ensureBlockTable();
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO guard_block (id, reason, since, until) VALUES (1, ?, ?, ?)",
+      block.reason,
+      block.since,
+      block.until,
+    );
+    this.blocked = { ...block };
+    // From now, no set is handed out again either (as for a revocation).
+    this.pages.update((set) => (set.ice ? withoutIce(set) : set), emptyUsage());
+    if (block.until !== null) await this.armAlarmAt(block.until);
+    return true;
+  }
+
+  async clearBlock(): Promise<boolean> {
+    const had = this.blocked !== null;
+    if (had) this.ctx.storage.sql.exec("DELETE FROM guard_block");
+    this.blocked = null;
+    if (had && this.pages.isEmpty) await this.armAlarmAt(Date.now());
+    return had;
+  }
+
+  private ensureBlockTable(): void {
+    this.ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS guard_block (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER)",
+    );
+  }
+
+  private activeBlock(now: number): UserBlock | null {
+    const b = this.blocked;
+    return b && (b.until === null || b.until > now) ? b : null;
+  }
+
   // Pruning: deletes the pages whose sets are all dead; with none left, the object's storage goes entirely.
   override async alarm(): Promise<void> {
     const done = this.activity.enter();
     this.alarmAt = null;
     reportUsage("do_alarms_pending", -1);
     try {
-      this.pages.prune(Date.now(), emptyUsage());
-      if (this.pages.isEmpty) {
+      const now = Date.now();
+      this.pages.prune(now, emptyUsage());
+      // A block that has ended goes; one still in force keeps the object's storage.
+      if (this.blocked && !this.activeBlock(now)) {
+        this.ctx.storage.sql.exec("DELETE FROM guard_block");
+        this.blocked = null;
+      }
+      if (this.blocked?.until != null) await this.armAlarmAt(this.blocked.until);
+      if (this.pages.isEmpty && !this.blocked) {
         // An empty SQLite database still holds ~12 KB of billed storage; deleteAll() leaves nothing.
         await this.ctx.storage.deleteAll();
         this.pages.reset();
-      } else {
+      } else if (!this.pages.isEmpty) {
         await this.armAlarm();
       }
     } finally {
       done();
     }
+  }
+
+  // Sets the alarm for `at` unless one is set for earlier: a block's end (its row goes then).
+  private async armAlarmAt(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    if (this.alarmAt === null) {
+      reportUsage("do_alarms_set");
+      reportUsage("do_alarms_pending", 1);
+    }
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   // Sets the pruning alarm when none is set: a day after the first page can go (LEDGER_PRUNE_SLACK_MS).

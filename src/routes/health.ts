@@ -1,6 +1,7 @@
 // Liveness and configuration check: no auth, no upstream call, no secret values in the answer. It reports
 // how much of turnvend's v4 budget is left (numbers only), as this isolate last read it from the account
-// object within V4_BUDGET_VIEW_MEMORY_MS, so polling it costs at most one object request per isolate per 5 s.
+// object within V4_BUDGET_VIEW_MEMORY_MS, so polling it costs at most one object request per isolate per 5 s;
+// and the bill's guard (vending open or stopped, the analytics data's age), read within GUARD_MEMORY_MS.
 import { Hono } from "../http/hono";
 import type { AppEnv } from "../http/app-env";
 import { ERRORS } from "../http/codes";
@@ -9,6 +10,8 @@ import { methodNotAllowed } from "../http/method-not-allowed";
 import { readConfig } from "../config";
 import { AccountStateClient } from "../storage/account-state-client";
 import { recentBudgetView } from "../upstream/v4-budget";
+import { recentGuard } from "../storage/guard-memory";
+import { isoOrNull } from "../objects/usage-time";
 
 export const health = new Hono<AppEnv>();
 
@@ -16,8 +19,32 @@ health.get("/healthz", async (c) => {
   const result = readConfig(c.env);
   c.header("Cache-Control", "no-store");
   if (result.ok) {
-    const v4Budget = await recentBudgetView(new AccountStateClient(c.env.ACCOUNT_STATE)).catch(() => null);
-    return c.json(successEnvelope({ status: "ok" as const, v4_budget: v4Budget }));
+    const account = new AccountStateClient(c.env.ACCOUNT_STATE);
+    const [v4Budget, guard] = await Promise.all([recentBudgetView(account).catch(() => null), recentGuard(account)]);
+    const now = Date.now();
+    return c.json(
+      successEnvelope({
+        status: "ok" as const,
+        v4_budget: v4Budget,
+        // The bill's guard, as this isolate last read it (at most GUARD_MEMORY_MS old): how old the usage
+        // data is, and whether vending is open.
+        analytics: guard
+          ? {
+              ok: guard.analytics_ok,
+              as_of: isoOrNull(guard.as_of),
+              age_seconds: guard.as_of === null ? null : Math.max(0, Math.round((now - guard.as_of) / 1000)),
+            }
+          : null,
+        guard: guard
+          ? {
+              vending: guard.vending,
+              reason: guard.reason,
+              kill_switch: guard.kill_switch,
+              lifted_until: isoOrNull(guard.lifted_until),
+            }
+          : null,
+      }),
+    );
   }
   const { code } = ERRORS.not_configured;
   return c.json(errorEnvelope(result.problems.map((message) => ({ code, message }))), 503);

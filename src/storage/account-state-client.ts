@@ -8,6 +8,7 @@ import { log } from "../observability/log";
 import type { V4BudgetView, V4CallKind, V4Grant } from "../upstream/v4-bucket";
 import type { V4Allowance } from "../upstream/v4-budget";
 import type { ActiveKey } from "./active-key";
+import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport } from "./usage-api";
 
 /** A Failure as plain data: RPC carries an Error's message but not its kind, so expected failures travel as values. */
 export interface FailureShape {
@@ -48,6 +49,12 @@ export interface AccountControl {
   v4Budget(): Promise<V4BudgetView>;
   activeKey(): Promise<ActiveKey | null>;
   setActiveKey(doc: ActiveKey): Promise<void>;
+  ingestUsage(run: UsageIngest): Promise<IngestOutcome>;
+  recordUsageFailure(error: string): Promise<void>;
+  guardState(): Promise<GuardView>;
+  changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }>;
+  dropBlock(user: string): Promise<void>;
+  usageReport(user: string | undefined): Promise<UsageReport>;
 }
 
 export function toReplyFailure(err: Failure): FailureShape {
@@ -92,6 +99,30 @@ export class AccountStateClient implements V4Allowance {
 
   setActiveKey(doc: ActiveKey): Promise<void> {
     return this.ask("set_active_key", (o) => o.setActiveKey(doc));
+  }
+
+  ingestUsage(run: UsageIngest): Promise<IngestOutcome> {
+    return this.ask("ingest_usage", (o) => o.ingestUsage(run));
+  }
+
+  recordUsageFailure(error: string): Promise<void> {
+    return this.ask("record_usage_failure", (o) => o.recordUsageFailure(error));
+  }
+
+  guardState(): Promise<GuardView> {
+    return this.ask("guard_state", (o) => o.guardState());
+  }
+
+  changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }> {
+    return this.ask("change_guard", (o) => o.changeGuard(change));
+  }
+
+  dropBlock(user: string): Promise<void> {
+    return this.ask("drop_block", (o) => o.dropBlock(user));
+  }
+
+  usageReport(user: string | undefined): Promise<UsageReport> {
+    return this.ask("usage_report", (o) => o.usageReport(user));
   }
 
   /** One RPC call; anything thrown on the way (the object restarting, overloaded, unreachable) is a 503. */

@@ -11,6 +11,8 @@ import type { UserLedgerApi, UsernameIndexApi, VendPolicy } from "./objects-api"
 /** Everything the vend and revoke functions need, as plain values and bindings. */
 export interface VendDeps {
   rtc: RtcApi;
+  /** The account object: the guard's account-wide state (kill switch, account budget). */
+  account: AccountStateClient;
   rtcBaseUrl: string;
   secrets: KeySecrets;
   activeKeys: ActiveKeyStore;
@@ -41,11 +43,13 @@ export interface VendDeps {
 export function vendDeps(env: Env, config: Config, waitUntil: (work: Promise<unknown>) => void): VendDeps {
   const shard = (n: number): UsernameIndexApi =>
     env.USERNAME_INDEX.get(env.USERNAME_INDEX.idFromName(`usernames-v1-${n}`)) as unknown as UsernameIndexApi;
+  const account = new AccountStateClient(env.ACCOUNT_STATE);
   return {
     rtc: new RtcApi(config.rtcBaseUrl, new UpstreamBudget(config.upstreamTimeoutMs)),
+    account,
     rtcBaseUrl: config.rtcBaseUrl,
     secrets: new KeySecrets(env.TURNVEND_KV, config.keyEncryptionKeys),
-    activeKeys: new ActiveKeyStore(new AccountStateClient(env.ACCOUNT_STATE)),
+    activeKeys: new ActiveKeyStore(account),
     users: (subjectHash) => env.USER_LEDGER.get(env.USER_LEDGER.idFromName(subjectHash)) as unknown as UserLedgerApi,
     usernames: {
       // By the subject hash, already at hand: no digest of the username on the vend path.

@@ -8,6 +8,7 @@ import { log, type LogFields } from "../observability/log";
 import { retry } from "../retry";
 import { UpstreamBudget } from "../upstream/budget";
 import type { VendDeps } from "./deps";
+import { assertVendingOpen } from "./guard";
 import type { VendedSet } from "./objects-api";
 import { enforceIpLimit } from "./rate-limit";
 import { reach } from "./reach";
@@ -32,6 +33,8 @@ export async function issueCredentials(
 ): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceIpLimit(deps.ipLimiter, { subjectHash: hash, clientIp: input.clientIp });
+  // From this isolate's memory (at most GUARD_MEMORY_MS old): no I/O on the vend path but once per isolate per that.
+  await assertVendingOpen(deps.account);
   const key = await vendingKey(deps);
   const outcome = await reach("user_ledger", () =>
     deps.users(hash).vend({
@@ -48,6 +51,9 @@ export async function issueCredentials(
     const failure = fromFailureData(outcome.failure);
     // Cloudflare refused the key: whatever this isolate remembers about it is wrong now.
     if (failure.kind === "no_active_key") forgetRefusedKey(deps, key.keyId);
+    if (failure.kind === "user_egress_blocked") {
+      log("vend.egress_blocked", { subject_hash: hash, retry_after: failure.retryAfterSeconds });
+    }
     if (failure.kind === "rate_limited" || failure.kind === "quota_exceeded") {
       log(failure.kind === "rate_limited" ? "vend.rate_limited" : "vend.quota_exceeded", {
         scope: "user",

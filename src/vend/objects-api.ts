@@ -2,6 +2,7 @@
 // calls cross an RPC boundary, so nothing here is a class or holds a function.
 import type { IceServer } from "../contract/responses";
 import type { FailureData } from "../errors";
+import type { UserBlock } from "../storage/usage-api";
 
 /** The limits a vend is held to, from this request's configuration. */
 export interface VendPolicy {
@@ -67,6 +68,13 @@ export interface UserLedgerApi {
   outstanding(query: OutstandingQuery): Promise<{ credentials: HeldCredential[]; more: boolean }>;
   /** Drops `revoked` from the ledger; the sets of `withheld` are never handed out again but stay recorded. */
   forget(revoked: string[], withheld?: string[]): Promise<ObjectUsage>;
+  /**
+   * The bill's guard blocks the user: every vend is refused (429) until `until`, or until cleared when null.
+   * Answers false when the same block was already in place.
+   */
+  block(block: UserBlock): Promise<boolean>;
+  /** Lifts any block; answers whether there was one. */
+  clearBlock(): Promise<boolean>;
 }
 
 /** The API of one username index shard (src/objects/username-index.ts). */

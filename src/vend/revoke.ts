@@ -13,7 +13,8 @@ import { reach } from "./reach";
 import type { HeldCredential } from "./objects-api";
 import { subjectHash } from "./subject-hash";
 
-export type RevokeTarget = { username: string } | { subject: string };
+/** By username, by subject, or by the subject's hash (the bill's guard knows users by hash only). */
+export type RevokeTarget = { username: string } | { subject: string } | { subjectHash: string };
 
 export interface RevocationSummary {
   /** Credentials now revoked that were outstanding (including ones upstream already had no record of). */
@@ -46,7 +47,12 @@ export async function revokeCredentials(
     new UpstreamBudget(deps.upstreamTimeoutMs, REVOKE_ATTEMPT_BUDGET, REVOKE_DEADLINE_MS),
   );
   const { found, more } =
-    "username" in target ? await byUsername(deps, target.username) : await bySubject(deps, target.subject);
+    "username" in target
+      ? await byUsername(deps, target.username)
+      : await byHash(
+          deps,
+          "subject" in target ? await subjectHash(deps.subjectHashKey, target.subject) : target.subjectHash,
+        );
   // An expired credential is already dead and needs no upstream call.
   const outstanding = found.filter((f) => Date.parse(f.record.expires_at) > now);
 
@@ -130,8 +136,7 @@ async function byUsername(deps: VendDeps, username: string): Promise<{ found: Fo
 }
 
 /** Every credential of a subject: its object's, then the KV ledger's of earlier versions, up to the cap. */
-async function bySubject(deps: VendDeps, subject: string): Promise<{ found: Found[]; more: boolean }> {
-  const hash = await subjectHash(deps.subjectHashKey, subject);
+async function byHash(deps: VendDeps, hash: string): Promise<{ found: Found[]; more: boolean }> {
   const held = await reach("user_ledger", () => deps.users(hash).outstanding({ limit: REVOKE_MAX_PER_REQUEST }));
   const found = held.credentials.map(fromObject(hash));
   const legacy = await deps.legacyLedger.bySubject(hash, REVOKE_MAX_PER_REQUEST - found.length);

@@ -8,6 +8,16 @@ export type { RouteName } from "../../emulator/calls.ts";
 export type { FaultRequest as Fault } from "../../emulator/faults.ts";
 import type { RouteName } from "../../emulator/calls.ts";
 import type { FaultRequest as Fault } from "../../emulator/faults.ts";
+import type { ReceivedWebhook } from "../../emulator/state.ts";
+
+export interface UsageRowInput {
+  keyId?: string;
+  customIdentifier?: string | null;
+  username?: string;
+  egressBytes: number;
+  ingressBytes?: number;
+  at?: string;
+}
 
 async function control(path: string, init?: RequestInit): Promise<unknown> {
   const res = await fetch(`${base()}/__emulator/${path}`, init);
@@ -31,5 +41,16 @@ export const emulator = {
   /** Creates a key out of band, as the dashboard would; returns it with its secret. */
   createOutOfBand: async (name = "made-elsewhere") =>
     (await control("keys", json({ name }))) as { uid: string; name: string; key: string },
+  /** Adds usage rows for the GraphQL route (POST /__emulator/usage). */
+  usage: (rows: UsageRowInput | UsageRowInput[]) => control("usage", json(rows)),
+  /** What the webhook sink received, oldest first. */
+  webhooks: async () => ((await control("webhook")) as { received: ReceivedWebhook[] }).received,
+  /** The sink answers 500 to the next `failNext` deliveries. */
+  failWebhooks: (failNext: number) =>
+    control("webhook", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ failNext }),
+    }),
   state: () => control("keys") as Promise<{ keys: { uid: string; name: string }[]; credentials: unknown[] }>,
 };

@@ -6,12 +6,22 @@ export const KEY_ENCRYPTION_KEY = "k1:" + "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItY
 export const SUBJECT_HASH_KEY = "test-subject-hash-key-5d2e";
 export const JWT_SECRET = "test-jwt-secret-2b7a9c-long-enough-for-hs256";
 export const TURN_SECRET = "test-turn-secret-4e8d";
+export const WEBHOOK_SECRET = "test-webhook-secret-0c4f7e2a9d1b-long-enough";
 
 /** Callers by role: token and scopes. */
 export const CALLERS = {
   admin: {
     token: "tv_test_admin_9f3c2a",
-    scopes: ["keys:read", "keys:write", "keys:reveal", "credentials:issue", "credentials:revoke", "audit:read"],
+    scopes: [
+      "keys:read",
+      "keys:write",
+      "keys:reveal",
+      "credentials:issue",
+      "credentials:revoke",
+      "audit:read",
+      "usage:read",
+      "guard:write",
+    ],
   },
   reader: { token: "tv_test_reader_51d7e0", scopes: ["keys:read"] },
   writer: { token: "tv_test_writer_a04be6", scopes: ["keys:read", "keys:write"] },
@@ -29,5 +39,6 @@ export const SECRET_VALUES: string[] = [
   SUBJECT_HASH_KEY,
   JWT_SECRET,
   TURN_SECRET,
+  WEBHOOK_SECRET,
   ...Object.values(CALLERS).map((c) => c.token),
 ];

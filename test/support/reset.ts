@@ -4,6 +4,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { forgetRefusalMemory } from "../../src/storage/audit-log";
 import { forgetRecentActiveKey } from "../../src/storage/active-key";
+import { forgetGuardMemory } from "../../src/storage/guard-memory";
 import { forgetIndexMemory } from "../../src/storage/key-index";
 import { forgetOpenedSecrets } from "../../src/storage/key-secrets";
 import { forgetV4Memory } from "../../src/upstream/v4-budget";
@@ -24,13 +25,15 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
   forgetRecentActiveKey();
   forgetOpenedSecrets();
   forgetRefusalMemory();
+  forgetGuardMemory();
 }
 
 /** Empties the account object's tables and starts a new instance of it (no queue, no running creates). */
 export async function resetAccountObject(): Promise<void> {
   const stub = accountObject();
   await runInDurableObject(stub, (_instance, state) => {
-    for (const table of ["creates", "control"]) state.storage.sql.exec(`DELETE FROM ${table}`);
+    for (const table of ["creates", "control", "usage_hours", "usage_user_hours", "usage_users", "guard_blocks"])
+      state.storage.sql.exec(`DELETE FROM ${table}`);
   });
   await evictDurableObject(stub);
 }

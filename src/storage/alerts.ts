@@ -1,0 +1,32 @@
+// Alerts of the bill's guard (README, "Protecting the bill"): logged always, and queued for ALERT_WEBHOOK_URL
+// when one is set. The ALERTS queue delivers them at least once, with retries and a dead-letter queue
+// (src/jobs/deliver-alerts.ts); each carries an id so a receiver can drop duplicates.
+import type { GuardSettings } from "../config";
+import { log } from "../observability/log";
+
+export type AlertType = "threshold_crossed" | "user_blocked" | "leak_suspected" | "kill_switch";
+
+export interface Alert {
+  /** Unique per event, the same on every delivery attempt: receivers drop duplicates by it. */
+  id: string;
+  type: AlertType;
+  /** RFC 3339. */
+  time: string;
+  data: Record<string, string | number | boolean | null>;
+}
+
+export function makeAlert(type: AlertType, data: Alert["data"]): Alert {
+  return { id: crypto.randomUUID(), type, time: new Date().toISOString(), data };
+}
+
+/** Logs each alert and queues it for the webhook; a failed send is logged, never thrown (the log line stays). */
+export async function sendAlerts(queue: Queue | undefined, settings: GuardSettings, alerts: Alert[]): Promise<void> {
+  if (alerts.length === 0) return;
+  for (const alert of alerts) log("alert", { id: alert.id, type: alert.type, ...alert.data });
+  if (!settings.webhook || !queue) return;
+  try {
+    await queue.sendBatch(alerts.map((body) => ({ body, contentType: "json" as const })));
+  } catch (err) {
+    log("alert.enqueue_failed", { alerts: alerts.length, error: err instanceof Error ? err.name : "unknown" });
+  }
+}

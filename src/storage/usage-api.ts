@@ -1,0 +1,88 @@
+// What the account object answers about usage and the bill's guard (src/objects/usage-tables.ts), as plain
+// data: it crosses the RPC boundary. The shape of GET /v1/usage is UsageReport (README, "Protecting the bill").
+import type { HourUsage, UserHourUsage } from "../upstream/analytics-api";
+
+export type BlockReason = "budget" | "leak";
+
+/** A user refused new credentials by the guard. Times are epoch ms; `until` null = until an operator clears it. */
+export interface UserBlock {
+  reason: BlockReason;
+  since: number;
+  until: number | null;
+}
+
+/** The account-wide state a vend obeys, small enough for every isolate to hold (src/storage/guard-memory.ts). */
+export interface GuardView {
+  vending: "open" | "stopped";
+  reason: null | "account_budget" | "kill_switch";
+  kill_switch: boolean;
+  /** Epoch ms until which an operator lifted the account-budget stop, or null. */
+  lifted_until: number | null;
+  month_egress_bytes: number;
+  budget_bytes: number | null;
+  /** Epoch ms of the newest analytics data, or null before the first successful run. */
+  as_of: number | null;
+  /** The last analytics run succeeded. */
+  analytics_ok: boolean;
+}
+
+/** One usage run's data, as the cron hands it to the account object. */
+export interface UsageIngest {
+  now: number;
+  /** The account's hours in [totalsFrom, now): every stored hour in that range is replaced. */
+  totalsFrom: number;
+  totals: HourUsage[];
+  /** Per-user hours in [usersFrom, now), replaced likewise. */
+  usersFrom: number;
+  users: UserHourUsage[];
+  /** False when the per-user page may be truncated: the run blocks nobody and flags no leak. */
+  complete: boolean;
+}
+
+/** What one usage run decided: the Worker carries it out (blocks, revocations, audit events, alerts). */
+export interface IngestOutcome {
+  /** Users blocked by this run (a block not yet pushed to the user's object). */
+  blocked: (UserBlock & { user: string; egress_bytes_24h: number })[];
+  /** Users whose egress this hour is far above their normal (at most once per user and hour). */
+  leaks: { user: string; hour: number; egress_bytes_hour: number; baseline_bytes_per_hour: number }[];
+  /** Thresholds of the account budget crossed for the first time this month. */
+  thresholds: { percent: number; month_egress_bytes: number; budget_bytes: number }[];
+  guard: GuardView;
+}
+
+/** An operator's change to the guard (PUT /v1/guard). */
+export type GuardChange =
+  | { action: "kill_switch"; on: boolean }
+  | { action: "lift"; until: number | null }
+  | { action: "clear_user"; user: string };
+
+/** GET /v1/usage's result (times RFC 3339; bytes as numbers; `user` only with ?subject=). */
+export interface UsageReport {
+  as_of: string | null;
+  age_seconds: number | null;
+  analytics: { ok: boolean; last_attempt_at: string | null; last_success_at: string | null; last_error: string | null };
+  month: {
+    start: string;
+    egress_bytes: number;
+    ingress_bytes: number;
+    budget_bytes: number | null;
+    used_percent: number | null;
+    projected_egress_bytes: number;
+  };
+  guard: {
+    vending: "open" | "stopped";
+    reason: null | "account_budget" | "kill_switch";
+    kill_switch: boolean;
+    lifted_until: string | null;
+  };
+  series: { start: string; egress_bytes: number; ingress_bytes: number }[];
+  top_users: { user: string; egress_bytes_24h: number; egress_bytes_month: number; blocked: boolean }[];
+  blocked_users: { user: string; reason: BlockReason; since: string; until: string | null }[];
+  user?: {
+    user: string;
+    egress_bytes_24h: number;
+    egress_bytes_month: number;
+    budget_bytes_per_day: number | null;
+    blocked: { reason: BlockReason; since: string; until: string | null } | null;
+  };
+}
