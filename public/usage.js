@@ -207,16 +207,19 @@
     return svg;
   }
 
-  // Egress per hour over the calendar month (UTC): one bar per hour the API reports, placed by its start.
-  function renderChart(month, series) {
+  // Egress per hour over the month so far (UTC): one bar per hour with egress, placed by its start. The API
+  // lists every hour of the month so far; hours without egress get no bar and no table row. The axis spans
+  // the hours listed (a day at least), so early in the month the bars are wide enough to read.
+  function renderChart(month, allHours) {
+    const series = allHours.filter((s) => s.egress_bytes > 0);
     const chart = $("chart");
     chart.replaceChildren();
     const tbody = $("series-rows");
     tbody.replaceChildren();
     const start = Date.parse(month.start);
-    const d = new Date(start);
-    const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-    const hours = Math.round((end - start) / HOUR_MS);
+    const slotOf = (s) => Math.floor((Date.parse(s.start) - start) / HOUR_MS);
+    const hours = Math.max(24, allHours.length, ...allHours.map((s) => slotOf(s) + 1));
+    const days = Math.ceil(hours / 24);
     const max = Math.max(0, ...series.map((s) => s.egress_bytes));
     const total = series.reduce((sum, s) => sum + s.egress_bytes, 0);
 
@@ -233,6 +236,7 @@
       role: "img",
       "aria-labelledby": "chart-title chart-desc",
       "data-bars": series.length,
+      "data-hours": allHours.length,
       "data-total-egress-bytes": total,
     });
     svg.appendChild(el("svg:title", { id: "chart-title" }, "Egress per hour this month"));
@@ -257,15 +261,18 @@
         el("svg:text", { x: left - 6, y: y + 4, class: "axis", "text-anchor": "end" }, formatBytes(value)),
       );
     }
-    // A label at the start of every 5th day, by the day of the month.
-    for (let day = 0; day * 24 < hours; day += 5) {
+    // A tick at the start of each day, labelled with its date at most eight times.
+    const every = Math.ceil(days / 8);
+    for (let day = 0; day < days; day++) {
       const x = left + ((day * 24) / hours) * plotW;
       svg.appendChild(el("svg:line", { x1: x, x2: x, y1: 10 + plotH, y2: 10 + plotH + 4, class: "tick" }));
-      svg.appendChild(el("svg:text", { x, y: H - 4, class: "axis", "text-anchor": "middle" }, String(day + 1)));
+      if (day % every !== 0) continue;
+      const label = new Date(start + day * 86_400_000).toUTCString().slice(5, 11);
+      svg.appendChild(el("svg:text", { x: x + 2, y: H - 4, class: "axis", "text-anchor": "start" }, label));
     }
-    const barW = Math.max(1, plotW / hours - 0.5);
+    const barW = Math.max(1, (plotW / hours) * 0.8);
     for (const s of series) {
-      const slot = Math.floor((Date.parse(s.start) - start) / HOUR_MS);
+      const slot = slotOf(s);
       const h = top > 0 ? (s.egress_bytes / top) * plotH : 0;
       const bar = el("svg:rect", {
         x: left + (slot / hours) * plotW,
@@ -285,7 +292,7 @@
     $("chart-caption").textContent =
       series.length === 0
         ? "No egress recorded this month yet."
-        : "Egress per hour, day of the month (UTC) along the bottom: " +
+        : "Egress per hour, the month's days (UTC) along the bottom: " +
           formatBytes(total) +
           " in " +
           series.length +
