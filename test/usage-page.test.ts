@@ -8,6 +8,9 @@ import { fetchWith } from "./support/vend";
 const PRODUCTION_UPSTREAMS = {
   CF_API_BASE_URL: "https://api.cloudflare.com/client/v4",
   RTC_API_BASE_URL: "https://rtc.live.cloudflare.com/v1",
+  // The test configuration's webhook is the loopback emulator, which only local development may use.
+  ALERT_WEBHOOK_URL: "",
+  ALERT_WEBHOOK_SECRET: "",
 };
 /** The published dev caller token (scripts/dev-defaults.mjs) and its hash as `npm start` puts it in CALLERS. */
 const DEV_CALLER_TOKEN = "dev-admin-token";
