@@ -33,7 +33,11 @@ if (real) {
     lines.push(`  ignored:       ${stack.devVars.ignored.join(", ")} in ${file}: the upstreams stay on the emulator`);
   }
 }
-lines.push(`  connectivity:  ${stack.url}/`, "Press Ctrl+C to stop.");
+lines.push(
+  `  connectivity:  ${stack.url}/`,
+  `  usage cron:    curl "${stack.url}/__scheduled?cron=*/5+*+*+*+*"   (README, "Protecting the bill")`,
+  "Press Ctrl+C to stop.",
+);
 console.log(`\n${lines.join("\n")}\n`);
 
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -1,6 +1,7 @@
 // The account object: creates serialized and exactly idempotent, key names untouched, turnvend's own v4
 // budget, the state moved over from KV, and a deliberate 503 when the object cannot be reached. These run
 // against the real local Durable Object (Miniflare's SQLite-backed object, inside workerd).
+import { forgetGuardMemory } from "../src/storage/guard-memory";
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../src/crypto/hex";
@@ -499,14 +500,21 @@ describe("when the account object cannot be reached", () => {
 
   it("/healthz stays 200 and reports the budget as null", async () => {
     forgetV4Memory();
+    forgetGuardMemory();
     const res = await fetchWith(failing(), "/healthz");
     expect(res.status).toBe(200);
-    expect((await envelope<{ v4_budget: unknown }>(res)).result).toEqual({ status: "ok", v4_budget: null });
+    expect((await envelope<{ v4_budget: unknown }>(res)).result).toEqual({
+      status: "ok",
+      v4_budget: null,
+      analytics: null,
+      guard: null,
+    });
   });
 
-  it("vending asks the object at most once per 30 seconds per isolate, not once per vend", async () => {
+  it("vending asks the object at most once per 30 seconds (the active key) and 15 seconds (the guard) per isolate, not once per vend", async () => {
     await activeVendingKey();
     forgetRecentActiveKey();
+    forgetGuardMemory();
     const { namespace, counts } = countingNamespace();
     for (let i = 0; i < 5; i++) {
       const res = await fetchWith({ ACCOUNT_STATE: namespace }, VEND_PATH, {
@@ -515,7 +523,7 @@ describe("when the account object cannot be reached", () => {
       });
       expect(res.status).toBe(200);
     }
-    expect(counts).toEqual({ activeKey: 1 });
+    expect(counts).toEqual({ activeKey: 1, guardState: 1 });
     // Each vend's execution context waits for its username-index write, batched once a second.
   }, 15_000);
 });

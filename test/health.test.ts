@@ -45,6 +45,9 @@ describe("GET /healthz", () => {
       result: {
         status: "ok",
         v4_budget: { per_5_min: 900, burst: 225, remaining: 225, write_reserve: 50, breaker_open_seconds: 0 },
+        // The bill's guard: no usage read yet, vending open.
+        analytics: { ok: false, as_of: null, age_seconds: null },
+        guard: { vending: "open", reason: null, kill_switch: false, lifted_until: null },
       },
     });
     expect((await emulator.calls()).total).toBe(0);

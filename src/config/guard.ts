@@ -65,8 +65,8 @@ export function guardSettings(
   if (url) {
     try {
       const parsed = new URL(url);
-      // Plain http only to loopback, and only while the upstream is the local emulator.
-      if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && local && isLoopback(url))) {
+      // Plain http only to loopback: the local emulator's sink, which no deployed Worker can reach.
+      if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && isLoopback(url))) {
         problems.push("ALERT_WEBHOOK_URL must be an https URL (http only to loopback in local development)");
       }
     } catch {
@@ -78,8 +78,6 @@ export function guardSettings(
     }
     if (!hasQueue) problems.push("the ALERTS queue binding is missing (needed to deliver alerts to ALERT_WEBHOOK_URL)");
     webhook = { url, secret };
-  } else if (secret) {
-    problems.push("ALERT_WEBHOOK_SECRET is set but ALERT_WEBHOOK_URL is not");
   }
 
   return {

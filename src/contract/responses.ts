@@ -111,10 +111,84 @@ export const V4BudgetStatus = v.object({
   ),
 });
 
+// --- The bill's guard (README, "Protecting the bill") ---
+
+const Bytes = v.pipe(v.number(), v.minValue(0));
+const UserHash = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/), v.description("The subject's keyed hash."));
+const BlockReason = v.picklist(["budget", "leak"]);
+
+/** Whether vending is open, and why not. */
+export const GuardStatus = v.object({
+  vending: v.picklist(["open", "stopped"]),
+  reason: v.nullable(v.picklist(["account_budget", "kill_switch"])),
+  kill_switch: v.boolean(),
+  lifted_until: v.pipe(
+    v.nullable(Timestamp),
+    v.description("Until when an operator lifted the account-budget stop (PUT /v1/guard), or null."),
+  ),
+});
+
+/** PUT /v1/guard: the guard after the change; `user` and `cleared` for clear_user. */
+export const GuardResult = v.object({
+  ...GuardStatus.entries,
+  user: v.optional(UserHash),
+  cleared: v.optional(v.boolean()),
+});
+
+/** GET /v1/usage. Byte counts are Cloudflare's sampled estimates (README, "Protecting the bill"). */
+export const UsageReport = v.object({
+  as_of: v.pipe(v.nullable(Timestamp), v.description("The newest analytics data; null before the first run.")),
+  age_seconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
+  analytics: v.object({
+    ok: v.boolean(),
+    last_attempt_at: v.nullable(Timestamp),
+    last_success_at: v.nullable(Timestamp),
+    last_error: v.nullable(v.string()),
+  }),
+  month: v.object({
+    start: Timestamp,
+    egress_bytes: Bytes,
+    ingress_bytes: Bytes,
+    budget_bytes: v.nullable(Bytes),
+    used_percent: v.nullable(v.pipe(v.number(), v.minValue(0))),
+    projected_egress_bytes: v.pipe(Bytes, v.description("The month's rate so far, carried to its end.")),
+  }),
+  guard: GuardStatus,
+  series: v.pipe(
+    v.array(v.object({ start: Timestamp, egress_bytes: Bytes, ingress_bytes: Bytes })),
+    v.description("Every hour of the month so far, oldest first."),
+  ),
+  top_users: v.array(
+    v.object({ user: UserHash, egress_bytes_24h: Bytes, egress_bytes_month: Bytes, blocked: v.boolean() }),
+  ),
+  blocked_users: v.array(
+    v.object({ user: UserHash, reason: BlockReason, since: Timestamp, until: v.nullable(Timestamp) }),
+  ),
+  user: v.optional(
+    v.object({
+      user: UserHash,
+      egress_bytes_24h: Bytes,
+      egress_bytes_month: Bytes,
+      budget_bytes_per_day: v.nullable(Bytes),
+      blocked: v.nullable(v.object({ reason: BlockReason, since: Timestamp, until: v.nullable(Timestamp) })),
+    }),
+  ),
+});
+export type UsageReport = v.InferOutput<typeof UsageReport>;
+
 export const HealthStatus = v.object({
   status: v.literal("ok"),
   /** Numbers only; null when the account object cannot be reached right now. */
   v4_budget: v.nullable(V4BudgetStatus),
+  /** The usage data's age; null when the account object cannot be reached and was never read. */
+  analytics: v.nullable(
+    v.object({
+      ok: v.boolean(),
+      as_of: v.nullable(Timestamp),
+      age_seconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
+    }),
+  ),
+  guard: v.nullable(GuardStatus),
 });
 
 const Message = v.object({ code: v.number(), message: v.string() });

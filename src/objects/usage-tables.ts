@@ -94,9 +94,21 @@ export class UsageTables {
     const month = monthStart(now);
     const thisHour = hourStart(now);
 
-    // The account's hours: the run's range replaced whole (a group Cloudflare no longer reports goes).
-    this.sql.exec("DELETE FROM usage_hours WHERE hour >= ?", run.totalsFrom);
+    // The account's hours in the run's range: what changed is written, what Cloudflare no longer reports goes.
+    // Past hours rarely change, so a run writes about one row, not the month's hundreds.
+    const stored = new Map(
+      this.sql
+        .exec<{ hour: number; egress: number; ingress: number }>(
+          "SELECT hour, egress, ingress FROM usage_hours WHERE hour >= ?",
+          run.totalsFrom,
+        )
+        .toArray()
+        .map((h) => [h.hour, h]),
+    );
     for (const h of run.totals) {
+      const was = stored.get(h.hour);
+      stored.delete(h.hour);
+      if (was && was.egress === h.egress && was.ingress === h.ingress) continue;
       this.sql.exec(
         "INSERT OR REPLACE INTO usage_hours (hour, egress, ingress) VALUES (?, ?, ?)",
         h.hour,
@@ -104,6 +116,7 @@ export class UsageTables {
         h.ingress,
       );
     }
+    for (const hour of stored.keys()) this.sql.exec("DELETE FROM usage_hours WHERE hour = ?", hour);
     this.sql.exec("DELETE FROM usage_hours WHERE hour < ?", month - USAGE_ACCOUNT_DAYS_KEPT * DAY_MS);
 
     this.ingestUsers(run, month);

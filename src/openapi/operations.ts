@@ -12,7 +12,16 @@ import {
 import type { FailureKind } from "../errors";
 import { MESSAGE_CODES } from "../http/codes";
 import { KEY_ID_PATTERN } from "../ids";
-import { ActiveKeyBody, AdoptSecretBody, AuditQuery, KeyNameBody, RevokeBody, VendBody } from "../contract/requests";
+import {
+  ActiveKeyBody,
+  AdoptSecretBody,
+  AuditQuery,
+  GuardBody,
+  KeyNameBody,
+  RevokeBody,
+  UsageQuery,
+  VendBody,
+} from "../contract/requests";
 import {
   ActiveKeyView,
   AdoptedTurnKey,
@@ -22,7 +31,9 @@ import {
   DevJwt,
   DevUsage,
   Envelope,
+  GuardResult,
   HealthStatus,
+  UsageReport,
   TurnKey,
   RevokeCount,
   VendedCredentials,
@@ -258,6 +269,9 @@ export const OPERATIONS: Operation[] = [
       "invalid_ttl",
       "rate_limited",
       "quota_exceeded",
+      "user_egress_blocked",
+      "account_budget_exceeded",
+      "vending_stopped",
       "no_active_key",
       "custody_failure",
       "ledger_unavailable",
@@ -297,6 +311,32 @@ export const OPERATIONS: Operation[] = [
       schema: AuditPage,
     },
     errors: [...CALLER_AUTH, "invalid_request"],
+  },
+  {
+    method: "get",
+    path: "/v1/usage",
+    operationId: "getUsage",
+    tag: "Protecting the bill",
+    summary: "TURN egress, budgets and the guard's state",
+    description:
+      "From Cloudflare's usage analytics, read every 5 minutes: the month's egress against EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH with its projection, every hour of the month, the top users and the blocked ones (hashes only), the guard's state and the data's age. With `subject`, that user's usage too (hashed by turnvend). Byte counts are Cloudflare's sampled estimates.",
+    auth: { kind: "caller", scope: "usage:read" },
+    query: UsageQuery,
+    success: { status: 200, description: "The usage report.", schema: Envelope(UsageReport) },
+    errors: [...CALLER_AUTH, "invalid_request", ...ACCOUNT],
+  },
+  {
+    method: "put",
+    path: "/v1/guard",
+    operationId: "changeGuard",
+    tag: "Protecting the bill",
+    summary: "Kill switch, lift the account stop, clear a user",
+    description:
+      "One action: `stop` (kill switch: vending stops at once, 503 code 10041), `resume`, `lift` with `seconds` (vending goes on over the account budget for that long; 0 ends a lift), `clear_user` with `user` (a hash from /v1/usage) or `subject` (lifts a user's block). Audited; the kill switch also alerts.",
+    auth: { kind: "caller", scope: "guard:write" },
+    body: GuardBody,
+    success: { status: 200, description: "The guard after the change.", schema: Envelope(GuardResult) },
+    errors: [...CALLER_AUTH, ...JSON_BODY, "ledger_unavailable", ...ACCOUNT],
   },
   {
     method: "get",
@@ -342,7 +382,7 @@ export const OPERATIONS: Operation[] = [
     tag: "Service",
     summary: "Liveness and configuration check",
     description:
-      "No upstream call. Reports how much of turnvend's own budget of Cloudflare v4 calls is left (numbers only; null when the account object cannot be reached), as this isolate read it within the last 5 s. A 503 lists every configuration problem, one error each.",
+      "No upstream call. Reports how much of turnvend's own budget of Cloudflare v4 calls is left (numbers only; null when the account object cannot be reached), as this isolate read it within the last 5 s, and the bill's guard (vending open or stopped, the usage data's age) as read within the last 15 s. A 503 lists every configuration problem, one error each.",
     auth: { kind: "none" },
     success: { status: 200, description: "Configured.", schema: Envelope(HealthStatus) },
     errors: ["not_configured"],

@@ -14,6 +14,7 @@ import { makeAlert, sendAlerts } from "../storage/alerts";
 import { rememberGuard } from "../storage/guard-memory";
 import type { GuardChange } from "../storage/usage-api";
 import { isoOrNull } from "../objects/usage-time";
+import { reach } from "../vend/reach";
 import { subjectHash } from "../vend/subject-hash";
 
 export const guard = new Hono<AppEnv>();
@@ -35,7 +36,9 @@ guard.put("/", audited("guard.change"), requireCaller("guard:write"), async (c) 
   }
   const { guard: view, cleared } = await vend.account.changeGuard(change);
   // The user's own object holds the block a vend checks: it is cleared there too.
-  const clearedInObject = user === undefined ? false : await vend.users(user).clearBlock();
+  const target = user;
+  const clearedInObject =
+    target === undefined ? false : await reach("user_ledger", () => vend.users(target).clearBlock());
   rememberGuard(view);
   if (change.action === "kill_switch") {
     await sendAlerts(c.env.ALERTS, config.guard, [makeAlert("kill_switch", { on: change.on, by: c.get("caller").id })]);

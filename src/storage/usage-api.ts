@@ -56,33 +56,5 @@ export type GuardChange =
   | { action: "lift"; until: number | null }
   | { action: "clear_user"; user: string };
 
-/** GET /v1/usage's result (times RFC 3339; bytes as numbers; `user` only with ?subject=). */
-export interface UsageReport {
-  as_of: string | null;
-  age_seconds: number | null;
-  analytics: { ok: boolean; last_attempt_at: string | null; last_success_at: string | null; last_error: string | null };
-  month: {
-    start: string;
-    egress_bytes: number;
-    ingress_bytes: number;
-    budget_bytes: number | null;
-    used_percent: number | null;
-    projected_egress_bytes: number;
-  };
-  guard: {
-    vending: "open" | "stopped";
-    reason: null | "account_budget" | "kill_switch";
-    kill_switch: boolean;
-    lifted_until: string | null;
-  };
-  series: { start: string; egress_bytes: number; ingress_bytes: number }[];
-  top_users: { user: string; egress_bytes_24h: number; egress_bytes_month: number; blocked: boolean }[];
-  blocked_users: { user: string; reason: BlockReason; since: string; until: string | null }[];
-  user?: {
-    user: string;
-    egress_bytes_24h: number;
-    egress_bytes_month: number;
-    budget_bytes_per_day: number | null;
-    blocked: { reason: BlockReason; since: string; until: string | null } | null;
-  };
-}
+/** GET /v1/usage's result: its schema is in src/contract/responses.ts. */
+export type { UsageReport } from "../contract/responses";

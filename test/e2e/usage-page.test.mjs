@@ -31,9 +31,6 @@ before(
     env = await startEnvironment({
       coturn: false,
       workerEnv: {
-        // No alert webhook: this test is about the page, and wrangler dev loads only the secrets wrangler.toml
-        // lists under [secrets] required, so the local ALERT_WEBHOOK_SECRET default never reaches the Worker.
-        ALERT_WEBHOOK_URL: "",
         CALLERS: JSON.stringify([
           { id: "dev-admin", token_sha256: sha256(DEV_CALLER_TOKEN), scopes: ALL_SCOPES },
           { id: "e2e-reader", token_sha256: sha256(READER_TOKEN), scopes: ["keys:read"] },

@@ -1,0 +1,288 @@
+// The bill's guard: budgets, the kill switch, leak detection, signed alerts through the queue, and analytics
+// outages that change nothing. Usage is injected in the emulator and read by the 5-minute cron, as deployed.
+// Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { AuditEvent } from "../src/contract/responses";
+import { call, envelope } from "./support/api";
+import { emulator } from "./support/emulator";
+import { CALLERS, WEBHOOK_SECRET } from "./support/fixtures";
+import { deliveredAlerts, GB, hoursAgo, putGuard, runUsageCron, usageReport } from "./support/guard";
+import { hashOf } from "./support/objects";
+import { resetWorld } from "./support/reset";
+import { activeVendingKey, expectError, freshSubject, vend, type Vended } from "./support/vend";
+
+type Credential = { username: string; revoked: boolean; customIdentifier: string };
+
+let key: { uid: string };
+beforeEach(async () => {
+  await resetWorld();
+  key = await activeVendingKey();
+});
+
+async function vendFor(subject: string): Promise<Response> {
+  return vend(CALLERS.issuer.token, { body: { subject, ttl: 3600, fresh: true } });
+}
+
+async function usernamesOf(res: Response): Promise<string[]> {
+  expect(res.status).toBe(200);
+  return ((await res.json()) as Vended).iceServers.flatMap((s) => (s.username ? [s.username] : []));
+}
+
+async function credentials(): Promise<Credential[]> {
+  return ((await emulator.state()) as { credentials: Credential[] }).credentials;
+}
+
+async function auditActions(): Promise<string[]> {
+  const res = await call("/v1/audit?limit=100");
+  return (await envelope<AuditEvent[]>(res)).result.map((e) => e.action);
+}
+
+/** Steady usage for `subject`'s hash: `gbPerHour` in each of the hours `from` .. `to` ago. */
+async function steady(subject: string, gbPerHour: number, from: number, to: number) {
+  const customIdentifier = await hashOf(subject);
+  const rows = [];
+  for (let h = from; h <= to; h++)
+    rows.push({ keyId: key.uid, customIdentifier, egressBytes: Math.round(gbPerHour * GB), at: hoursAgo(h) });
+  await emulator.usage(rows);
+}
+
+/** Account egress that belongs to no user of turnvend's, now. */
+const accountEgress = (gb: number) => emulator.usage({ keyId: key.uid, customIdentifier: null, egressBytes: gb * GB });
+
+async function hmacHex(secret: string, text: string): Promise<string> {
+  const k = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(text)));
+  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+describe("a user over their daily budget", () => {
+  it("is refused with 429 code 10039 and Retry-After, their credentials are revoked upstream, one audit event and one alert; others still vend", async () => {
+    const alice = freshSubject("alice");
+    const outstanding = await usernamesOf(await vendFor(alice));
+    // 210 GB in the last 21 hours, 10 GB an hour: over 200 GB, and steady (no leak).
+    await steady(alice, 10, 0, 20);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 1, leaks: 0 });
+
+    const refused = await vendFor(alice);
+    const body = await expectError(refused, 429, 10039);
+    expect(body.errors[0].message).toContain("EGRESS_BUDGET_USER_GB_PER_DAY");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(25 * 3600);
+
+    const upstream = await credentials();
+    for (const username of outstanding) expect(upstream.find((c) => c.username === username)?.revoked).toBe(true);
+
+    // Another user is not touched.
+    expect((await vendFor(freshSubject("bob"))).status).toBe(200);
+
+    expect((await auditActions()).filter((a) => a === "guard.user_blocked")).toHaveLength(1);
+    const [alert] = await deliveredAlerts(1);
+    expect(alert).toMatchObject({ type: "user_blocked", data: { user: await hashOf(alice), reason: "budget" } });
+    expect(alert.data.credentials_revoked).toBe(outstanding.length);
+
+    // Shown to the operator; and a second run decides nothing new.
+    const report = await usageReport(`?subject=${alice}`);
+    expect(report.blocked_users).toEqual([
+      { user: await hashOf(alice), reason: "budget", since: expect.any(String), until: expect.any(String) },
+    ]);
+    expect(report.user?.blocked).toMatchObject({ reason: "budget" });
+    expect(report.top_users[0]).toMatchObject({ user: await hashOf(alice), blocked: true });
+    await runUsageCron();
+    expect((await auditActions()).filter((a) => a === "guard.user_blocked")).toHaveLength(1);
+  });
+});
+
+describe("the account over its monthly budget", () => {
+  it("alerts at each threshold once, stops vending with 503 code 10040 naming the budget, and an operator's lift reopens it", async () => {
+    const user = freshSubject("carol");
+    await accountEgress(600);
+    await runUsageCron();
+    await runUsageCron();
+    expect((await deliveredAlerts(1)).map((a) => [a.type, a.data.percent])).toEqual([["threshold_crossed", 50]]);
+    expect((await vendFor(user)).status).toBe(200);
+
+    await accountEgress(300);
+    await runUsageCron();
+    await accountEgress(200);
+    await runUsageCron();
+    await runUsageCron();
+    const alerts = await deliveredAlerts(3);
+    expect(alerts.map((a) => a.data.percent)).toEqual([50, 80, 100]);
+
+    const stopped = await vendFor(user);
+    const body = await expectError(stopped, 503, 10040);
+    expect(body.errors[0].message).toContain("EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH");
+    expect(stopped.headers.get("retry-after")).toBe("300");
+    expect((await usageReport()).guard).toEqual({
+      vending: "stopped",
+      reason: "account_budget",
+      kill_switch: false,
+      lifted_until: null,
+    });
+
+    // The operator lifts the stop for an hour: vends go through, the cron does not undo it.
+    const lifted = await putGuard({ action: "lift", seconds: 3600 });
+    expect(lifted.status).toBe(200);
+    expect((await envelope<{ vending: string; lifted_until: string }>(lifted)).result).toMatchObject({
+      vending: "open",
+    });
+    expect((await vendFor(user)).status).toBe(200);
+    await runUsageCron();
+    expect((await vendFor(user)).status).toBe(200);
+    // Ending the lift stops vending again.
+    await putGuard({ action: "lift", seconds: 0 });
+    await expectError(await vendFor(user), 503, 10040);
+    expect((await auditActions()).filter((a) => a === "guard.lift")).toHaveLength(2);
+  });
+});
+
+describe("the kill switch", () => {
+  it("stops vending at once with 503 code 10041, is audited and alerted, and resume reopens", async () => {
+    const user = freshSubject("dave");
+    expect((await vendFor(user)).status).toBe(200);
+    const res = await putGuard({ action: "stop" });
+    expect(res.status).toBe(200);
+    expect((await envelope(res)).result).toEqual({
+      vending: "stopped",
+      reason: "kill_switch",
+      kill_switch: true,
+      lifted_until: null,
+    });
+    const calls = (await emulator.calls())["credentials.generate_ice_servers"];
+    await expectError(await vendFor(user), 503, 10041);
+    // Refused before the user's object: nothing minted.
+    expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(calls);
+    expect((await deliveredAlerts(1))[0]).toMatchObject({ type: "kill_switch", data: { on: true, by: "admin" } });
+    const health = await envelope<{ guard: { vending: string; reason: string } }>(
+      await call("/healthz", { as: "none" }),
+    );
+    expect(health.result.guard).toMatchObject({ vending: "stopped", reason: "kill_switch" });
+
+    await putGuard({ action: "resume" });
+    expect((await vendFor(user)).status).toBe(200);
+    expect(await auditActions()).toEqual(expect.arrayContaining(["guard.stop", "guard.resume"]));
+  });
+
+  it("needs guard:write and a valid action", async () => {
+    await expectError(await putGuard({ action: "stop" }, "reader"), 403, 10011);
+    await expectError(await putGuard({ action: "explode" }), 400, 10001);
+    await expectError(await putGuard({ action: "lift", seconds: -1 }), 400, 10001);
+    await expectError(await putGuard({ action: "clear_user" }), 400, 10001);
+    expect((await call("/v1/guard", { method: "GET" })).status).toBe(405);
+  });
+});
+
+describe("leak detection", () => {
+  it("flags a spike far above the user's own normal, revokes and blocks them until an operator clears them", async () => {
+    const spiky = freshSubject("erin");
+    await usernamesOf(await vendFor(spiky));
+    await steady(spiky, 0.1, 2, 24);
+    await steady(spiky, 8, 0, 0);
+    await runUsageCron();
+
+    const [alert] = (await deliveredAlerts(2)).filter((a) => a.type === "leak_suspected");
+    expect(alert).toMatchObject({ data: { user: await hashOf(spiky), egress_bytes_hour: 8 * GB, action: "revoke" } });
+    const refused = await vendFor(spiky);
+    await expectError(refused, 429, 10039);
+    expect(refused.headers.get("retry-after")).toBe("3600");
+    expect((await usageReport()).blocked_users).toMatchObject([
+      { user: await hashOf(spiky), reason: "leak", until: null },
+    ]);
+    const spikyHash = await hashOf(spiky);
+    const minted = (await credentials()).filter((c) => c.customIdentifier === spikyHash);
+    expect(minted.length).toBeGreaterThan(0);
+    expect(minted.every((c) => c.revoked)).toBe(true);
+
+    // Later runs keep the block: only an operator lifts it.
+    await runUsageCron();
+    await expectError(await vendFor(spiky), 429, 10039);
+    const cleared = await putGuard({ action: "clear_user", subject: spiky });
+    expect((await envelope<{ cleared: boolean }>(cleared)).result.cleared).toBe(true);
+    expect((await vendFor(spiky)).status).toBe(200);
+    expect((await usageReport()).blocked_users).toEqual([]);
+    expect(await auditActions()).toEqual(expect.arrayContaining(["guard.leak_blocked", "guard.clear_user"]));
+  });
+
+  it("does not flag a steady heavy user, nor a new user under the floor", async () => {
+    const heavy = freshSubject("frank");
+    await steady(heavy, 6, 0, 23);
+    const fresh = freshSubject("gina");
+    await steady(fresh, 3, 0, 0);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ ok: true, leaks: 0, blocked: 0 });
+    expect((await vendFor(heavy)).status).toBe(200);
+    expect((await vendFor(fresh)).status).toBe(200);
+  });
+});
+
+describe("alerts through the queue", () => {
+  it("are signed: HMAC-SHA256 over \"<t>.<body>\" in Turnvend-Signature, with an id per event", async () => {
+    await putGuard({ action: "stop" });
+    await deliveredAlerts(1);
+    const delivery = (await emulator.webhooks())[0];
+    const header = delivery.headers["turnvend-signature"];
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header) ?? [];
+    expect(Math.abs(Number(t) - Date.now() / 1000)).toBeLessThan(60);
+    expect(v1).toBe(await hmacHex(WEBHOOK_SECRET, `${t}.${delivery.body}`));
+    expect(v1).not.toBe(await hmacHex("another-secret", `${t}.${delivery.body}`));
+    expect(JSON.parse(delivery.body).id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(delivery.body).not.toContain(WEBHOOK_SECRET);
+  });
+
+  it("are retried when the receiver fails, and the event is not lost", async () => {
+    await emulator.failWebhooks(2);
+    await putGuard({ action: "stop" });
+    const [accepted] = await deliveredAlerts(1);
+    const attempts = (await emulator.webhooks()).filter((w) => JSON.parse(w.body).id === accepted.id);
+    expect(attempts.map((a) => a.answered)).toEqual([500, 500, 200]);
+  });
+});
+
+describe("when analytics fails", () => {
+  for (const [label, fault] of [
+    ["errors inside a 200", { route: "graphql", graphqlErrors: true, message: "query cost exceeded", count: -1 }],
+    ["a 5xx", { route: "graphql", status: 503, count: -1 }],
+    ["no answer", { route: "graphql", hang: true, count: -1 }],
+  ] as const) {
+    it(`with ${label}: the guard keeps its last state, and vending is never blocked by the outage alone`, async () => {
+      const alice = freshSubject("alice");
+      await steady(alice, 10, 0, 20);
+      await runUsageCron();
+      await expectError(await vendFor(alice), 429, 10039);
+      const before = await usageReport();
+
+      await emulator.fault(fault);
+      const logs = await runUsageCron();
+      expect(logs.find((l) => l.event === "usage.failed")).toBeDefined();
+      await emulator.clearFaults();
+
+      const after = await usageReport();
+      expect(after.analytics.ok).toBe(false);
+      expect(after.analytics.last_error).toEqual(expect.any(String));
+      if (label === "errors inside a 200") expect(after.analytics.last_error).toContain("query cost exceeded");
+      expect(after.as_of).toBe(before.as_of);
+      expect(after.month).toEqual(before.month);
+      expect(after.blocked_users).toEqual(before.blocked_users);
+      expect(after.guard.vending).toBe("open");
+      // The blocked user stays blocked; everyone else vends.
+      await expectError(await vendFor(alice), 429, 10039);
+      expect((await vendFor(freshSubject("bob"))).status).toBe(200);
+      const health = await envelope<{ analytics: { ok: boolean } }>(await call("/healthz", { as: "none" }));
+      expect(health.result.analytics).toBeDefined();
+    });
+  }
+});
+
+// The binding itself is exercised above; this keeps the test honest that the queue is the deployed one.
+it("delivers through the ALERTS queue binding of wrangler.toml", () => {
+  expect(env.ALERTS).toBeDefined();
+});
