@@ -225,7 +225,7 @@ describe("leak detection", () => {
 });
 
 describe("alerts through the queue", () => {
-  it("are signed: HMAC-SHA256 over \"<t>.<body>\" in Turnvend-Signature, with an id per event", async () => {
+  it('are signed: HMAC-SHA256 over "<t>.<body>" in Turnvend-Signature, with an id per event', async () => {
     await putGuard({ action: "stop" });
     await deliveredAlerts(1);
     const delivery = (await emulator.webhooks())[0];
