@@ -16,6 +16,17 @@ const clientFor = (role: Role, accountId = ACCOUNT_ID) =>
 beforeEach(() => resetWorld());
 
 describe("the typed client, against the running service", () => {
+  it("reads usage and works the guard: stop, resume, clear a user", async () => {
+    const admin = clientFor("admin");
+    const report = await admin.usage.get({ subject: "someone" });
+    expect(report.guard.vending).toBe("open");
+    expect(report.user?.user).toMatch(/^[0-9a-f]{32}$/);
+    expect(await admin.guard.change({ action: "stop" })).toMatchObject({ vending: "stopped", kill_switch: true });
+    expect(await admin.guard.change({ action: "resume" })).toMatchObject({ vending: "open", kill_switch: false });
+    expect(await admin.guard.change({ action: "clear_user", subject: "someone" })).toMatchObject({ cleared: false });
+    await expect(clientFor("reader").usage.get()).rejects.toMatchObject({ status: 403, code: 10011 });
+  });
+
   it("manages keys end to end: create, list, get, update, choose the vending key, vend, revoke, audit, delete", async () => {
     const admin = clientFor("admin");
 

@@ -4,6 +4,7 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/contract/responses";
+import { withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, WEBHOOK_SECRET } from "./support/fixtures";
@@ -210,6 +211,21 @@ describe("leak detection", () => {
     expect((await vendFor(spiky)).status).toBe(200);
     expect((await usageReport()).blocked_users).toEqual([]);
     expect(await auditActions()).toEqual(expect.arrayContaining(["guard.leak_blocked", "guard.clear_user"]));
+  });
+
+  it("with LEAK_ACTION=alert only alerts: the user keeps vending", async () => {
+    const spiky = freshSubject("hal");
+    await steady(spiky, 0.1, 2, 24);
+    await steady(spiky, 8, 0, 0);
+    const logs = await withAccountEnv({ LEAK_ACTION: "alert" }, () => runUsageCron({ LEAK_ACTION: "alert" }));
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 1, blocked: 0 });
+    const [alert] = await deliveredAlerts(1);
+    expect(alert).toMatchObject({ type: "leak_suspected", data: { user: await hashOf(spiky), action: "alert" } });
+    expect((await vendFor(spiky)).status).toBe(200);
+    expect((await usageReport()).blocked_users).toEqual([]);
+    // One alert per user and hour: the next run stays quiet.
+    const again = await withAccountEnv({ LEAK_ACTION: "alert" }, () => runUsageCron({ LEAK_ACTION: "alert" }));
+    expect(again.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 0 });
   });
 
   it("does not flag a steady heavy user, nor a new user under the floor", async () => {

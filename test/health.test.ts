@@ -100,6 +100,25 @@ describe("a missing or invalid setting fails closed", () => {
       "CF_API_BASE_URL",
     ],
     ["CF_API_BASE_URL not a URL", { CF_API_BASE_URL: "::::" }, "CF_API_BASE_URL"],
+    [
+      "ALERT_WEBHOOK_URL over plain http to a public host",
+      { ALERT_WEBHOOK_URL: "http://hooks.example.com/turnvend" },
+      "ALERT_WEBHOOK_URL",
+    ],
+    ["ALERT_WEBHOOK_URL without its secret", { ALERT_WEBHOOK_SECRET: undefined }, "ALERT_WEBHOOK_SECRET"],
+    ["ALERT_WEBHOOK_URL without the ALERTS queue", { ALERTS: undefined }, "ALERTS"],
+    [
+      "EGRESS_BUDGET_USER_GB_PER_DAY not a number",
+      { EGRESS_BUDGET_USER_GB_PER_DAY: "lots" },
+      "EGRESS_BUDGET_USER_GB_PER_DAY",
+    ],
+    [
+      "EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH negative",
+      { EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH: "-5" },
+      "EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH",
+    ],
+    ["EGRESS_ALERT_THRESHOLDS malformed", { EGRESS_ALERT_THRESHOLDS: "50,,abc" }, "EGRESS_ALERT_THRESHOLDS"],
+    ["LEAK_ACTION unknown", { LEAK_ACTION: "panic" }, "LEAK_ACTION"],
   ];
 
   for (const [label, overrides, setting] of cases) {

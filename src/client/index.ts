@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import type { FailureKind } from "../errors";
 import { ERRORS, MESSAGE_CODES } from "../http/codes";
-import type { AdoptSecretBody, KeyNameBody } from "../contract/requests";
+import type { AdoptSecretBody, GuardBody, KeyNameBody } from "../contract/requests";
 import {
   ActiveKeyView,
   AdoptedTurnKey,
@@ -13,7 +13,9 @@ import {
   CreatedTurnKey,
   Envelope,
   ErrorEnvelope,
+  GuardResult,
   RevokeCount,
+  UsageReport,
   TurnKey,
   VendedCredentials,
 } from "../contract/responses";
@@ -22,6 +24,7 @@ export type { CreatedTurnKey, TurnKey } from "../contract/responses";
 export type ActiveKey = ActiveKeyView;
 export type IceServers = VendedCredentials;
 export type AuditEvent = v.InferOutput<typeof AuditPage>["result"][number];
+export type { GuardResult, UsageReport } from "../contract/responses";
 
 export interface TurnvendClientOptions {
   /** turnvend's origin, e.g. https://turnvend.example.workers.dev */
@@ -140,6 +143,18 @@ export function createTurnvendClient(options: TurnvendClientOptions) {
           remaining: data.messages.some((m) => m.code === MESSAGE_CODES.revoke_incomplete),
         };
       },
+    },
+    usage: {
+      /** usage:read. The month's egress, the guard, top and blocked users; one user's too with `subject`. */
+      get: async (opts: { subject?: string } = {}): Promise<UsageReport> => {
+        const query = opts.subject === undefined ? "" : `?subject=${encodeURIComponent(opts.subject)}`;
+        return (await request(Envelope(UsageReport), "GET", `/v1/usage${query}`)).data.result;
+      },
+    },
+    guard: {
+      /** guard:write. Kill switch (`stop`, `resume`), `lift` the account stop for `seconds`, `clear_user`. */
+      change: async (body: v.InferInput<typeof GuardBody>): Promise<GuardResult> =>
+        (await request(Envelope(GuardResult), "PUT", "/v1/guard", { body })).data.result,
     },
     audit: {
       /** audit:read. Newest first; pass the returned cursor for the next page (null at the end). */

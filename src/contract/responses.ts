@@ -134,6 +134,7 @@ export const GuardResult = v.object({
   user: v.optional(UserHash),
   cleared: v.optional(v.boolean()),
 });
+export type GuardResult = v.InferOutput<typeof GuardResult>;
 
 /** GET /v1/usage. Byte counts are Cloudflare's sampled estimates (README, "Protecting the bill"). */
 export const UsageReport = v.object({

@@ -15,6 +15,8 @@ import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport, U
 import type { UserHourUsage } from "../upstream/analytics-api";
 import { DAY_MS, HOUR_MS, hourStart, iso, isoOrNull, monthStart, nextMonthStart } from "./usage-time";
 
+// No secondary indexes: each would add a row written to every changed row, every run, and rows written cost
+// a thousand times rows read. Lookups by hour or by the month's egress scan tables of at most 26 rows per user.
 const SCHEMA = [
   // The account's egress and ingress per hour: the month's total, the chart, the projection.
   "CREATE TABLE IF NOT EXISTS usage_hours (hour INTEGER PRIMARY KEY, egress INTEGER NOT NULL, ingress INTEGER NOT NULL)",
@@ -23,13 +25,11 @@ const SCHEMA = [
     user TEXT NOT NULL, hour INTEGER NOT NULL, egress INTEGER NOT NULL, ingress INTEGER NOT NULL,
     PRIMARY KEY (user, hour)
   ) WITHOUT ROWID`,
-  "CREATE INDEX IF NOT EXISTS usage_user_hours_by_hour ON usage_user_hours (hour)",
   // Each user's month so far, kept up to date from the hourly rows' changes; the top users by it.
   `CREATE TABLE IF NOT EXISTS usage_users (
     user TEXT PRIMARY KEY, month INTEGER NOT NULL, egress INTEGER NOT NULL, ingress INTEGER NOT NULL,
     leak_hour INTEGER
   )`,
-  "CREATE INDEX IF NOT EXISTS usage_users_top ON usage_users (month, egress DESC)",
   // Users the guard blocked: for /v1/usage, and so one block is decided (and alerted) once.
   "CREATE TABLE IF NOT EXISTS guard_blocks (user TEXT PRIMARY KEY, reason TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER)",
 ];

@@ -60,11 +60,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
 
   private async load(): Promise<void> {
     this.pages.load(emptyUsage());
-    this.ensureBlockTable();
-    const row = this.ctx.storage.sql
-      .exec<{ reason: string; since: number; until: number | null }>("SELECT reason, since, until FROM guard_block")
-      .toArray()[0];
-    this.blocked = row ? { reason: row.reason as UserBlock["reason"], since: row.since, until: row.until } : null;
+    this.blocked = this.readBlock();
     this.alarmAt = await this.ctx.storage.getAlarm();
     // The request bound starts from the sets recorded in its window: a restarted object forgets only the
     // reused sets it handed out (they cost nothing upstream).
@@ -264,10 +260,23 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
 
   async clearBlock(): Promise<boolean> {
     const had = this.blocked !== null;
-    if (had) this.ctx.storage.sql.exec("DELETE FROM guard_block");
+    if (had) this.ctx.storage.sql.exec("DROP TABLE IF EXISTS guard_block");
     this.blocked = null;
     if (had && this.pages.isEmpty) await this.armAlarmAt(Date.now());
     return had;
+  }
+
+  // The table exists only in the objects of users ever blocked: creating it in every object would add rows
+  // written to every user's first vend. A missing table reads as no block.
+  private readBlock(): UserBlock | null {
+    const exists = this.ctx.storage.sql
+      .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'guard_block'")
+      .toArray().length;
+    if (!exists) return null;
+    const row = this.ctx.storage.sql
+      .exec<{ reason: string; since: number; until: number | null }>("SELECT reason, since, until FROM guard_block")
+      .toArray()[0];
+    return row ? { reason: row.reason as UserBlock["reason"], since: row.since, until: row.until } : null;
   }
 
   private ensureBlockTable(): void {
@@ -291,7 +300,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       this.pages.prune(now, emptyUsage());
       // A block that has ended goes; one still in force keeps the object's storage.
       if (this.blocked && !this.activeBlock(now)) {
-        this.ctx.storage.sql.exec("DELETE FROM guard_block");
+        this.ctx.storage.sql.exec("DROP TABLE IF EXISTS guard_block");
         this.blocked = null;
       }
       if (this.blocked?.until != null) await this.armAlarmAt(this.blocked.until);

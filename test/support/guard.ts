@@ -9,12 +9,14 @@ import { emulator } from "./emulator";
 
 export const GB = 1_000_000_000;
 
-/** Runs the 5-minute cron once, as Cloudflare would; answers its log lines. */
-export async function runUsageCron(): Promise<Record<string, unknown>[]> {
+/** Runs the 5-minute cron once, as Cloudflare would (with `overrides` in the Worker's env); answers its log lines. */
+export async function runUsageCron(
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+): Promise<Record<string, unknown>[]> {
   const logs = vi.spyOn(console, "log");
   try {
     const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, ctx);
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), { ...env, ...overrides } as Env, ctx);
     await waitOnExecutionContext(ctx);
     return logs.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
   } finally {
