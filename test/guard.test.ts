@@ -1,7 +1,7 @@
 // The bill's guard: budgets, the kill switch, leak detection, signed alerts through the queue, and analytics
 // outages that change nothing. Usage is injected in the emulator and read by the 5-minute cron, as deployed.
 // Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
-import { env } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/contract/responses";
 import { withAccountEnv } from "./support/account";
@@ -9,7 +9,7 @@ import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, WEBHOOK_SECRET } from "./support/fixtures";
 import { deliveredAlerts, GB, hoursAgo, putGuard, runUsageCron, usageReport } from "./support/guard";
-import { hashOf } from "./support/objects";
+import { hashOf, userObject } from "./support/objects";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, expectError, freshSubject, vend, type Vended } from "./support/vend";
 
@@ -203,13 +203,19 @@ describe("leak detection", () => {
     expect(minted.length).toBeGreaterThan(0);
     expect(minted.every((c) => c.revoked)).toBe(true);
 
-    // Later runs keep the block: only an operator lifts it.
+    // Later runs keep the block, and so does the user's object restarting: only an operator lifts it.
     await runUsageCron();
+    await evictDurableObject(await userObject(spiky));
     await expectError(await vendFor(spiky), 429, 10039);
     const cleared = await putGuard({ action: "clear_user", subject: spiky });
     expect((await envelope<{ cleared: boolean }>(cleared)).result.cleared).toBe(true);
     expect((await vendFor(spiky)).status).toBe(200);
     expect((await usageReport()).blocked_users).toEqual([]);
+    // Nothing of the block is left in the user's object.
+    const tables = await runInDurableObject(await userObject(spiky), (_i, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'guard_block'").toArray(),
+    );
+    expect(tables).toEqual([]);
     expect(await auditActions()).toEqual(expect.arrayContaining(["guard.leak_blocked", "guard.clear_user"]));
   });
 
@@ -223,6 +229,11 @@ describe("leak detection", () => {
     expect(alert).toMatchObject({ type: "leak_suspected", data: { user: await hashOf(spiky), action: "alert" } });
     expect((await vendFor(spiky)).status).toBe(200);
     expect((await usageReport()).blocked_users).toEqual([]);
+    // Nothing of the block is left in the user's object.
+    const tables = await runInDurableObject(await userObject(spiky), (_i, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'guard_block'").toArray(),
+    );
+    expect(tables).toEqual([]);
     // One alert per user and hour: the next run stays quiet.
     const again = await withAccountEnv({ LEAK_ACTION: "alert" }, () => runUsageCron({ LEAK_ACTION: "alert" }));
     expect(again.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 0 });
