@@ -80,37 +80,52 @@ describe("the per-IP vend bound's key", () => {
   });
 });
 
+// Each vend through fetchWith waits for the request's background work (about a second here): room for several.
+const VENDS_TIMEOUT_MS = 20_000;
+
 describe("POST /v1/ice-servers from IPv6 clients", () => {
-  it("shares one bound among the addresses of a /64, however they are written, and not with another /64", async () => {
-    await activeVendingKey();
-    const { binding, counts } = countingLimiter(2);
-    expect((await vendFrom("2001:db8:1:2::a", binding)).status).toBe(200);
-    expect((await vendFrom("2001:0db8:0001:0002:ffff:0:0:b", binding)).status).toBe(200);
-    const before = (await emulator.calls()).total;
-    const refused = await vendFrom("2001:DB8:1:2:dead:beef:0:c", binding);
-    await expectError(refused, 429, 10029);
-    expect(refused.headers.get("retry-after")).toBe("60");
-    // Refused at the gate: nothing went upstream.
-    expect((await emulator.calls()).total).toBe(before);
-    // The neighbouring /64 has a bound of its own.
-    expect((await vendFrom("2001:db8:1:3::a", binding)).status).toBe(200);
-    expect(Object.fromEntries(counts)).toEqual({ "ip:2001:db8:1:2::/64": 3, "ip:2001:db8:1:3::/64": 1 });
-  });
+  it(
+    "shares one bound among the addresses of a /64, however they are written, and not with another /64",
+    async () => {
+      await activeVendingKey();
+      const { binding, counts } = countingLimiter(2);
+      expect((await vendFrom("2001:db8:1:2::a", binding)).status).toBe(200);
+      expect((await vendFrom("2001:0db8:0001:0002:ffff:0:0:b", binding)).status).toBe(200);
+      const before = (await emulator.calls()).total;
+      const refused = await vendFrom("2001:DB8:1:2:dead:beef:0:c", binding);
+      await expectError(refused, 429, 10029);
+      expect(refused.headers.get("retry-after")).toBe("60");
+      // Refused at the gate: nothing went upstream.
+      expect((await emulator.calls()).total).toBe(before);
+      // The neighbouring /64 has a bound of its own.
+      expect((await vendFrom("2001:db8:1:3::a", binding)).status).toBe(200);
+      expect(Object.fromEntries(counts)).toEqual({ "ip:2001:db8:1:2::/64": 3, "ip:2001:db8:1:3::/64": 1 });
+    },
+    VENDS_TIMEOUT_MS,
+  );
 
-  it("still counts IPv4 clients per address, the mapped spelling as the same client", async () => {
-    await activeVendingKey();
-    const { binding, counts } = countingLimiter(1);
-    expect((await vendFrom("198.51.100.9", binding)).status).toBe(200);
-    await expectError(await vendFrom("::ffff:198.51.100.9", binding), 429, 10029);
-    expect((await vendFrom("198.51.100.10", binding)).status).toBe(200);
-    expect(Object.fromEntries(counts)).toEqual({ "ip:198.51.100.9": 2, "ip:198.51.100.10": 1 });
-  });
+  it(
+    "still counts IPv4 clients per address, the mapped spelling as the same client",
+    async () => {
+      await activeVendingKey();
+      const { binding, counts } = countingLimiter(1);
+      expect((await vendFrom("198.51.100.9", binding)).status).toBe(200);
+      await expectError(await vendFrom("::ffff:198.51.100.9", binding), 429, 10029);
+      expect((await vendFrom("198.51.100.10", binding)).status).toBe(200);
+      expect(Object.fromEntries(counts)).toEqual({ "ip:198.51.100.9": 2, "ip:198.51.100.10": 1 });
+    },
+    VENDS_TIMEOUT_MS,
+  );
 
-  it("answers a garbage CF-Connecting-IP without a 5xx", async () => {
-    await activeVendingKey();
-    const { binding } = countingLimiter(10);
-    for (const garbage of ["nonsense", "::::", "1.2.3", "[2001:db8::1]", "%zz"]) {
-      expect((await vendFrom(garbage, binding)).status, garbage).toBe(200);
-    }
-  });
+  it(
+    "answers a garbage CF-Connecting-IP without a 5xx",
+    async () => {
+      await activeVendingKey();
+      const { binding } = countingLimiter(10);
+      for (const garbage of ["nonsense", "::::", "1.2.3", "[2001:db8::1]", "%zz"]) {
+        expect((await vendFrom(garbage, binding)).status, garbage).toBe(200);
+      }
+    },
+    VENDS_TIMEOUT_MS,
+  );
 });
