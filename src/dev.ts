@@ -1,11 +1,13 @@
 // The Worker as `npm start`, the benchmark and the workerd tests run it: the deployed Worker (src/index.ts)
-// plus what serves only local development: GET /v1/dev/jwt (for the connectivity page and curl), and a
-// meter of billable operations with GET /v1/dev/usage (for `npm run bench`). `wrangler deploy` bundles
+// plus what serves only local development: GET /v1/dev/jwt (for the connectivity page and curl), GET
+// /v1/dev/caller-token (for the usage page), and a meter of billable operations with GET /v1/dev/usage (for
+// `npm run bench`). `wrangler deploy` bundles
 // src/index.ts, which never imports this file, so none of it ships; the routes also refuse themselves
 // unless the upstreams are loopback (src/http/local-only.ts).
 import { buildApp } from "./app";
 import worker from "./index";
 import { installUsageMeter, reportUsage, type UsageKind } from "./observability/usage";
+import { devCallerToken } from "./routes/dev-caller-token";
 import { devJwt } from "./routes/dev-jwt";
 import { devUsage } from "./routes/dev-usage";
 
@@ -14,6 +16,7 @@ export { AccountState } from "./objects/account-state";
 export const app = buildApp((surface) => {
   surface.route("/v1/dev", devJwt);
   surface.route("/v1/dev", devUsage);
+  surface.route("/v1/dev", devCallerToken);
 });
 
 installUsageMeter();

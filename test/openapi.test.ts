@@ -60,7 +60,7 @@ describe("the OpenAPI document", () => {
 
   it("documents static files that the assets really serve", async () => {
     const staticFiles = OPERATIONS.filter((o) => o.staticFile);
-    expect(staticFiles.length).toBe(5);
+    expect(staticFiles.length).toBe(8);
     for (const op of staticFiles) {
       const res = await fromAssets(op.path);
       expect(res.status, op.path).toBe(200);

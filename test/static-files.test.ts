@@ -12,12 +12,13 @@ describe("the static files (public/)", () => {
       expect(res.status, path).toBe(200);
       expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
       expect(res.headers.get("referrer-policy"), path).toBe("no-referrer");
-      expect(res.headers.get("cache-control"), path).toBe(path === "/" ? "no-cache" : "public, max-age=300");
+      const page = path === "/" || path === "/usage";
+      expect(res.headers.get("cache-control"), path).toBe(page ? "no-cache" : "public, max-age=300");
       const csp = res.headers.get("content-security-policy") ?? "";
       // The page replaces the default policy rather than adding a second, looser one.
       expect(csp.split(",").length, path).toBe(1);
       expect(csp, path).toMatch(
-        path === "/"
+        page
           ? /^default-src 'none'; script-src 'self'; style-src 'self';/
           : /^default-src 'none'; frame-ancestors 'none'$/,
       );
@@ -48,6 +49,9 @@ describe("the static files (public/)", () => {
       "/connectivity.js",
       "/ice-servers.js",
       "/openapi.json",
+      "/usage",
+      "/usage.css",
+      "/usage.js",
     ]);
     for (const path of ["/v1/ice-servers", "/healthz", "/client/v4/accounts"]) {
       const res = await fromAssets(path);

@@ -120,6 +120,9 @@ export const AuditResultInfo = v.object({ count: v.pipe(v.number(), v.integer())
 export const DevJwt = v.object({ token: v.string(), sub: v.string(), expires_at: Timestamp });
 export type DevJwt = v.InferOutput<typeof DevJwt>;
 
+/** GET /v1/dev/caller-token: the published dev caller token, while CALLERS holds it. */
+export const DevCallerToken = v.object({ token: v.string(), caller: v.string(), scopes: v.array(v.string()) });
+
 /** GET /v1/dev/usage: billable operations this local stack has counted since it started. */
 export const DevUsage = v.object(
   Object.fromEntries(USAGE_KINDS.map((k) => [k, v.pipe(v.number(), v.minValue(0))])) as Record<

@@ -4,10 +4,11 @@
 import { VEND_RATE_LIMIT_PERIOD_SECONDS } from "../constants";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
+import { ipBucketKey } from "./ip-bucket";
 
 /**
- * Counts one vend against the client IP, for browser callers only: an internal caller's users all share
- * the service's own address.
+ * Counts one vend against the client IP (an IPv6 client by its /64: src/vend/ip-bucket.ts), for browser
+ * callers only: an internal caller's users all share the service's own address.
  */
 export async function enforceIpLimit(
   limiter: RateLimit | undefined,
@@ -21,7 +22,7 @@ export async function enforceIpLimit(
   if (!input.clientIp) return;
   let ok: boolean;
   try {
-    ok = (await limiter.limit({ key: `ip:${input.clientIp}` })).success;
+    ok = (await limiter.limit({ key: ipBucketKey(input.clientIp) })).success;
   } catch {
     // The limiter is a best-effort counter; if it fails, vending goes on rather than failing every user.
     log("vend.rate_limiter_failed", { scope: "ip" });

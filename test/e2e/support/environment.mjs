@@ -28,9 +28,10 @@ const CHROMIUM_ARGS = [
  * Starts everything and prepares turnvend to vend: a TURN key created through the admin API and made
  * the active key. Returns handles and one stop() that ends every process started here, and addStack() for
  * another turnvend (its own emulator and `wrangler dev`) with settings of its own, sharing coturn and the
- * browser. `workerEnv` adds Worker settings; it may be a function of coturn's URLs and secret.
+ * browser. `coturn: false` leaves coturn out (for tests that relay nothing); `workerEnv` adds Worker settings;
+ * it may be a function of coturn's URLs and secret.
  */
-export async function startEnvironment({ workerEnv = {} } = {}) {
+export async function startEnvironment({ coturn: withCoturn = true, workerEnv = {} } = {}) {
   installExitGuard();
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`${CHROMIUM_PATH} not found: install Debian's chromium package (.ci/run does)`);
@@ -64,8 +65,8 @@ export async function startEnvironment({ workerEnv = {} } = {}) {
   };
 
   try {
-    const coturn = await startCoturn({ port: coturnPort, secret: turnSecret });
-    stops.push(coturn.stop);
+    const coturn = withCoturn ? await startCoturn({ port: coturnPort, secret: turnSecret }) : undefined;
+    if (coturn) stops.push(coturn.stop);
 
     const appServer = await startAppServer(appPort);
     stops.push(() => new Promise((resolve) => appServer.close(() => resolve())));
