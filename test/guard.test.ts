@@ -102,6 +102,54 @@ describe("a user over their daily budget", () => {
   });
 });
 
+describe("an operator's clear", () => {
+  it("holds against the next runs: a cleared budget block is not decided again within 24 h", async () => {
+    const alice = freshSubject("alice-cleared");
+    await steady(alice, 10, 0, 20);
+    await runUsageCron();
+    await expectError(await vendFor(alice), 429, 10039);
+    await putGuard({ action: "clear_user", subject: alice });
+    expect((await vendFor(alice)).status).toBe(200);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 0 });
+    expect((await vendFor(alice)).status).toBe(200);
+    expect((await usageReport()).blocked_users).toEqual([]);
+    expect(await deliveredAlerts(1)).toHaveLength(1);
+  });
+
+  it("holds against the next runs for a leak block: the same spike neither alerts nor blocks again", async () => {
+    const spiky = freshSubject("erin-cleared");
+    await steady(spiky, 0.1, 2, 24);
+    await steady(spiky, 8, 0, 0);
+    await runUsageCron();
+    await expectError(await vendFor(spiky), 429, 10039);
+    await putGuard({ action: "clear_user", subject: spiky });
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 0, leaks: 0 });
+    expect((await vendFor(spiky)).status).toBe(200);
+    expect(await deliveredAlerts(2)).toHaveLength(2);
+  });
+});
+
+describe("a full per-user page", () => {
+  it("still enforces budgets (the page is heaviest first), skips leaks, and says so in /v1/usage and /healthz", async () => {
+    const alice = freshSubject("alice-busy");
+    await steady(alice, 10, 0, 20);
+    // 10,000 light user hours besides: Cloudflare's page is full.
+    const rows = [];
+    for (let i = 0; i < 10_000; i++)
+      rows.push({ keyId: key.uid, customIdentifier: i.toString(16).padStart(32, "0"), egressBytes: 1000 });
+    await emulator.usage(rows);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ complete: false, blocked: 1 });
+    await expectError(await vendFor(alice), 429, 10039);
+    expect((await usageReport()).analytics).toMatchObject({ ok: true, complete: false });
+    const health = await envelope<{ analytics: { complete: boolean } }>(await call("/healthz", { as: "none" }));
+    expect(health.result.analytics.complete).toBe(false);
+    await deliveredAlerts(1);
+  });
+});
+
 describe("the account over its monthly budget", () => {
   it("alerts at each threshold once, stops vending with 503 code 10040 naming the budget, and an operator's lift reopens it", async () => {
     const user = freshSubject("carol");

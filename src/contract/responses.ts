@@ -179,6 +179,13 @@ export const UsageReport = v.object({
     last_attempt_at: v.nullable(Timestamp),
     last_success_at: v.nullable(Timestamp),
     last_error: v.nullable(v.string()),
+    complete: v.pipe(
+      v.nullable(v.boolean()),
+      v.description(
+        "The newest successful run read every user's hours; false when Cloudflare's page was full (budgets are " +
+          "still enforced on it, leak detection is not). Null before the first successful run.",
+      ),
+    ),
   }),
   month: v.object({
     start: Timestamp,
@@ -237,6 +244,10 @@ export const HealthStatus = v.object({
       ok: v.boolean(),
       as_of: v.nullable(Timestamp),
       age_seconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
+      complete: v.pipe(
+        v.nullable(v.boolean()),
+        v.description("The newest successful run read every user's hours (GET /v1/usage, `analytics.complete`)."),
+      ),
     }),
   ),
   guard: v.nullable(GuardStatus),

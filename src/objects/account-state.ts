@@ -211,13 +211,13 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
 
   async changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }> {
     let cleared = false;
-    if (change.action === "clear_user") cleared = this.usage.dropBlock(change.user);
+    if (change.action === "clear_user") cleared = this.usage.clearBlock(change.user, Date.now());
     else this.usage.change(change);
     return { guard: this.usage.guard(Date.now(), requireConfig(this.env).guard), cleared };
   }
 
   async dropBlock(user: string): Promise<void> {
-    this.usage.dropBlock(user);
+    this.usage.clearBlock(user, Date.now());
   }
 
   async usageReport(user: string | undefined): Promise<UsageReport> {

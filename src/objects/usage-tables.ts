@@ -32,7 +32,13 @@ const SCHEMA = [
   )`,
   // Users the guard blocked: for /v1/usage, and so one block is decided (and alerted) once.
   "CREATE TABLE IF NOT EXISTS guard_blocks (user TEXT PRIMARY KEY, reason TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER)",
+  // Users an operator cleared: no budget block is decided for them again until `until` (README, "Protecting
+  // the bill"). A row lives at most GUARD_CLEAR_HOLD_MS.
+  "CREATE TABLE IF NOT EXISTS guard_cleared (user TEXT PRIMARY KEY, until INTEGER NOT NULL)",
 ];
+
+/** How long an operator's clear holds against the budget: the rolling window it was judged over. */
+export const GUARD_CLEAR_HOLD_MS = DAY_MS;
 
 /** The analytics runs' bookkeeping and the operator's switches, as rows of the control table. */
 export interface UsageMeta {
@@ -44,6 +50,8 @@ export interface UsageMeta {
   /** The month (its start) and its egress as of the last run: the guard reads these, not a SUM. */
   month: number;
   month_egress: number;
+  /** The newest successful run's per-user page was whole (absent in rows written before it was kept). */
+  complete?: boolean;
 }
 
 export interface GuardSwitches {
@@ -123,6 +131,7 @@ export class UsageTables {
     this.sql.exec("DELETE FROM usage_user_hours WHERE hour < ?", thisHour - (USAGE_USER_HOURS_KEPT - 1) * HOUR_MS);
     this.sql.exec("DELETE FROM usage_users WHERE month < ? AND user NOT IN (SELECT user FROM guard_blocks)", month);
     this.sql.exec("DELETE FROM guard_blocks WHERE until IS NOT NULL AND until < ?", now - DAY_MS);
+    this.sql.exec("DELETE FROM guard_cleared WHERE until <= ?", now);
 
     const monthTotal = this.monthTotals(month);
     this.control.setControl("usage_meta", {
@@ -132,14 +141,16 @@ export class UsageTables {
       last_error: null,
       month,
       month_egress: monthTotal.egress,
+      complete: run.complete,
     });
 
     const outcome: IngestOutcome = { blocked: [], leaks: [], thresholds: [], guard: this.guard(now, settings) };
-    // Users are judged only on a whole page: a cut-short one could understate anyone's normal, and a block
-    // must rest on data that holds up.
+    // The page is sorted by egress, heaviest first: a cut-short one leaves out the lightest user hours, so it
+    // only understates a user's 24 hours, and a budget block decided on it holds up. Leaks are judged only on
+    // a whole page: a missing baseline hour would make a normal hour look like a spike.
+    if (settings.userBudgetBytesPerDay !== null)
+      outcome.blocked.push(...this.overBudget(now, settings.userBudgetBytesPerDay));
     if (run.complete) {
-      if (settings.userBudgetBytesPerDay !== null)
-        outcome.blocked.push(...this.overBudget(now, settings.userBudgetBytesPerDay));
       outcome.leaks.push(...this.leaks(now));
       if (settings.leakAction === "revoke") {
         for (const leak of outcome.leaks) {
@@ -229,8 +240,14 @@ export class UsageTables {
     const byUser = new Map<string, { hour: number; egress: number }[]>();
     for (const r of rows) byUser.set(r.user, [...(byUser.get(r.user) ?? []), r]);
     const out: IngestOutcome["blocked"] = [];
+    const cleared = new Set(
+      this.sql
+        .exec<{ user: string }>("SELECT user FROM guard_cleared WHERE until > ?", now)
+        .toArray()
+        .map((r) => r.user),
+    );
     for (const [user, hours] of byUser) {
-      if (this.activeBlock(user, now)) continue;
+      if (this.activeBlock(user, now) || cleared.has(user)) continue;
       let total = hours.reduce((s, h) => s + h.egress, 0);
       const egress24h = total;
       // The hour bucket [h, h+1h) has left the rolling 24 hours at h + 25 h: the block lasts until enough have.
@@ -274,7 +291,7 @@ export class UsageTables {
       for (const r of rows) {
         if (r.egress <= LEAK_FACTOR * r.baseline) continue;
         if (r.leak_hour !== null && r.leak_hour >= hour) continue;
-        this.sql.exec("UPDATE usage_users SET leak_hour = ? WHERE user = ?", hour, r.user);
+        this.markLeakHour(r.user, hour, monthStart(now));
         if (out.some((l) => l.user === r.user)) continue;
         out.push({ user: r.user, hour, egress_bytes_hour: r.egress, baseline_bytes_per_hour: Math.round(r.baseline) });
       }
@@ -317,11 +334,27 @@ export class UsageTables {
     );
   }
 
-  /** Forgets a block: an operator cleared it, or it could not be pushed to the user's object (decided again next run). */
-  dropBlock(user: string): boolean {
+  /**
+   * An operator cleared the user: the block goes, the spike that led to it counts as seen (a later hour's spike
+   * still alerts, and blocks with LEAK_ACTION=revoke), and no budget block is decided for them for
+   * GUARD_CLEAR_HOLD_MS. Without both, the next run would find the same data and block them again.
+   */
+  clearBlock(user: string, now: number): boolean {
     const gone = this.sql.exec("DELETE FROM guard_blocks WHERE user = ?", user).rowsWritten > 0;
-    if (gone) this.sql.exec("UPDATE usage_users SET leak_hour = NULL WHERE user = ?", user);
+    this.markLeakHour(user, hourStart(now), monthStart(now));
+    this.sql.exec("INSERT OR REPLACE INTO guard_cleared (user, until) VALUES (?, ?)", user, now + GUARD_CLEAR_HOLD_MS);
     return gone;
+  }
+
+  /** Records that the user's spikes up to `hour` were alerted; a user with no row this month gets one. */
+  private markLeakHour(user: string, hour: number, month: number): void {
+    this.sql.exec(
+      `INSERT INTO usage_users (user, month, egress, ingress, leak_hour) VALUES (?, ?, 0, 0, ?)
+       ON CONFLICT (user) DO UPDATE SET leak_hour = max(coalesce(leak_hour, 0), excluded.leak_hour)`,
+      user,
+      month,
+      hour,
+    );
   }
 
   // --- the guard ---
@@ -347,6 +380,7 @@ export class UsageTables {
       budget_bytes: budget,
       as_of: meta.as_of,
       analytics_ok: meta.last_success_at !== null && meta.last_error === null,
+      analytics_complete: meta.last_success_at === null ? null : meta.complete !== false,
     };
   }
 
@@ -407,6 +441,7 @@ export class UsageTables {
         last_attempt_at: isoOrNull(meta.last_attempt_at),
         last_success_at: isoOrNull(meta.last_success_at),
         last_error: meta.last_error,
+        complete: meta.last_success_at === null ? null : meta.complete !== false,
       },
       month: {
         start: iso(month),

@@ -24,6 +24,11 @@ export interface GuardView {
   as_of: number | null;
   /** The last analytics run succeeded. */
   analytics_ok: boolean;
+  /**
+   * The newest successful run's per-user page was whole; false when it was cut short (budgets still judged on
+   * it, leaks not). Null before the first successful run.
+   */
+  analytics_complete: boolean | null;
 }
 
 /** One usage run's data, as the cron hands it to the account object. */
@@ -35,7 +40,7 @@ export interface UsageIngest {
   /** Per-user hours in [usersFrom, now), replaced likewise. */
   usersFrom: number;
   users: UserHourUsage[];
-  /** False when the per-user page may be truncated: the run blocks nobody and flags no leak. */
+  /** False when the per-user page may be truncated: budgets are still judged on it, leaks are not. */
   complete: boolean;
 }
 
