@@ -4,7 +4,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/contract/responses";
-import { withAccountEnv } from "./support/account";
+import { accountObject, withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, WEBHOOK_SECRET } from "./support/fixtures";
@@ -147,6 +147,73 @@ describe("a full per-user page", () => {
     const health = await envelope<{ analytics: { complete: boolean } }>(await call("/healthz", { as: "none" }));
     expect(health.result.analytics.complete).toBe(false);
     await deliveredAlerts(1);
+  });
+});
+
+describe("a run's follow-up is never lost", () => {
+  it("queues a threshold alert again on the next run when the queue refused it", async () => {
+    await accountEgress(600);
+    const failing = { sendBatch: () => Promise.reject(new Error("queue down")) };
+    const logs = await runUsageCron({ ALERTS: failing });
+    expect(logs.find((l) => l.event === "alert.enqueue_failed")).toBeDefined();
+    await runUsageCron();
+    await runUsageCron();
+    expect((await deliveredAlerts(1)).map((a) => [a.type, a.data.percent])).toEqual([["threshold_crossed", 50]]);
+  });
+
+  it("pushes a block decided by a run that died before pushing it", async () => {
+    const alice = freshSubject("alice-crash");
+    const user = await hashOf(alice);
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // The account object's half of a run, with the Worker gone before it carried anything out.
+    await runInDurableObject(accountObject(), (instance) =>
+      instance.ingestUsage({
+        now: Date.now(),
+        totalsFrom: hour,
+        totals: [],
+        usersFrom: hour - 25 * 3_600_000,
+        // 11 GB an hour for 23 hours: over 200 GB, steady (no leak).
+        users: Array.from({ length: 23 }, (_, i) => ({
+          user,
+          hour: hour - i * 3_600_000,
+          egress: 11 * GB,
+          ingress: 0,
+        })),
+        complete: true,
+      }),
+    );
+    await steady(alice, 11, 0, 22);
+    expect((await vendFor(alice)).status).toBe(200);
+    await runUsageCron();
+    await expectError(await vendFor(alice), 429, 10039);
+    const [alert] = await deliveredAlerts(1);
+    expect(alert).toMatchObject({ type: "user_blocked", data: { user } });
+    expect((await auditActions()).filter((a) => a === "guard.user_blocked")).toHaveLength(1);
+  });
+
+  it("revokes again on the next run when the guard's revocation failed, and says so in audit and alert", async () => {
+    const alice = freshSubject("alice-revoke");
+    const outstanding = await usernamesOf(await vendFor(alice));
+    await steady(alice, 10, 0, 20);
+    await emulator.fault({ route: "credentials.revoke", status: 503, count: -1 });
+    await runUsageCron();
+    await emulator.clearFaults();
+    await expectError(await vendFor(alice), 429, 10039);
+    expect((await credentials()).filter((c) => outstanding.includes(c.username)).every((c) => !c.revoked)).toBe(true);
+    const [alert] = await deliveredAlerts(1);
+    expect(alert.data).toMatchObject({ credentials_revoked: 0, credentials_remaining: true });
+    const events = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(events.find((e) => e.action === "guard.user_blocked")?.outcome).toMatch(/^failure:/);
+
+    await runUsageCron();
+    for (const username of outstanding)
+      expect((await credentials()).find((c) => c.username === username)?.revoked).toBe(true);
+    const after = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(after.find((e) => e.action === "guard.revoke_retried")?.outcome).toBe("success");
+    // Done: a third run does nothing more.
+    await runUsageCron();
+    const third = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(third.filter((e) => e.action.startsWith("guard."))).toHaveLength(2);
   });
 });
 

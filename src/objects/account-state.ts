@@ -48,7 +48,14 @@ import {
   view,
 } from "../upstream/v4-bucket";
 import type { V4Gate } from "../upstream/v4-budget";
-import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport } from "../storage/usage-api";
+import type {
+  GuardChange,
+  GuardSettlement,
+  GuardView,
+  IngestOutcome,
+  UsageIngest,
+  UsageReport,
+} from "../storage/usage-api";
 import { AccountTables } from "./account-tables";
 import { CreateQueue } from "./create-queue";
 import { UsageTables } from "./usage-tables";
@@ -216,8 +223,8 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
     return { guard: this.usage.guard(Date.now(), requireConfig(this.env).guard), cleared };
   }
 
-  async dropBlock(user: string): Promise<void> {
-    this.usage.clearBlock(user, Date.now());
+  async settleGuard(done: GuardSettlement): Promise<void> {
+    this.usage.settle(done);
   }
 
   async usageReport(user: string | undefined): Promise<UsageReport> {
