@@ -2,7 +2,7 @@
 // outages that change nothing. Usage is injected in the emulator and read by the 5-minute cron, as deployed.
 // Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../src/contract/responses";
 import { accountObject, withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
@@ -76,8 +76,9 @@ describe("a user over their daily budget", () => {
     const body = await expectError(refused, 429, 10039);
     expect(body.errors[0].message).toContain("EGRESS_BUDGET_USER_GB_PER_DAY");
     const retryAfter = Number(refused.headers.get("retry-after"));
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(25 * 3600);
+    // The oldest hour (20 h ago) leaves the rolling 24 hours 24 h after its start: then 200 GB is left, not over.
+    expect(retryAfter).toBeGreaterThan(3 * 3600);
+    expect(retryAfter).toBeLessThanOrEqual(4 * 3600);
 
     const upstream = await credentials();
     for (const username of outstanding) expect(upstream.find((c) => c.username === username)?.revoked).toBe(true);
@@ -378,6 +379,19 @@ describe("alerts through the queue", () => {
     expect(v1).not.toBe(await hmacHex("another-secret", `${t}.${delivery.body}`));
     expect(JSON.parse(delivery.body).id).toMatch(/^[0-9a-f-]{36}$/);
     expect(delivery.body).not.toContain(WEBHOOK_SECRET);
+  });
+
+  it("are retried, not dropped, while the configuration is broken", async () => {
+    const { deliverAlerts } = await import("../src/jobs/deliver-alerts");
+    const message = {
+      body: { id: "a-1", type: "kill_switch", time: "", data: {} },
+      attempts: 1,
+      ack: vi.fn(),
+      retry: vi.fn(),
+    };
+    await deliverAlerts({ messages: [message] } as unknown as MessageBatch<never>, {} as Env);
+    expect(message.retry).toHaveBeenCalledOnce();
+    expect(message.ack).not.toHaveBeenCalled();
   });
 
   it("are retried when the receiver fails, and the event is not lost", async () => {
