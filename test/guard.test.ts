@@ -259,6 +259,10 @@ describe("the account over its monthly budget", () => {
     await putGuard({ action: "lift", seconds: 0 });
     await expectError(await vendFor(user), 503, 10040);
     expect((await auditActions()).filter((a) => a === "guard.lift")).toHaveLength(2);
+    const lifts = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result.filter(
+      (e) => e.action === "guard.lift",
+    );
+    expect(lifts.map((e) => e.target).sort()).toEqual(["seconds=0", "seconds=3600"]);
   });
 });
 
@@ -333,6 +337,9 @@ describe("leak detection", () => {
     );
     expect(tables).toEqual([]);
     expect(await auditActions()).toEqual(expect.arrayContaining(["guard.leak_blocked", "guard.clear_user"]));
+    const events = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(events.find((e) => e.action === "guard.clear_user")?.target).toBe(spikyHash);
+    expect(events.find((e) => e.action === "guard.leak_blocked")?.target).toBe(spikyHash);
   });
 
   it("with LEAK_ACTION=alert only alerts: the user keeps vending", async () => {

@@ -98,6 +98,15 @@ export const AuditEvent = v.object({
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),
+  target: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        "What the action was about beyond a key: the user's hash (guard.clear_user and the guard's own blocks), " +
+          'or the lift\'s length (guard.lift, e.g. "seconds=3600").',
+      ),
+    ),
+  ),
   /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
   outcome: v.string(),
   suppressed: v.optional(

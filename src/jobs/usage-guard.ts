@@ -119,7 +119,14 @@ export async function runUsageGuard(
           : "guard.leak_blocked"
         : "guard.revoke_retried";
       log(action, { run: runId, subject_hash: b.user, until: isoOrNull(b.until), outcome: outcomeText, ...revocation });
-      const event = { time: new Date().toISOString(), request_id: runId, caller: "guard", action, key_id: null };
+      const event = {
+        time: new Date().toISOString(),
+        request_id: runId,
+        caller: "guard",
+        action,
+        key_id: null,
+        target: b.user,
+      };
       await audit
         .record({ ...event, outcome: outcomeText })
         .catch(() => log("audit.write_failed", { request_id: runId, action }));
