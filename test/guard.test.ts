@@ -2,9 +2,9 @@
 // outages that change nothing. Usage is injected in the emulator and read by the 5-minute cron, as deployed.
 // Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../src/contract/responses";
-import { withAccountEnv } from "./support/account";
+import { accountObject, withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, WEBHOOK_SECRET } from "./support/fixtures";
@@ -76,8 +76,9 @@ describe("a user over their daily budget", () => {
     const body = await expectError(refused, 429, 10039);
     expect(body.errors[0].message).toContain("EGRESS_BUDGET_USER_GB_PER_DAY");
     const retryAfter = Number(refused.headers.get("retry-after"));
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(25 * 3600);
+    // The oldest hour (20 h ago) leaves the rolling 24 hours 24 h after its start: then 200 GB is left, not over.
+    expect(retryAfter).toBeGreaterThan(3 * 3600);
+    expect(retryAfter).toBeLessThanOrEqual(4 * 3600);
 
     const upstream = await credentials();
     for (const username of outstanding) expect(upstream.find((c) => c.username === username)?.revoked).toBe(true);
@@ -99,6 +100,121 @@ describe("a user over their daily budget", () => {
     expect(report.top_users[0]).toMatchObject({ user: await hashOf(alice), blocked: true });
     await runUsageCron();
     expect((await auditActions()).filter((a) => a === "guard.user_blocked")).toHaveLength(1);
+  });
+});
+
+describe("an operator's clear", () => {
+  it("holds against the next runs: a cleared budget block is not decided again within 24 h", async () => {
+    const alice = freshSubject("alice-cleared");
+    await steady(alice, 10, 0, 20);
+    await runUsageCron();
+    await expectError(await vendFor(alice), 429, 10039);
+    await putGuard({ action: "clear_user", subject: alice });
+    expect((await vendFor(alice)).status).toBe(200);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 0 });
+    expect((await vendFor(alice)).status).toBe(200);
+    expect((await usageReport()).blocked_users).toEqual([]);
+    expect(await deliveredAlerts(1)).toHaveLength(1);
+  });
+
+  it("holds against the next runs for a leak block: the same spike neither alerts nor blocks again", async () => {
+    const spiky = freshSubject("erin-cleared");
+    await steady(spiky, 0.1, 2, 24);
+    await steady(spiky, 8, 0, 0);
+    await runUsageCron();
+    await expectError(await vendFor(spiky), 429, 10039);
+    await putGuard({ action: "clear_user", subject: spiky });
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 0, leaks: 0 });
+    expect((await vendFor(spiky)).status).toBe(200);
+    expect(await deliveredAlerts(2)).toHaveLength(2);
+  });
+});
+
+describe("a full per-user page", () => {
+  it("still enforces budgets (the page is heaviest first), skips leaks, and says so in /v1/usage and /healthz", async () => {
+    const alice = freshSubject("alice-busy");
+    await steady(alice, 10, 0, 20);
+    // 10,000 light user hours besides: Cloudflare's page is full.
+    const rows = [];
+    for (let i = 0; i < 10_000; i++)
+      rows.push({ keyId: key.uid, customIdentifier: i.toString(16).padStart(32, "0"), egressBytes: 1000 });
+    await emulator.usage(rows);
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ complete: false, blocked: 1 });
+    await expectError(await vendFor(alice), 429, 10039);
+    expect((await usageReport()).analytics).toMatchObject({ ok: true, complete: false });
+    const health = await envelope<{ analytics: { complete: boolean } }>(await call("/healthz", { as: "none" }));
+    expect(health.result.analytics.complete).toBe(false);
+    await deliveredAlerts(1);
+  });
+});
+
+describe("a run's follow-up is never lost", () => {
+  it("queues a threshold alert again on the next run when the queue refused it", async () => {
+    await accountEgress(600);
+    const failing = { sendBatch: () => Promise.reject(new Error("queue down")) };
+    const logs = await runUsageCron({ ALERTS: failing });
+    expect(logs.find((l) => l.event === "alert.enqueue_failed")).toBeDefined();
+    await runUsageCron();
+    await runUsageCron();
+    expect((await deliveredAlerts(1)).map((a) => [a.type, a.data.percent])).toEqual([["threshold_crossed", 50]]);
+  });
+
+  it("pushes a block decided by a run that died before pushing it", async () => {
+    const alice = freshSubject("alice-crash");
+    const user = await hashOf(alice);
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // The account object's half of a run, with the Worker gone before it carried anything out.
+    await runInDurableObject(accountObject(), (instance) =>
+      instance.ingestUsage({
+        now: Date.now(),
+        totalsFrom: hour,
+        totals: [],
+        usersFrom: hour - 25 * 3_600_000,
+        // 11 GB an hour for 23 hours: over 200 GB, steady (no leak).
+        users: Array.from({ length: 23 }, (_, i) => ({
+          user,
+          hour: hour - i * 3_600_000,
+          egress: 11 * GB,
+          ingress: 0,
+        })),
+        complete: true,
+      }),
+    );
+    await steady(alice, 11, 0, 22);
+    expect((await vendFor(alice)).status).toBe(200);
+    await runUsageCron();
+    await expectError(await vendFor(alice), 429, 10039);
+    const [alert] = await deliveredAlerts(1);
+    expect(alert).toMatchObject({ type: "user_blocked", data: { user } });
+    expect((await auditActions()).filter((a) => a === "guard.user_blocked")).toHaveLength(1);
+  });
+
+  it("revokes again on the next run when the guard's revocation failed, and says so in audit and alert", async () => {
+    const alice = freshSubject("alice-revoke");
+    const outstanding = await usernamesOf(await vendFor(alice));
+    await steady(alice, 10, 0, 20);
+    await emulator.fault({ route: "credentials.revoke", status: 503, count: -1 });
+    await runUsageCron();
+    await emulator.clearFaults();
+    await expectError(await vendFor(alice), 429, 10039);
+    expect((await credentials()).filter((c) => outstanding.includes(c.username)).every((c) => !c.revoked)).toBe(true);
+    const [alert] = await deliveredAlerts(1);
+    expect(alert.data).toMatchObject({ credentials_revoked: 0, credentials_remaining: true });
+    const events = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(events.find((e) => e.action === "guard.user_blocked")?.outcome).toMatch(/^failure:/);
+
+    await runUsageCron();
+    for (const username of outstanding)
+      expect((await credentials()).find((c) => c.username === username)?.revoked).toBe(true);
+    const after = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(after.find((e) => e.action === "guard.revoke_retried")?.outcome).toBe("success");
+    // Done: a third run does nothing more.
+    await runUsageCron();
+    const third = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(third.filter((e) => e.action.startsWith("guard."))).toHaveLength(2);
   });
 });
 
@@ -143,6 +259,10 @@ describe("the account over its monthly budget", () => {
     await putGuard({ action: "lift", seconds: 0 });
     await expectError(await vendFor(user), 503, 10040);
     expect((await auditActions()).filter((a) => a === "guard.lift")).toHaveLength(2);
+    const lifts = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result.filter(
+      (e) => e.action === "guard.lift",
+    );
+    expect(lifts.map((e) => e.target).sort()).toEqual(["seconds=0", "seconds=3600"]);
   });
 });
 
@@ -217,6 +337,9 @@ describe("leak detection", () => {
     );
     expect(tables).toEqual([]);
     expect(await auditActions()).toEqual(expect.arrayContaining(["guard.leak_blocked", "guard.clear_user"]));
+    const events = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
+    expect(events.find((e) => e.action === "guard.clear_user")?.target).toBe(spikyHash);
+    expect(events.find((e) => e.action === "guard.leak_blocked")?.target).toBe(spikyHash);
   });
 
   it("with LEAK_ACTION=alert only alerts: the user keeps vending", async () => {
@@ -263,6 +386,19 @@ describe("alerts through the queue", () => {
     expect(v1).not.toBe(await hmacHex("another-secret", `${t}.${delivery.body}`));
     expect(JSON.parse(delivery.body).id).toMatch(/^[0-9a-f-]{36}$/);
     expect(delivery.body).not.toContain(WEBHOOK_SECRET);
+  });
+
+  it("are retried, not dropped, while the configuration is broken", async () => {
+    const { deliverAlerts } = await import("../src/jobs/deliver-alerts");
+    const message = {
+      body: { id: "a-1", type: "kill_switch", time: "", data: {} },
+      attempts: 1,
+      ack: vi.fn(),
+      retry: vi.fn(),
+    };
+    await deliverAlerts({ messages: [message] } as unknown as MessageBatch<never>, {} as Env);
+    expect(message.retry).toHaveBeenCalledOnce();
+    expect(message.ack).not.toHaveBeenCalled();
   });
 
   it("are retried when the receiver fails, and the event is not lost", async () => {

@@ -46,7 +46,7 @@ describe("GET /healthz", () => {
         status: "ok",
         v4_budget: { per_5_min: 900, burst: 225, remaining: 225, write_reserve: 50, breaker_open_seconds: 0 },
         // The bill's guard: no usage read yet, vending open.
-        analytics: { ok: false, as_of: null, age_seconds: null },
+        analytics: { ok: false, as_of: null, age_seconds: null, complete: null },
         guard: { vending: "open", reason: null, kill_switch: false, lifted_until: null },
         credential_api: { mode: "cloudflare", state: "closed", consecutive_failures: 0, open_seconds: 0 },
       },
@@ -104,6 +104,11 @@ describe("a missing or invalid setting fails closed", () => {
     [
       "ALERT_WEBHOOK_URL over plain http to a public host",
       { ALERT_WEBHOOK_URL: "http://hooks.example.com/turnvend" },
+      "ALERT_WEBHOOK_URL",
+    ],
+    [
+      "ALERT_WEBHOOK_URL over plain http to loopback while the upstreams are Cloudflare's",
+      { ALERT_WEBHOOK_URL: "http://127.0.0.1:9/hook", CF_API_BASE_URL: "https://api.cloudflare.com/client/v4" },
       "ALERT_WEBHOOK_URL",
     ],
     ["ALERT_WEBHOOK_URL without its secret", { ALERT_WEBHOOK_SECRET: undefined }, "ALERT_WEBHOOK_SECRET"],
@@ -214,7 +219,8 @@ describe("a missing or invalid setting fails closed", () => {
 });
 
 describe("the published dev defaults", () => {
-  const REAL_CLOUDFLARE = { CF_API_BASE_URL: "https://api.cloudflare.com/client/v4" };
+  // The test env's webhook is the emulator's plain-http loopback sink: refused against real Cloudflare.
+  const REAL_CLOUDFLARE = { CF_API_BASE_URL: "https://api.cloudflare.com/client/v4", ALERT_WEBHOOK_URL: "" };
 
   it.each([
     ["CLOUDFLARE_API_TOKEN", { CLOUDFLARE_API_TOKEN: "dev-account-token" }],

@@ -14,6 +14,8 @@ beforeEach(async () => {
 const PRODUCTION_UPSTREAMS = {
   CF_API_BASE_URL: "https://api.cloudflare.com/client/v4",
   RTC_API_BASE_URL: "https://rtc.live.cloudflare.com/v1",
+  // The test env's webhook is the emulator's plain-http loopback sink: refused with production upstreams.
+  ALERT_WEBHOOK_URL: "",
 };
 
 function cspDirectives(res: Response): Map<string, string> {

@@ -18,7 +18,7 @@ describe("GET /v1/usage", () => {
     expect(report).toMatchObject({
       as_of: null,
       age_seconds: null,
-      analytics: { ok: false, last_attempt_at: null, last_success_at: null, last_error: null },
+      analytics: { ok: false, last_attempt_at: null, last_success_at: null, last_error: null, complete: null },
       month: { egress_bytes: 0, ingress_bytes: 0, budget_bytes: 1000 * GB, used_percent: 0, projected_egress_bytes: 0 },
       guard: { vending: "open", reason: null, kill_switch: false, lifted_until: null },
       top_users: [],

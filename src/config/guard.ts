@@ -65,8 +65,9 @@ export function guardSettings(
   if (url) {
     try {
       const parsed = new URL(url);
-      // Plain http only to loopback: the local emulator's sink, which no deployed Worker can reach.
-      if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && isLoopback(url))) {
+      // Plain http only to loopback in local development (upstreams local too): the emulator's sink. A deployed
+      // Worker reaches no loopback, so such a URL there is a mistake that would lose every alert.
+      if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && isLoopback(url) && local)) {
         problems.push("ALERT_WEBHOOK_URL must be an https URL (http only to loopback in local development)");
       }
     } catch {

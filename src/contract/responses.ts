@@ -98,6 +98,15 @@ export const AuditEvent = v.object({
   caller: v.string(),
   action: v.string(),
   key_id: v.nullable(v.string()),
+  target: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        "What the action was about beyond a key: the user's hash (guard.clear_user and the guard's own blocks), " +
+          'or the lift\'s length (guard.lift, e.g. "seconds=3600").',
+      ),
+    ),
+  ),
   /** "success", or the failure's HTTP status and kind, e.g. "failure:502 upstream_error". */
   outcome: v.string(),
   suppressed: v.optional(
@@ -179,6 +188,13 @@ export const UsageReport = v.object({
     last_attempt_at: v.nullable(Timestamp),
     last_success_at: v.nullable(Timestamp),
     last_error: v.nullable(v.string()),
+    complete: v.pipe(
+      v.nullable(v.boolean()),
+      v.description(
+        "The newest successful run read every user's hours; false when Cloudflare's page was full (budgets are " +
+          "still enforced on it, leak detection is not). Null before the first successful run.",
+      ),
+    ),
   }),
   month: v.object({
     start: Timestamp,
@@ -237,6 +253,10 @@ export const HealthStatus = v.object({
       ok: v.boolean(),
       as_of: v.nullable(Timestamp),
       age_seconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
+      complete: v.pipe(
+        v.nullable(v.boolean()),
+        v.description("The newest successful run read every user's hours (GET /v1/usage, `analytics.complete`)."),
+      ),
     }),
   ),
   guard: v.nullable(GuardStatus),

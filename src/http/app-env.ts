@@ -33,5 +33,7 @@ export interface AppEnv {
     auditKeyId?: string;
     /** The audit action, when the handler learned a more precise one than its route's (a replaced secret). */
     auditAction?: string;
+    /** What the action was about beyond a key, for the audit event's `target` (a user's hash, a lift's seconds). */
+    auditTarget?: string;
   };
 }

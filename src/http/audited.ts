@@ -35,6 +35,7 @@ export function audited(action: string) {
       caller: caller.id,
       action: c.get("auditAction") ?? action,
       keyId: c.get("auditKeyId") ?? c.req.param("key_id"),
+      target: c.get("auditTarget"),
       outcome,
       refused: err instanceof Failure && REFUSALS.has(err.kind),
     });
@@ -48,7 +49,14 @@ export function audited(action: string) {
  */
 export async function recordAudit(
   c: Context<AppEnv>,
-  input: { caller: string; action: string; keyId: string | undefined; outcome: string; refused: boolean },
+  input: {
+    caller: string;
+    action: string;
+    keyId: string | undefined;
+    target?: string;
+    outcome: string;
+    refused: boolean;
+  },
 ): Promise<void> {
   const event = {
     time: new Date().toISOString(),
@@ -58,6 +66,7 @@ export async function recordAudit(
     action: input.action,
     // Only a well-formed id is recorded: a refused path value is junk of any length.
     key_id: auditKeyId(input.keyId),
+    ...(input.target === undefined ? {} : { target: input.target }),
     outcome: input.outcome,
   };
   log("audit", { ...event });

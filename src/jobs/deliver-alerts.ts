@@ -13,9 +13,16 @@ export async function deliverAlerts(batch: MessageBatch<Alert>, env: Env): Promi
   const config = readConfig(env);
   const webhook = config.ok ? config.config.guard.webhook : undefined;
   for (const message of batch.messages) {
+    if (!config.ok) {
+      // A configuration problem is fixed by a deploy: retried, and after max_retries kept in the dead-letter
+      // queue, not dropped.
+      log("alert.delivery_failed", { id: message.body.id, reason: "not_configured", attempts: message.attempts });
+      message.retry();
+      continue;
+    }
     if (!webhook) {
       // The webhook was unset since the alert was queued: there is nowhere to deliver it (it was logged).
-      log("alert.undeliverable", { id: message.body.id, reason: config.ok ? "no_webhook" : "not_configured" });
+      log("alert.undeliverable", { id: message.body.id, reason: "no_webhook" });
       message.ack();
       continue;
     }

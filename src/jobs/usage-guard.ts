@@ -12,8 +12,9 @@ import { Failure } from "../errors";
 import { HOUR_MS, hourStart, iso, isoOrNull, monthStart } from "../objects/usage-time";
 import { log } from "../observability/log";
 import { AccountStateClient } from "../storage/account-state-client";
-import { type Alert, makeAlert, sendAlerts } from "../storage/alerts";
+import { type Alert, enqueueAlerts, makeAlert } from "../storage/alerts";
 import { AuditLog } from "../storage/audit-log";
+import type { GuardSettlement } from "../storage/usage-api";
 import { rememberGuard } from "../storage/guard-memory";
 import { AnalyticsApi } from "../upstream/analytics-api";
 import { UpstreamBudget } from "../upstream/budget";
@@ -73,79 +74,91 @@ export async function runUsageGuard(
 
   const deps = vendDeps(env, config, waitUntil);
   const audit = new AuditLog(env.TURNVEND_KV, config.auditRetentionDays);
-  const alerts: Alert[] = [];
+  const alerts: Alert[] = [...outcome.alerts];
+  const settled: GuardSettlement["blocks"] = [];
+  const announced: string[] = [];
   let blocked = 0;
+  // Each block's follow-up left to do: this run's new blocks, and whatever an earlier run did not finish (a
+  // crash, a failed push or revocation, an alert not queued). Settled below once done, so nothing is lost.
   for (const b of outcome.blocked) {
-    try {
-      await deps.users(b.user).block({ reason: b.reason, since: b.since, until: b.until });
-    } catch {
-      // Not in force where vends are checked: forgotten, so the next run decides it again.
-      log("guard.block_push_failed", { run: runId, subject_hash: b.user });
-      await account.dropBlock(b.user).catch(() => undefined);
-      continue;
+    let pushed = !b.push;
+    if (b.push) {
+      try {
+        await deps.users(b.user).block({ reason: b.reason, since: b.since, until: b.until });
+        pushed = true;
+      } catch {
+        // Not in force where vends are checked yet: the next run pushes it again.
+        log("guard.block_push_failed", { run: runId, subject_hash: b.user });
+        continue;
+      }
     }
-    blocked++;
-    let revoked = 0;
-    let revokeOutcome = "success";
-    try {
-      revoked = (await revokeCredentials(deps, { subjectHash: b.user }, "guard")).revoked;
-    } catch (err) {
-      // The block stands (no new credentials); what is left outstanding expires with its TTL.
-      revokeOutcome = `failure:${err instanceof Failure ? err.kind : "unexpected"}`;
+    if (b.announce) blocked++;
+    let revoked = !b.revoke;
+    let revocation: Alert["data"] = {};
+    if (b.revoke) {
+      let outcomeText = "success";
+      try {
+        const r = await revokeCredentials(deps, { subjectHash: b.user }, "guard");
+        // Self-hosted credentials have no revocation list: retrying cannot revoke them, they expire. What the
+        // per-call cap left is revoked by the next run.
+        revoked = !r.remaining;
+        revocation = {
+          credentials_revoked: r.revoked,
+          credentials_remaining: r.remaining,
+          credentials_not_revocable: r.notRevocable,
+        };
+        const left = [r.remaining ? "remaining" : "", r.notRevocable > 0 ? `not_revocable=${r.notRevocable}` : ""];
+        if (r.remaining || r.notRevocable > 0) outcomeText = `incomplete:${left.filter(Boolean).join(",")}`;
+      } catch (err) {
+        outcomeText = `failure:${err instanceof Failure ? err.kind : "unexpected"}`;
+        revocation = { credentials_revoked: 0, credentials_remaining: true, credentials_not_revocable: 0 };
+      }
+      const action = b.announce
+        ? b.reason === "budget"
+          ? "guard.user_blocked"
+          : "guard.leak_blocked"
+        : "guard.revoke_retried";
+      log(action, { run: runId, subject_hash: b.user, until: isoOrNull(b.until), outcome: outcomeText, ...revocation });
+      const event = {
+        time: new Date().toISOString(),
+        request_id: runId,
+        caller: "guard",
+        action,
+        key_id: null,
+        target: b.user,
+      };
+      await audit
+        .record({ ...event, outcome: outcomeText })
+        .catch(() => log("audit.write_failed", { request_id: runId, action }));
     }
-    const action = b.reason === "budget" ? "guard.user_blocked" : "guard.leak_blocked";
-    log(action, {
-      run: runId,
-      subject_hash: b.user,
-      until: isoOrNull(b.until),
-      revoked,
-      egress_24h: b.egress_bytes_24h,
-    });
-    const event = {
-      time: new Date().toISOString(),
-      request_id: runId,
-      caller: "guard",
-      action,
-      key_id: null,
-      outcome: revokeOutcome,
-    };
-    await audit.record(event).catch(() => log("audit.write_failed", { request_id: runId, action }));
-    alerts.push(
-      makeAlert("user_blocked", {
-        user: b.user,
-        reason: b.reason,
-        since: iso(b.since),
-        until: isoOrNull(b.until),
-        egress_bytes_24h: b.egress_bytes_24h,
-        budget_bytes_per_day: config.guard.userBudgetBytesPerDay,
-        credentials_revoked: revoked,
-      }),
-    );
+    if (b.announce) {
+      announced.push(b.user);
+      alerts.push({
+        ...makeAlert("user_blocked", {
+          user: b.user,
+          reason: b.reason,
+          since: iso(b.since),
+          until: isoOrNull(b.until),
+          egress_bytes_24h: b.egress_bytes_24h,
+          budget_bytes_per_day: config.guard.userBudgetBytesPerDay,
+          ...revocation,
+        }),
+        id: b.alert_id,
+      });
+    }
+    settled.push({ user: b.user, since: b.since, pushed, revoked, announced: false });
   }
-  for (const leak of outcome.leaks) {
-    alerts.push(
-      makeAlert("leak_suspected", {
-        user: leak.user,
-        hour: iso(leak.hour),
-        egress_bytes_hour: leak.egress_bytes_hour,
-        baseline_bytes_per_hour: leak.baseline_bytes_per_hour,
-        action: config.guard.leakAction,
-      }),
-    );
+  let queued = true;
+  try {
+    await enqueueAlerts(env.ALERTS, config.guard, alerts);
+  } catch {
+    // Kept in the outbox (and the blocks' follow-up): the next run queues them again, with the same ids.
+    queued = false;
   }
-  for (const t of outcome.thresholds) {
-    alerts.push(
-      makeAlert("threshold_crossed", {
-        percent: t.percent,
-        month: iso(month),
-        month_egress_bytes: t.month_egress_bytes,
-        budget_bytes: t.budget_bytes,
-        vending: outcome.guard.vending,
-      }),
-    );
-  }
-  await sendAlerts(env.ALERTS, config.guard, alerts);
-  const summary = { ok: true, blocked, leaks: outcome.leaks.length, thresholds: outcome.thresholds.length };
+  if (queued) for (const s of settled) s.announced = true;
+  else for (const s of settled) s.announced = !announced.includes(s.user);
+  await account.settleGuard({ blocks: settled, alerts: queued ? outcome.alerts.map((a) => a.id) : [] });
+  const summary = { ok: queued, blocked, leaks: outcome.leaks.length, thresholds: outcome.thresholds.length };
   log("usage.completed", {
     run: runId,
     ...summary,

@@ -48,7 +48,14 @@ import {
   view,
 } from "../upstream/v4-bucket";
 import type { V4Gate } from "../upstream/v4-budget";
-import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport } from "../storage/usage-api";
+import type {
+  GuardChange,
+  GuardSettlement,
+  GuardView,
+  IngestOutcome,
+  UsageIngest,
+  UsageReport,
+} from "../storage/usage-api";
 import { AccountTables } from "./account-tables";
 import { CreateQueue } from "./create-queue";
 import { UsageTables } from "./usage-tables";
@@ -211,13 +218,13 @@ export class AccountState extends DurableObject<Env> implements AccountControl {
 
   async changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }> {
     let cleared = false;
-    if (change.action === "clear_user") cleared = this.usage.dropBlock(change.user);
+    if (change.action === "clear_user") cleared = this.usage.clearBlock(change.user, Date.now());
     else this.usage.change(change);
     return { guard: this.usage.guard(Date.now(), requireConfig(this.env).guard), cleared };
   }
 
-  async dropBlock(user: string): Promise<void> {
-    this.usage.dropBlock(user);
+  async settleGuard(done: GuardSettlement): Promise<void> {
+    this.usage.settle(done);
   }
 
   async usageReport(user: string | undefined): Promise<UsageReport> {

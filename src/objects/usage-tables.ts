@@ -11,7 +11,17 @@ import {
   USAGE_USER_HOURS_KEPT,
 } from "../constants";
 import type { GuardSettings } from "../config";
-import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport, UserBlock } from "../storage/usage-api";
+import { type Alert, makeAlert } from "../storage/alerts";
+import type {
+  GuardChange,
+  GuardSettlement,
+  GuardView,
+  IngestOutcome,
+  PendingBlock,
+  UsageIngest,
+  UsageReport,
+  UserBlock,
+} from "../storage/usage-api";
 import type { UserHourUsage } from "../upstream/analytics-api";
 import { DAY_MS, HOUR_MS, hourStart, iso, isoOrNull, monthStart, nextMonthStart } from "./usage-time";
 
@@ -32,7 +42,22 @@ const SCHEMA = [
   )`,
   // Users the guard blocked: for /v1/usage, and so one block is decided (and alerted) once.
   "CREATE TABLE IF NOT EXISTS guard_blocks (user TEXT PRIMARY KEY, reason TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER)",
+  // Users an operator cleared: no budget block is decided for them again until `until` (README, "Protecting
+  // the bill"). A row lives at most GUARD_CLEAR_HOLD_MS.
+  "CREATE TABLE IF NOT EXISTS guard_cleared (user TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+  // A block's follow-up not yet confirmed done (pushed to the user's object, credentials revoked, audit event
+  // and alert queued): every run redoes what is left, so a crash or a failed call loses none of it. A row
+  // lives from the block's decision to the run that finishes it, usually the same one.
+  `CREATE TABLE IF NOT EXISTS guard_pending (
+    user TEXT PRIMARY KEY, since INTEGER NOT NULL, push INTEGER NOT NULL, revoke INTEGER NOT NULL,
+    announce INTEGER NOT NULL, alert_id TEXT NOT NULL
+  )`,
+  // Leak and threshold alerts decided but not yet queued: written with the decision, deleted once queued.
+  "CREATE TABLE IF NOT EXISTS alert_outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 ];
+
+/** How long an operator's clear holds against the budget: the rolling window it was judged over. */
+export const GUARD_CLEAR_HOLD_MS = DAY_MS;
 
 /** The analytics runs' bookkeeping and the operator's switches, as rows of the control table. */
 export interface UsageMeta {
@@ -44,6 +69,8 @@ export interface UsageMeta {
   /** The month (its start) and its egress as of the last run: the guard reads these, not a SUM. */
   month: number;
   month_egress: number;
+  /** The newest successful run's per-user page was whole (absent in rows written before it was kept). */
+  complete?: boolean;
 }
 
 export interface GuardSwitches {
@@ -123,6 +150,7 @@ export class UsageTables {
     this.sql.exec("DELETE FROM usage_user_hours WHERE hour < ?", thisHour - (USAGE_USER_HOURS_KEPT - 1) * HOUR_MS);
     this.sql.exec("DELETE FROM usage_users WHERE month < ? AND user NOT IN (SELECT user FROM guard_blocks)", month);
     this.sql.exec("DELETE FROM guard_blocks WHERE until IS NOT NULL AND until < ?", now - DAY_MS);
+    this.sql.exec("DELETE FROM guard_cleared WHERE until <= ?", now);
 
     const monthTotal = this.monthTotals(month);
     this.control.setControl("usage_meta", {
@@ -132,26 +160,118 @@ export class UsageTables {
       last_error: null,
       month,
       month_egress: monthTotal.egress,
+      complete: run.complete,
     });
 
-    const outcome: IngestOutcome = { blocked: [], leaks: [], thresholds: [], guard: this.guard(now, settings) };
-    // Users are judged only on a whole page: a cut-short one could understate anyone's normal, and a block
-    // must rest on data that holds up.
+    const outcome: IngestOutcome = {
+      blocked: [],
+      new_blocks: 0,
+      alerts: [],
+      leaks: [],
+      thresholds: [],
+      guard: this.guard(now, settings),
+    };
+    let decided = 0;
+    // The page is sorted by egress, heaviest first: a cut-short one leaves out the lightest user hours, so it
+    // only understates a user's 24 hours, and a budget block decided on it holds up. Leaks are judged only on
+    // a whole page: a missing baseline hour would make a normal hour look like a spike.
+    if (settings.userBudgetBytesPerDay !== null) decided += this.overBudget(now, settings.userBudgetBytesPerDay);
     if (run.complete) {
-      if (settings.userBudgetBytesPerDay !== null)
-        outcome.blocked.push(...this.overBudget(now, settings.userBudgetBytesPerDay));
       outcome.leaks.push(...this.leaks(now));
-      if (settings.leakAction === "revoke") {
-        for (const leak of outcome.leaks) {
-          if (this.activeBlock(leak.user, now)?.reason === "leak") continue;
-          const block: UserBlock = { reason: "leak", since: now, until: null };
-          this.putBlock(leak.user, block);
-          outcome.blocked.push({ ...block, user: leak.user, egress_bytes_24h: this.user24h(leak.user, now) });
-        }
+      for (const leak of outcome.leaks) {
+        this.outbox(
+          makeAlert("leak_suspected", {
+            user: leak.user,
+            hour: iso(leak.hour),
+            egress_bytes_hour: leak.egress_bytes_hour,
+            baseline_bytes_per_hour: leak.baseline_bytes_per_hour,
+            action: settings.leakAction,
+          }),
+        );
+        if (settings.leakAction !== "revoke" || this.activeBlock(leak.user, now)?.reason === "leak") continue;
+        this.putBlock(leak.user, { reason: "leak", since: now, until: null });
+        decided++;
       }
     }
     outcome.thresholds = this.crossedThresholds(month, monthTotal.egress, settings);
+    for (const t of outcome.thresholds) {
+      this.outbox(
+        makeAlert("threshold_crossed", {
+          percent: t.percent,
+          month: iso(month),
+          month_egress_bytes: t.month_egress_bytes,
+          budget_bytes: t.budget_bytes,
+          vending: outcome.guard.vending,
+        }),
+      );
+    }
+    outcome.new_blocks = decided;
+    outcome.blocked = this.pendingBlocks(now);
+    outcome.alerts = this.sql
+      .exec<{ body: string }>("SELECT body FROM alert_outbox")
+      .toArray()
+      .map((r) => JSON.parse(r.body) as Alert);
     return outcome;
+  }
+
+  private outbox(alert: Alert): void {
+    this.sql.exec("INSERT INTO alert_outbox (id, body) VALUES (?, ?)", alert.id, JSON.stringify(alert));
+  }
+
+  /** Blocks in force with follow-up left; rows of blocks gone since (cleared, expired) are forgotten. */
+  private pendingBlocks(now: number): PendingBlock[] {
+    const rows = this.sql
+      .exec<
+        BlockRow & { push: number; revoke: number; announce: number; alert_id: string; block_since: number | null }
+      >(
+        `SELECT p.user AS user, p.since AS since, p.push AS push, p.revoke AS revoke, p.announce AS announce,
+           p.alert_id AS alert_id, b.reason AS reason, b.until AS until, b.since AS block_since
+         FROM guard_pending p LEFT JOIN guard_blocks b ON b.user = p.user`,
+      )
+      .toArray();
+    const out: PendingBlock[] = [];
+    for (const r of rows) {
+      if (r.block_since !== r.since || (r.until !== null && r.until <= now)) {
+        this.sql.exec("DELETE FROM guard_pending WHERE user = ?", r.user);
+        continue;
+      }
+      out.push({
+        user: r.user,
+        reason: r.reason as UserBlock["reason"],
+        since: r.since,
+        until: r.until,
+        egress_bytes_24h: this.user24h(r.user, now),
+        push: r.push === 1,
+        revoke: r.revoke === 1,
+        announce: r.announce === 1,
+        alert_id: r.alert_id,
+      });
+    }
+    return out;
+  }
+
+  /** Forgets what the Worker got done: queued alerts, and each block's follow-up (the row goes when all is). */
+  settle(done: GuardSettlement): void {
+    for (const id of done.alerts) this.sql.exec("DELETE FROM alert_outbox WHERE id = ?", id);
+    for (const b of done.blocks) {
+      if (b.pushed && b.revoked && b.announced) {
+        this.sql.exec("DELETE FROM guard_pending WHERE user = ? AND since = ?", b.user, b.since);
+        continue;
+      }
+      // Flags only ever go from "to do" to "done": a write happens only when one of them did.
+      this.sql.exec(
+        `UPDATE guard_pending SET push = push AND ?, revoke = revoke AND ?, announce = announce AND ?
+         WHERE user = ? AND since = ? AND (push AND ? OR revoke AND ? OR announce AND ?)`,
+        b.pushed ? 0 : 1,
+        b.revoked ? 0 : 1,
+        b.announced ? 0 : 1,
+        b.user,
+        b.since,
+        b.pushed ? 1 : 0,
+        b.revoked ? 1 : 0,
+        b.announced ? 1 : 0,
+      );
+    }
   }
 
   /** Replaces the users' hours in the run's range, and moves each user's month total by what changed. */
@@ -213,8 +333,11 @@ export class UsageTables {
     }
   }
 
-  /** Users over their rolling 24-hour budget and not blocked yet: blocked until enough hours leave the window. */
-  private overBudget(now: number, budget: number): IngestOutcome["blocked"] {
+  /**
+   * Users over their rolling 24-hour budget and not blocked yet: blocked until enough hours leave the window.
+   * Answers how many it blocked.
+   */
+  private overBudget(now: number, budget: number): number {
     const from = hourStart(now) - 23 * HOUR_MS;
     const rows = this.sql
       .exec<{ user: string; hour: number; egress: number }>(
@@ -228,25 +351,30 @@ export class UsageTables {
       .toArray();
     const byUser = new Map<string, { hour: number; egress: number }[]>();
     for (const r of rows) byUser.set(r.user, [...(byUser.get(r.user) ?? []), r]);
-    const out: IngestOutcome["blocked"] = [];
+    let blocked = 0;
+    const cleared = new Set(
+      this.sql
+        .exec<{ user: string }>("SELECT user FROM guard_cleared WHERE until > ?", now)
+        .toArray()
+        .map((r) => r.user),
+    );
     for (const [user, hours] of byUser) {
-      if (this.activeBlock(user, now)) continue;
+      if (this.activeBlock(user, now) || cleared.has(user)) continue;
       let total = hours.reduce((s, h) => s + h.egress, 0);
-      const egress24h = total;
-      // The hour bucket [h, h+1h) has left the rolling 24 hours at h + 25 h: the block lasts until enough have.
-      let until = hourStart(now) + 25 * HOUR_MS;
+      // The window is the 24 hour buckets up to this one: bucket [h, h+1h) leaves it at h + 24 h (user24h),
+      // so the block lasts until enough have left.
+      let until = hourStart(now) + 24 * HOUR_MS;
       for (const h of hours) {
         total -= h.egress;
         if (total <= budget) {
-          until = h.hour + 25 * HOUR_MS;
+          until = h.hour + 24 * HOUR_MS;
           break;
         }
       }
-      const block: UserBlock = { reason: "budget", since: now, until };
-      this.putBlock(user, block);
-      out.push({ ...block, user, egress_bytes_24h: egress24h });
+      this.putBlock(user, { reason: "budget", since: now, until });
+      blocked++;
     }
-    return out;
+    return blocked;
   }
 
   /**
@@ -274,7 +402,7 @@ export class UsageTables {
       for (const r of rows) {
         if (r.egress <= LEAK_FACTOR * r.baseline) continue;
         if (r.leak_hour !== null && r.leak_hour >= hour) continue;
-        this.sql.exec("UPDATE usage_users SET leak_hour = ? WHERE user = ?", hour, r.user);
+        this.markLeakHour(r.user, hour, monthStart(now));
         if (out.some((l) => l.user === r.user)) continue;
         out.push({ user: r.user, hour, egress_bytes_hour: r.egress, baseline_bytes_per_hour: Math.round(r.baseline) });
       }
@@ -307,6 +435,7 @@ export class UsageTables {
     return { reason: row.reason as UserBlock["reason"], since: row.since, until: row.until };
   }
 
+  /** Records a block, and its follow-up as all to do (carried out by the Worker, settled by settle()). */
   private putBlock(user: string, block: UserBlock): void {
     this.sql.exec(
       "INSERT OR REPLACE INTO guard_blocks (user, reason, since, until) VALUES (?, ?, ?, ?)",
@@ -315,13 +444,36 @@ export class UsageTables {
       block.since,
       block.until,
     );
+    this.sql.exec(
+      "INSERT OR REPLACE INTO guard_pending (user, since, push, revoke, announce, alert_id) VALUES (?, ?, 1, 1, 1, ?)",
+      user,
+      block.since,
+      crypto.randomUUID(),
+    );
   }
 
-  /** Forgets a block: an operator cleared it, or it could not be pushed to the user's object (decided again next run). */
-  dropBlock(user: string): boolean {
+  /**
+   * An operator cleared the user: the block goes, the spike that led to it counts as seen (a later hour's spike
+   * still alerts, and blocks with LEAK_ACTION=revoke), and no budget block is decided for them for
+   * GUARD_CLEAR_HOLD_MS. Without both, the next run would find the same data and block them again.
+   */
+  clearBlock(user: string, now: number): boolean {
     const gone = this.sql.exec("DELETE FROM guard_blocks WHERE user = ?", user).rowsWritten > 0;
-    if (gone) this.sql.exec("UPDATE usage_users SET leak_hour = NULL WHERE user = ?", user);
+    this.sql.exec("DELETE FROM guard_pending WHERE user = ?", user);
+    this.markLeakHour(user, hourStart(now), monthStart(now));
+    this.sql.exec("INSERT OR REPLACE INTO guard_cleared (user, until) VALUES (?, ?)", user, now + GUARD_CLEAR_HOLD_MS);
     return gone;
+  }
+
+  /** Records that the user's spikes up to `hour` were alerted; a user with no row this month gets one. */
+  private markLeakHour(user: string, hour: number, month: number): void {
+    this.sql.exec(
+      `INSERT INTO usage_users (user, month, egress, ingress, leak_hour) VALUES (?, ?, 0, 0, ?)
+       ON CONFLICT (user) DO UPDATE SET leak_hour = max(coalesce(leak_hour, 0), excluded.leak_hour)`,
+      user,
+      month,
+      hour,
+    );
   }
 
   // --- the guard ---
@@ -347,6 +499,7 @@ export class UsageTables {
       budget_bytes: budget,
       as_of: meta.as_of,
       analytics_ok: meta.last_success_at !== null && meta.last_error === null,
+      analytics_complete: meta.last_success_at === null ? null : meta.complete !== false,
     };
   }
 
@@ -407,6 +560,7 @@ export class UsageTables {
         last_attempt_at: isoOrNull(meta.last_attempt_at),
         last_success_at: isoOrNull(meta.last_success_at),
         last_error: meta.last_error,
+        complete: meta.last_success_at === null ? null : meta.complete !== false,
       },
       month: {
         start: iso(month),

@@ -28,11 +28,13 @@ guard.put("/", audited("guard.change"), requireCaller("guard:write"), async (c) 
   let user: string | undefined;
   if (body.action === "stop" || body.action === "resume")
     change = { action: "kill_switch", on: body.action === "stop" };
-  else if (body.action === "lift")
+  else if (body.action === "lift") {
     change = { action: "lift", until: body.seconds === 0 ? null : Date.now() + body.seconds * 1000 };
-  else {
+    c.set("auditTarget", `seconds=${body.seconds}`);
+  } else {
     user = body.user ?? (await subjectHash(config.subjectHashKey, body.subject ?? ""));
     change = { action: "clear_user", user };
+    c.set("auditTarget", user);
   }
   const { guard: view, cleared } = await vend.account.changeGuard(change);
   // The user's own object holds the block a vend checks: it is cleared there too.

@@ -33,6 +33,7 @@ health.get("/healthz", async (c) => {
         analytics: guard
           ? {
               ok: guard.analytics_ok,
+              complete: guard.analytics_complete ?? null,
               as_of: isoOrNull(guard.as_of),
               age_seconds: guard.as_of === null ? null : Math.max(0, Math.round((now - guard.as_of) / 1000)),
             }

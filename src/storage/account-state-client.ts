@@ -8,7 +8,7 @@ import { log } from "../observability/log";
 import type { V4BudgetView, V4CallKind, V4Grant } from "../upstream/v4-bucket";
 import type { V4Allowance } from "../upstream/v4-budget";
 import type { ActiveKey } from "./active-key";
-import type { GuardChange, GuardView, IngestOutcome, UsageIngest, UsageReport } from "./usage-api";
+import type { GuardChange, GuardSettlement, GuardView, IngestOutcome, UsageIngest, UsageReport } from "./usage-api";
 
 /** A Failure as plain data: RPC carries an Error's message but not its kind, so expected failures travel as values. */
 export interface FailureShape {
@@ -53,7 +53,7 @@ export interface AccountControl {
   recordUsageFailure(error: string): Promise<void>;
   guardState(): Promise<GuardView>;
   changeGuard(change: GuardChange): Promise<{ guard: GuardView; cleared: boolean }>;
-  dropBlock(user: string): Promise<void>;
+  settleGuard(done: GuardSettlement): Promise<void>;
   usageReport(user: string | undefined): Promise<UsageReport>;
 }
 
@@ -117,8 +117,8 @@ export class AccountStateClient implements V4Allowance {
     return this.ask("change_guard", (o) => o.changeGuard(change));
   }
 
-  dropBlock(user: string): Promise<void> {
-    return this.ask("drop_block", (o) => o.dropBlock(user));
+  settleGuard(done: GuardSettlement): Promise<void> {
+    return this.ask("settle_guard", (o) => o.settleGuard(done));
   }
 
   usageReport(user: string | undefined): Promise<UsageReport> {

@@ -19,8 +19,11 @@ export function makeAlert(type: AlertType, data: Alert["data"]): Alert {
   return { id: crypto.randomUUID(), type, time: new Date().toISOString(), data };
 }
 
-/** Logs each alert and queues it for the webhook; a failed send is logged, never thrown (the log line stays). */
-export async function sendAlerts(queue: Queue | undefined, settings: GuardSettings, alerts: Alert[]): Promise<void> {
+/**
+ * Logs each alert and queues it for the webhook. A failed send is logged and thrown: the cron keeps its alerts
+ * in the account object's outbox and queues them again next run (same ids).
+ */
+export async function enqueueAlerts(queue: Queue | undefined, settings: GuardSettings, alerts: Alert[]): Promise<void> {
   if (alerts.length === 0) return;
   for (const alert of alerts) log("alert", { id: alert.id, type: alert.type, ...alert.data });
   if (!settings.webhook || !queue) return;
@@ -28,5 +31,11 @@ export async function sendAlerts(queue: Queue | undefined, settings: GuardSettin
     await queue.sendBatch(alerts.map((body) => ({ body, contentType: "json" as const })));
   } catch (err) {
     log("alert.enqueue_failed", { alerts: alerts.length, error: err instanceof Error ? err.name : "unknown" });
+    throw err;
   }
+}
+
+/** As enqueueAlerts, for a request that has done its work already: a failed send stays a log line. */
+export async function sendAlerts(queue: Queue | undefined, settings: GuardSettings, alerts: Alert[]): Promise<void> {
+  await enqueueAlerts(queue, settings, alerts).catch(() => undefined);
 }
