@@ -355,6 +355,20 @@ describe("revoking self-hosted credentials", () => {
   });
 });
 
+describe("revoking one username of a `both` set", () => {
+  it("revokes the Cloudflare half and names the set's self-hosted half as not revocable (10052)", async () => {
+    await activeVendingKey();
+    const { body } = await vendWith({ ...failover, TURN_PROVIDER_MODE: "both" });
+    const username = cloudflareEntry(body)!.username!;
+    const res = await call(REVOKE_PATH, { method: "POST", body: { username } });
+    expect(res.status).toBe(200);
+    const answer = await envelope<{ revoked: number; not_revocable: number }>(res);
+    expect(answer.result).toEqual({ revoked: 1, not_revocable: 1 });
+    expect(answer.messages).toEqual([{ code: 10052, message: expect.stringContaining("cannot be revoked") }]);
+    expect((await emulator.calls())["credentials.revoke"]).toBe(1);
+  });
+});
+
 describe("settings are validated: a clear configuration problem, never a 500", () => {
   const cases: { label: string; settings: Record<string, string>; names: string[] }[] = [
     {

@@ -236,7 +236,9 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       for (const set of this.pages.newestFirst()) {
         if (!matches(set) || set.exp <= now) continue;
         for (const username of set.u) {
-          if ("username" in query && username !== query.username) continue;
+          // By username, that one; and in a `both` set, its self-hosted usernames too: they are the same set,
+          // cannot be revoked, and the answer says so (not_revocable) instead of implying the set is dead.
+          if ("username" in query && username !== query.username && !set.sh?.includes(username)) continue;
           if ("limit" in query && credentials.length >= query.limit) {
             more = true;
             break;
