@@ -6,15 +6,19 @@
 //   const fresh = keepFresh(pc, { url: "https://turnvend.example.com", getToken: () => jwt, initial: first });
 // Credentials last at most 48 hours (Cloudflare's cap); keepFresh swaps in new ones before expiresAt with
 // pc.setConfiguration(), so long sessions never hold expired ones. A degraded answer (degraded: true: the
-// preferred TURN provider failed, so the servers come from the fallback, or are STUN only) is refreshed after
-// 60 s instead, so a call gets the preferred provider's TURN back soon after it recovers.
+// preferred TURN provider failed, so the servers come from the fallback, or are STUN only) is refreshed sooner,
+// after 60 s, then 120 s, 240 s, … while answers stay degraded (never later than the credentials' own refresh),
+// so a call gets the preferred provider's TURN back soon after it recovers without spending the user's daily
+// quota of credential sets on a long outage.
 
 const VEND_PATH = "/v1/ice-servers";
 /** Default margin before expiresAt at which keepFresh fetches new credentials. */
 const DEFAULT_REFRESH_BEFORE_MS = 5 * 60 * 1000;
 /**
  * Default wait before a degraded answer is replaced: turnvend's breaker probes Cloudflare again after 30 s, so
- * a minute later the next vend is likely to get it back, and one extra vend a minute per degraded call is cheap.
+ * a minute later the next vend is likely to get it back. Each further degraded answer in a row doubles the wait:
+ * every refresh is a new set counted against the user's daily quota (CREDENTIAL_SETS_PER_DAY, 100 by default),
+ * so a fixed minute would spend it all in a 100-minute call during an outage; doubling spends about 6 an hour.
  */
 const DEFAULT_DEGRADED_REFRESH_MS = 60 * 1000;
 /** Shortest wait between two refreshes, so a margin longer than the TTL cannot loop. */
@@ -99,7 +103,8 @@ export async function getIceServers(options) {
  * restartIce: true to restart ICE after each refresh so live relays move to them (the app then renegotiates
  * on "negotiationneeded"). Failures go to onError and are retried with backoff (honouring Retry-After).
  * Stops by itself when pc closes. A degraded answer is replaced after degradedRefreshMs (default 60 s) at
- * the latest. Options: url, getToken (returns the JWT, or a promise of it), refreshBeforeMs (default 5 minutes),
+ * the latest, each further degraded answer in a row after twice the previous wait (capped by the credentials'
+ * own refresh time); a non-degraded answer starts again from degradedRefreshMs. Options: url, getToken (returns the JWT, or a promise of it), refreshBeforeMs (default 5 minutes),
  * degradedRefreshMs, ttl, initial, restartIce, onRefresh, onError, fetch.
  * Returns { ready, refresh(), stop(), current }: ready settles with the first credentials applied.
  */
@@ -120,6 +125,8 @@ export function keepFresh(pc, options) {
   let timer;
   let stopped = false;
   let failures = 0;
+  /** Degraded answers in a row: the wait before replacing the next one doubles with each. */
+  let degradedInARow = 0;
   const state = { current: o.initial };
   const isClosed = () => stopped || pc.signalingState === "closed" || pc.connectionState === "closed";
 
@@ -133,9 +140,12 @@ export function keepFresh(pc, options) {
     if (!isClosed()) timer = setTimeout(run, delayMs);
   }
 
+  // Called once for each answer applied: it also counts the degraded answers in a row.
   function untilRefresh(result) {
     const left = Date.parse(result.expiresAt) - Date.now();
-    const due = result.degraded ? Math.min(left - refreshBeforeMs, degradedRefreshMs) : left - refreshBeforeMs;
+    degradedInARow = result.degraded ? degradedInARow + 1 : 0;
+    const backoff = degradedRefreshMs * 2 ** Math.min(degradedInARow - 1, 30);
+    const due = result.degraded ? Math.min(left - refreshBeforeMs, backoff) : left - refreshBeforeMs;
     return Math.max(MIN_REFRESH_INTERVAL_MS, due);
   }
 

@@ -252,6 +252,14 @@ export const CREATE_MATCH_WINDOW_MS = 300_000;
  * to this long (it normally rereads it every VENDING_KEY_MEMORY_MS). Past it, vending answers 503.
  */
 export const VENDING_KEY_STALE_MS = 300_000;
+/**
+ * Longest a vend waits on the account object for a state it already remembers or can do without: the guard
+ * state (remembered, or open when never read) and the vending key (when one is remembered). The object answers
+ * in milliseconds when healthy; a slow or stuck one must not eat the vend's deadline
+ * (VEND_UPSTREAM_DEADLINE_MS, 1.5 s by default), which is meant for Cloudflare. The read goes on in the
+ * background and its answer is remembered when it comes.
+ */
+export const ACCOUNT_READ_ON_VEND_TIMEOUT_MS = 250;
 /** Retry-After when the account object cannot be reached: objects restart within seconds (a deploy, an eviction). */
 export const ACCOUNT_STATE_RETRY_AFTER_SECONDS = 2;
 

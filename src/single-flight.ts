@@ -32,7 +32,8 @@ export function shareFlight<T>(
   return run;
 }
 
-function bounded<T>(run: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/** `run`'s result, or `onTimeout` thrown when it has not settled within `ms` (run itself goes on). */
+export function bounded<T>(run: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | null = null;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));

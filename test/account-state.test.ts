@@ -4,6 +4,7 @@
 import { forgetGuardMemory } from "../src/storage/guard-memory";
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ACCOUNT_READ_ON_VEND_TIMEOUT_MS } from "../src/constants";
 import { sha256Hex } from "../src/crypto/hex";
 import { KeySecrets } from "../src/storage/key-secrets";
 import { forgetRecentActiveKey } from "../src/storage/active-key";
@@ -433,6 +434,63 @@ describe("moving over from KV", () => {
       );
     });
     expect((await create("too-old", "room")).status).toBe(201);
+  });
+});
+
+/** The real namespace, with the calls named in `slow` answering `ms` later than they would. */
+function slowNamespace(slow: string[], ms: number) {
+  const real = env.ACCOUNT_STATE;
+  return {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (id: DurableObjectId) => {
+      const stub = real.get(id) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      return new Proxy(
+        {},
+        {
+          get:
+            (_target, method: string) =>
+            async (...args: unknown[]) => {
+              if (slow.includes(method)) await new Promise((r) => setTimeout(r, ms));
+              return stub[method](...args);
+            },
+        },
+      );
+    },
+  };
+}
+
+describe("when the account object is slow", () => {
+  const vendVia = async (namespace: unknown) => {
+    const started = Date.now();
+    const res = await fetchWith({ ACCOUNT_STATE: namespace }, VEND_PATH, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userJwt(freshSubject())}` },
+    });
+    return { res, ms: Date.now() - started };
+  };
+
+  it(`a vend waits at most ${ACCOUNT_READ_ON_VEND_TIMEOUT_MS} ms for the guard state, then goes on with what it knows (open when never read)`, async () => {
+    await activeVendingKey();
+    forgetGuardMemory();
+    const { res, ms } = await vendVia(slowNamespace(["guardState"], 3_000));
+    expect(res.status).toBe(200);
+    expect(ms).toBeLessThan(1_500);
+  });
+
+  it("a vend waits only briefly for the active key when it remembers one, and vends with that", async () => {
+    const key = await activeVendingKey();
+    // Read once in this isolate, then past VENDING_KEY_MEMORY_MS (within VENDING_KEY_STALE_MS).
+    expect((await vendVia(env.ACCOUNT_STATE)).res.status).toBe(200);
+    const later = Date.now() + 60_000;
+    vi.spyOn(Date, "now").mockImplementation(() => later);
+    const started = performance.now();
+    const { res } = await vendVia(slowNamespace(["activeKey"], 3_000));
+    const ms = performance.now() - started;
+    vi.restoreAllMocks();
+    expect(res.status).toBe(200);
+    expect(ms).toBeLessThan(1_500);
+    const creds = ((await emulator.state()) as { credentials: { keyId: string }[] }).credentials;
+    expect(creds.at(-1)?.keyId).toBe(key.uid);
   });
 });
 

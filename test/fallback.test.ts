@@ -5,6 +5,8 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { VEND_BREAKER_FAILURES, VEND_BREAKER_OPEN_MS, VEND_FAILOVER_RESERVE_MS } from "../src/constants";
+import { forgetRecentActiveKey } from "../src/storage/active-key";
+import { forgetGuardMemory } from "../src/storage/guard-memory";
 import { credentialBreaker } from "../src/vend/breaker";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
@@ -39,7 +41,7 @@ const failover = {
  * POST /v1/ice-servers to the Worker with `settings` laid over the test bindings. `ms` is the time to the
  * answer; the vend's work after it (the username index) is awaited too, but not timed.
  */
-async function vendWith(settings: Record<string, string>, subject = freshSubject(), body: unknown = {}) {
+async function vendWith(settings: Record<string, unknown>, subject = freshSubject(), body: unknown = {}) {
   const { default: worker } = await import("../src/index");
   const ctx = createExecutionContext();
   const started = Date.now();
@@ -75,6 +77,15 @@ const selfHostedEntry = (a: Answer) =>
   a.iceServers.find((s) => s.urls.some((u) => u.includes("turn.example.net")) && s.username);
 const cloudflareEntry = (a: Answer) =>
   a.iceServers.find((s) => s.urls.some((u) => u.includes("cloudflare.com")) && s.username);
+/** An ACCOUNT_STATE namespace whose every call fails, as an unreachable or crashing object does. */
+function failingNamespace() {
+  const real = env.ACCOUNT_STATE;
+  return {
+    idFromName: (name: string) => real.idFromName(name),
+    get: () => new Proxy({}, { get: () => () => Promise.reject(new Error("injected: account object unreachable")) }),
+  };
+}
+
 const fail503 = () => emulator.fault({ route: "credentials.generate_ice_servers", status: 503, count: -1 });
 
 beforeEach(async () => {
@@ -132,6 +143,17 @@ describe("failover: Cloudflare first, the self-hosted provider when it fails", (
     expect(res.status).toBe(200);
     expect(body).toMatchObject({ provider: "self-hosted", degraded: true });
     expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("with the key store unreachable: the fallback answers, degraded, instead of a 503", async () => {
+    await activeVendingKey();
+    // A fresh isolate: no remembered key, no remembered guard state; the account object cannot be reached.
+    forgetRecentActiveKey();
+    forgetGuardMemory();
+    const { res, body } = await vendWith({ ...failover, ACCOUNT_STATE: failingNamespace() });
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ provider: "self-hosted", degraded: true });
+    expect((await emulator.calls())["credentials.generate_ice_servers"] ?? 0).toBe(0);
   });
 
   it("fallback sets count against the quota and are recorded in the user's ledger", async () => {
@@ -330,6 +352,20 @@ describe("revoking self-hosted credentials", () => {
     expect(answer.result).toEqual({ revoked: 0, not_revocable: 1 });
     expect(answer.messages).toEqual([{ code: 10052, message: expect.stringContaining("cannot be revoked") }]);
     expect((await emulator.calls()).total).toBe(0);
+  });
+});
+
+describe("revoking one username of a `both` set", () => {
+  it("revokes the Cloudflare half and names the set's self-hosted half as not revocable (10052)", async () => {
+    await activeVendingKey();
+    const { body } = await vendWith({ ...failover, TURN_PROVIDER_MODE: "both" });
+    const username = cloudflareEntry(body)!.username!;
+    const res = await call(REVOKE_PATH, { method: "POST", body: { username } });
+    expect(res.status).toBe(200);
+    const answer = await envelope<{ revoked: number; not_revocable: number }>(res);
+    expect(answer.result).toEqual({ revoked: 1, not_revocable: 1 });
+    expect(answer.messages).toEqual([{ code: 10052, message: expect.stringContaining("cannot be revoked") }]);
+    expect((await emulator.calls())["credentials.revoke"]).toBe(1);
   });
 });
 

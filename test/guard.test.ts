@@ -215,6 +215,35 @@ describe("a run's follow-up is never lost", () => {
     await runUsageCron();
     const third = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
     expect(third.filter((e) => e.action.startsWith("guard."))).toHaveLength(2);
+describe("a user blocked while their vend is in flight", () => {
+  it("gets no credential: the vend answers 429 code 10039 and the set minted meanwhile is revoked upstream", async () => {
+    const alice = freshSubject("alice");
+    await steady(alice, 10, 0, 20);
+    // Cloudflare answers the mint late; the guard's cron blocks alice (and revokes her ledger) meanwhile.
+    await emulator.fault({ route: "credentials.generate_ice_servers", delayMs: 700, count: 1 });
+    const inFlight = vendFor(alice);
+    await new Promise((r) => setTimeout(r, 100));
+    const logs = await runUsageCron();
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 1 });
+
+    await expectError(await inFlight, 429, 10039);
+    const hash = await hashOf(alice);
+    const upstream = (await credentials()).filter((c) => c.customIdentifier === hash);
+    expect(upstream.length).toBeGreaterThan(0);
+    for (const c of upstream) expect(c.revoked).toBe(true);
+  });
+
+  it("by the object's block() directly: the same", async () => {
+    const bob = freshSubject("bob");
+    await emulator.fault({ route: "credentials.generate_ice_servers", delayMs: 700, count: 1 });
+    const inFlight = vendFor(bob);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await (await userObject(bob)).block({ reason: "leak", since: Date.now(), until: null })).toBe(true);
+    await expectError(await inFlight, 429, 10039);
+    const hash = await hashOf(bob);
+    const mine = (await credentials()).filter((c) => c.customIdentifier === hash);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const c of mine) expect(c.revoked).toBe(true);
   });
 });
 

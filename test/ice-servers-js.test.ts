@@ -150,6 +150,50 @@ describe("the helper's behaviour, run against the real vend route", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("keepFresh backs off while answers stay degraded (doubling from degradedRefreshMs) and starts again after a good one", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    // Answers 1-3 degraded, 4 not, 5-6 degraded again. Each refresh is a new set against the user's daily quota.
+    const plan = [true, true, true, false, true, true];
+    const times: number[] = [];
+    const answer = async () => {
+      const degraded = plan[times.length] ?? false;
+      times.push(Date.now());
+      return Response.json({
+        iceServers: [{ urls: ["turn:turn.example.net:3478"], username: `u${times.length}`, credential: "c" }],
+        ttl: 3600,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        provider: degraded ? "self-hosted" : "cloudflare",
+        degraded,
+      });
+    };
+    const pc = new FakePeerConnection();
+    // The helper's own floor between refreshes is 1 s.
+    const step = 1_000;
+    let fresh: ReturnType<Helper["keepFresh"]> | undefined;
+    await new Promise<void>((resolve) => {
+      fresh = keepFresh(pc, {
+        url: BASE,
+        getToken: () => "token",
+        degradedRefreshMs: step,
+        fetch: answer,
+        onRefresh: () => {
+          // The good answer schedules its refresh an hour out: the app refreshes by hand, and gets a degraded one.
+          if (times.length === 4) void fresh?.refresh();
+          if (times.length === 6) resolve();
+        },
+      });
+    });
+    fresh?.stop();
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    // 1 and 2 s between the degraded ones, 4 s to the good one; then the reset: 1 s again after a degraded one.
+    for (const [i, want] of [step, 2 * step, 4 * step].entries()) {
+      expect(gaps[i]).toBeGreaterThanOrEqual(want - 20);
+      expect(gaps[i]).toBeLessThan(want + 150);
+    }
+    expect(gaps[4]).toBeGreaterThanOrEqual(step - 20);
+    expect(gaps[4]).toBeLessThan(step + 150);
+  }, 15_000);
+
   it("getIceServers rejects with turnvend's status and code", async () => {
     const { getIceServers, TurnvendError } = loadHelper(ICE_SERVERS_JS);
     const err = await getIceServers({ url: BASE, token: "not-a-jwt", fetch: fetchSelf }).catch((e: unknown) => e);

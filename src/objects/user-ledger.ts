@@ -102,17 +102,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
 
     // The guard's block comes first, from memory: an over-budget or leaking user costs nothing upstream.
     const block = this.activeBlock(now);
-    if (block) {
-      throw new Failure(
-        "user_egress_blocked",
-        block.reason === "budget"
-          ? "this user's TURN egress is over its daily budget (EGRESS_BUDGET_USER_GB_PER_DAY); Retry-After says when its rolling 24 hours free up"
-          : "this user's TURN egress is far above its normal and is blocked as a suspected leak until an operator clears it",
-        {
-          retryAfterSeconds: block.until === null ? LEAK_BLOCK_RETRY_AFTER_SECONDS : secondsUntil(block.until, now),
-        },
-      );
-    }
+    if (block) throw blockedFailure(block, now);
 
     // The per-user bound counts every request, reused sets included.
     dropBefore(this.requests, now - USER_RATE_WINDOW_MS);
@@ -167,6 +157,16 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
         };
       }
       const { iceServers, usernames, selfHosted, provider, degraded, expiresAt } = minted.set;
+      // The object accepts block() while the mint awaits upstream, and the guard's revocation reads the ledger
+      // before this set is in it: a block that arrived meanwhile withdraws the set here, before anyone has it.
+      // Self-hosted usernames cannot be revoked; they are simply never handed out.
+      const lateBlock = this.activeBlock(Date.now());
+      if (lateBlock) {
+        const upstreamOnes = usernames.filter((u) => !selfHosted.includes(u));
+        if (call.key && upstreamOnes.length > 0) await withdraw(call, call.key, upstreamOnes);
+        log("vend.blocked_in_flight", { subject_hash: call.subjectHash, withdrawn: upstreamOnes.length });
+        throw blockedFailure(lateBlock, Date.now());
+      }
       // The lifetime counts from when the request was sent, so turnvend never claims more than Cloudflare grants.
       const set: StoredSet = {
         at: now,
@@ -236,7 +236,9 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       for (const set of this.pages.newestFirst()) {
         if (!matches(set) || set.exp <= now) continue;
         for (const username of set.u) {
-          if ("username" in query && username !== query.username) continue;
+          // By username, that one; and in a `both` set, its self-hosted usernames too: they are the same set,
+          // cannot be revoked, and the answer says so (not_revocable) instead of implying the set is dead.
+          if ("username" in query && username !== query.username && !set.sh?.includes(username)) continue;
           if ("limit" in query && credentials.length >= query.limit) {
             more = true;
             break;
@@ -388,6 +390,17 @@ async function withdraw(call: VendCall, key: { keyId: string; secret: string }, 
     subject_hash: call.subjectHash,
     revoked: results.filter((r) => r.status === "fulfilled").length,
   });
+}
+
+/** The refusal of a vend for a user the bill's guard has blocked. */
+function blockedFailure(block: UserBlock, now: number): Failure {
+  return new Failure(
+    "user_egress_blocked",
+    block.reason === "budget"
+      ? "this user's TURN egress is over its daily budget (EGRESS_BUDGET_USER_GB_PER_DAY); Retry-After says when its rolling 24 hours free up"
+      : "this user's TURN egress is far above its normal and is blocked as a suspected leak until an operator clears it",
+    { retryAfterSeconds: block.until === null ? LEAK_BLOCK_RETRY_AFTER_SECONDS : secondsUntil(block.until, now) },
+  );
 }
 
 /** Whole seconds until `at`, at least 1: what Retry-After says. */

@@ -28,7 +28,7 @@ credentials.post("/revoke", audited("credentials.revoke"), requireCaller("creden
   if (summary.notRevocable > 0) {
     messages.push({
       code: MESSAGE_CODES.not_revocable,
-      message: `${summary.notRevocable} matching self-hosted credential(s) cannot be revoked (the TURN REST scheme has no revocation list); they stay valid until they expire`,
+      message: `${summary.notRevocable} matching self-hosted credential(s) (by username: those of the same set) cannot be revoked (the TURN REST scheme has no revocation list); they stay valid until they expire`,
     });
   }
   const result =

@@ -8,9 +8,15 @@
 //
 // Before the account object, the choice lived in KV (`vend:v1:active-key`); the object reads that record
 // once, when it has none of its own (docs/storage-schema.md, "Moving over").
-import { VENDING_KEY_MEMORY_MS, VENDING_KEY_STALE_MS } from "../constants";
-import { isFailure } from "../errors";
+import {
+  ACCOUNT_READ_ON_VEND_TIMEOUT_MS,
+  ACCOUNT_STATE_RETRY_AFTER_SECONDS,
+  VENDING_KEY_MEMORY_MS,
+  VENDING_KEY_STALE_MS,
+} from "../constants";
+import { Failure, isFailure } from "../errors";
 import { log } from "../observability/log";
+import { bounded } from "../single-flight";
 import type { AccountStateClient } from "./account-state-client";
 
 export interface ActiveKey {
@@ -38,15 +44,21 @@ export class ActiveKeyStore {
     const now = Date.now();
     if (recent && now - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
     const before = generation;
-    try {
-      const doc = await this.get();
+    const read = this.get().then((doc) => {
       // A `set` in this isolate while the read was on its way wins over what the read found.
       if (generation === before) recent = { doc, at: Date.now() };
       return doc;
+    });
+    read.catch(() => {});
+    const stale = recent && now - recent.at < VENDING_KEY_STALE_MS ? recent : undefined;
+    try {
+      // With a key to fall back on, a slow object is waited for only briefly (its answer is still remembered).
+      if (!stale) return await read;
+      return await bounded(read, ACCOUNT_READ_ON_VEND_TIMEOUT_MS, () => unavailable("timed out"));
     } catch (err) {
-      if (!isFailure(err, "account_state_unavailable") || !recent || now - recent.at >= VENDING_KEY_STALE_MS) throw err;
-      log("active_key.served_stale", { age_s: Math.floor((now - recent.at) / 1000) });
-      return recent.doc;
+      if (!isFailure(err, "account_state_unavailable") || !stale) throw err;
+      log("active_key.served_stale", { age_s: Math.floor((now - stale.at) / 1000) });
+      return stale.doc;
     }
   }
 
@@ -62,6 +74,16 @@ export class ActiveKeyStore {
     generation++;
     recent = { doc, at: Date.now() };
   }
+}
+
+function unavailable(why: string): Failure {
+  return new Failure(
+    "account_state_unavailable",
+    `turnvend's account state cannot be reached (${why}); try again shortly`,
+    {
+      retryAfterSeconds: ACCOUNT_STATE_RETRY_AFTER_SECONDS,
+    },
+  );
 }
 
 /** The choice as versions before the account object kept it in KV; the object reads it once. */

@@ -6,7 +6,7 @@
 // by username).
 import { PUBLIC_STUN_URL, USERNAME_INDEX_WRITE_ATTEMPTS } from "../constants";
 import type { VendedCredentials } from "../contract/responses";
-import { fromFailureData, isFailure } from "../errors";
+import { Failure, fromFailureData, isFailure } from "../errors";
 import { log, type LogFields } from "../observability/log";
 import { retry } from "../retry";
 import { UpstreamBudget } from "../upstream/budget";
@@ -131,15 +131,19 @@ export async function issueCredentials(
 
 /**
  * The Cloudflare key this vend mints with, or undefined when it need not (self-hosted mode) or cannot: with
- * somewhere else to go (`canDoWithout`), a missing or unusable key is one more reason to use it.
+ * somewhere else to go (`canDoWithout`), any failure to get the key (none set, its secret missing, the key
+ * stores unreachable) is one more reason to use it.
  */
 async function cloudflareKey(deps: VendDeps, canDoWithout: boolean): Promise<VendingKey | undefined> {
   if (deps.providers.mode === "self-hosted") return undefined;
   try {
     return await vendingKey(deps);
   } catch (err) {
-    if (canDoWithout && isFailure(err, "no_active_key")) return undefined;
-    throw err;
+    if (!canDoWithout) throw err;
+    if (!isFailure(err, "no_active_key")) {
+      log("vend.key_unavailable", { kind: err instanceof Failure ? err.kind : "unexpected" });
+    }
+    return undefined;
   }
 }
 
