@@ -215,6 +215,9 @@ describe("a run's follow-up is never lost", () => {
     await runUsageCron();
     const third = (await envelope<AuditEvent[]>(await call("/v1/audit?limit=100"))).result;
     expect(third.filter((e) => e.action.startsWith("guard."))).toHaveLength(2);
+  });
+});
+
 describe("a user blocked while their vend is in flight", () => {
   it("gets no credential: the vend answers 429 code 10039 and the set minted meanwhile is revoked upstream", async () => {
     const alice = freshSubject("alice");
