@@ -54,7 +54,10 @@ export async function deliveredAlerts(count = 1): Promise<Delivered[]> {
   return accepted;
 }
 
-/** `n` hours ago (a time inside that hour's bucket), as RFC 3339. */
+/**
+ * `n` hours ago (a time inside that hour's bucket), as RFC 3339. 1 ms earlier still: `hoursAgo(0)` must be
+ * before the `now` of a cron run that follows, which can read this same millisecond (see emulator.usage).
+ */
 export function hoursAgo(n: number, now = Date.now()): string {
-  return new Date(now - n * 3_600_000).toISOString();
+  return new Date(now - n * 3_600_000 - 1).toISOString();
 }

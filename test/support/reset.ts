@@ -35,7 +35,17 @@ export async function resetWorld(seedKeys?: number): Promise<void> {
 export async function resetAccountObject(): Promise<void> {
   const stub = accountObject();
   await runInDurableObject(stub, (_instance, state) => {
-    for (const table of ["creates", "control", "usage_hours", "usage_user_hours", "usage_users", "guard_blocks"])
+    for (const table of [
+      "creates",
+      "control",
+      "usage_hours",
+      "usage_user_hours",
+      "usage_users",
+      "guard_blocks",
+      "guard_cleared",
+      "guard_pending",
+      "alert_outbox",
+    ])
       state.storage.sql.exec(`DELETE FROM ${table}`);
   });
   await evictDurableObject(stub);
