@@ -12,8 +12,8 @@ let memory: { view: GuardView; at: number } | undefined;
 
 /**
  * The guard state, at most GUARD_MEMORY_MS old; when the account object cannot be reached, or does not answer
- * within ACCOUNT_READ_ON_VEND_TIMEOUT_MS, the last state read (however old), or undefined when none ever was: then nothing is stopped, since an outage of
- * turnvend's own state is no reason to stop vending.
+ * within ACCOUNT_READ_ON_VEND_TIMEOUT_MS, the last state read (however old), or undefined when none ever was:
+ * then nothing is stopped, since an outage of turnvend's own state is no reason to stop vending.
  */
 export async function recentGuard(account: AccountStateClient): Promise<GuardView | undefined> {
   const now = Date.now();

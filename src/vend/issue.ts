@@ -45,15 +45,19 @@ export async function issueCredentials(
 ): Promise<Issued> {
   const hash = await subjectHash(deps.subjectHashKey, input.subject);
   await enforceIpLimit(deps.ipLimiter, { subjectHash: hash, clientIp: input.clientIp });
-  // From this isolate's memory (at most GUARD_MEMORY_MS old): no I/O on the vend path but once per isolate per that.
-  await assertVendingOpen(deps.account);
   const { providers } = deps;
   const hasFallback = providers.mode === "failover" || providers.mode === "both";
+  // Both from this isolate's memory, refreshed from the account object at most every few seconds: on a cold
+  // isolate they are two reads of it, asked for at once rather than one after the other. The guard decides
+  // first: a stopped account refuses the vend whatever the key read says.
+  const keyRead = cloudflareKey(deps, hasFallback || providers.failOpen === "stun");
+  keyRead.catch(() => {});
+  await assertVendingOpen(deps.account);
   // The breaker acts only where there is somewhere else to go; in cloudflare mode every vend asks Cloudflare.
   const admission = hasFallback ? deps.breaker.admit() : "call";
   let cloudflare: CloudflareCall = "none";
   try {
-    const key = await cloudflareKey(deps, hasFallback || providers.failOpen === "stun");
+    const key = await keyRead;
     const outcome = await reach("user_ledger", () =>
       deps.users(hash).vend({
         subjectHash: hash,

@@ -1,4 +1,5 @@
 // Fixed test identities. Tokens here are test-only values; the Worker sees only their hashes.
+import { SCOPES } from "../../src/scopes";
 export const ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
 export const OTHER_ACCOUNT_ID = "ffffffffffffffffffffffffffffffff";
 export const ACCOUNT_TOKEN = "test-account-token-7c1f0a9e3b";
@@ -12,16 +13,8 @@ export const WEBHOOK_SECRET = "test-webhook-secret-0c4f7e2a9d1b-long-enough";
 export const CALLERS = {
   admin: {
     token: "tv_test_admin_9f3c2a",
-    scopes: [
-      "keys:read",
-      "keys:write",
-      "keys:reveal",
-      "credentials:issue",
-      "credentials:revoke",
-      "audit:read",
-      "usage:read",
-      "guard:write",
-    ],
+    // Every scope there is, so a new scope reaches the admin without a second list to keep.
+    scopes: [...SCOPES],
   },
   reader: { token: "tv_test_reader_51d7e0", scopes: ["keys:read"] },
   writer: { token: "tv_test_writer_a04be6", scopes: ["keys:read", "keys:write"] },
