@@ -1,5 +1,5 @@
 // Fixed test identities. Tokens here are test-only values; the Worker sees only their hashes.
-import { SCOPES } from "../../src/scopes";
+import { SCOPES } from "../../src/scopes.ts";
 export const ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353";
 export const OTHER_ACCOUNT_ID = "ffffffffffffffffffffffffffffffff";
 export const ACCOUNT_TOKEN = "test-account-token-7c1f0a9e3b";
