@@ -260,6 +260,12 @@ export const VENDING_KEY_STALE_MS = 300_000;
  * background and its answer is remembered when it comes.
  */
 export const ACCOUNT_READ_ON_VEND_TIMEOUT_MS = 250;
+/**
+ * Longest a vend on a cold isolate (no vending key remembered) waits for the account object to name the key.
+ * A healthy object answers in milliseconds, a newly started one within a few hundred; past this the vend
+ * answers 503 with Retry-After (or, with a fallback provider, goes on without Cloudflare) instead of hanging.
+ */
+export const ACCOUNT_READ_COLD_TIMEOUT_MS = 1_000;
 /** Retry-After when the account object cannot be reached: objects restart within seconds (a deploy, an eviction). */
 export const ACCOUNT_STATE_RETRY_AFTER_SECONDS = 2;
 
@@ -317,6 +323,12 @@ export const VEND_UPSTREAM_DEADLINE_MS_DEFAULT = 1_500;
  * (a cold JWKS fetch, say): a healthy call fits in it, and a vend never skips Cloudflare for being slow itself.
  */
 export const VEND_DEADLINE_FLOOR_MS = 200;
+/**
+ * How long past the vend's deadline the Worker still waits for the user's object to answer: the object's own
+ * start, the fallback set and the record fit in it many times over. Past it the vend answers 503 with
+ * Retry-After rather than hang on a stuck object; a set the object still records is in its ledger, revocable.
+ */
+export const USER_OBJECT_GRACE_MS = 2_000;
 /**
  * The end of VEND_UPSTREAM_DEADLINE_MS kept for the failover itself: turnvend stops waiting for Cloudflare this
  * long before the deadline, so minting the fallback set, recording it and answering land near the deadline,

@@ -4,7 +4,7 @@
 import { forgetGuardMemory } from "../src/storage/guard-memory";
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ACCOUNT_READ_ON_VEND_TIMEOUT_MS } from "../src/constants";
+import { ACCOUNT_READ_COLD_TIMEOUT_MS, ACCOUNT_READ_ON_VEND_TIMEOUT_MS } from "../src/constants";
 import { sha256Hex } from "../src/crypto/hex";
 import { KeySecrets } from "../src/storage/key-secrets";
 import { forgetRecentActiveKey } from "../src/storage/active-key";
@@ -491,6 +491,17 @@ describe("when the account object is slow", () => {
     expect(ms).toBeLessThan(1_500);
     const creds = ((await emulator.state()) as { credentials: { keyId: string }[] }).credentials;
     expect(creds.at(-1)?.keyId).toBe(key.uid);
+  });
+
+  it(`a vend with no key remembered waits at most ${ACCOUNT_READ_COLD_TIMEOUT_MS} ms for it, then answers 503 with Retry-After`, async () => {
+    await activeVendingKey();
+    forgetRecentActiveKey();
+    const { res, ms } = await vendVia(slowNamespace(["activeKey"], 10_000));
+    await expectError(res, 503, 10038);
+    expect(res.headers.get("retry-after")).toBe("2");
+    expect(ms).toBeGreaterThanOrEqual(ACCOUNT_READ_COLD_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(ACCOUNT_READ_COLD_TIMEOUT_MS + 1_000);
+    expect((await emulator.calls()).total).toBe(0);
   });
 });
 

@@ -3,11 +3,12 @@
 // reached; credentials recorded by earlier versions in KV; pruning by alarm.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { USER_OBJECT_GRACE_MS } from "../src/constants";
 import type { AuditEvent } from "../src/contract/responses";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { CALLERS, TURN_SECRET } from "./support/fixtures";
-import { hashOf, storedSets, unreachableObjects, userObject } from "./support/objects";
+import { hashOf, storedSets, stuckObjects, unreachableObjects, userObject } from "./support/objects";
 import { resetWorld } from "./support/reset";
 import {
   activeVendingKey,
@@ -169,6 +170,22 @@ describe("a user's object that cannot be reached", () => {
     expect(body.errors[0].message).not.toContain("injected");
     expect(res.headers.get("retry-after")).toBe("5");
     expect((await emulator.calls()).total).toBe(0);
+  });
+
+  it("answers 503 with Retry-After when it never answers, soon after the vend's deadline instead of hanging", async () => {
+    await activeVendingKey();
+    const deadlineMs = 300;
+    const started = Date.now();
+    const res = await vendFor(freshSubject(), {
+      USER_LEDGER: stuckObjects(),
+      VEND_UPSTREAM_DEADLINE_MS: String(deadlineMs),
+    });
+    const ms = Date.now() - started;
+    const body = await expectError(res, 503, 10036);
+    expect(body.errors[0].message).not.toContain("deadline");
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(ms).toBeGreaterThanOrEqual(deadlineMs + USER_OBJECT_GRACE_MS - 100);
+    expect(ms).toBeLessThan(deadlineMs + USER_OBJECT_GRACE_MS + 1_000);
   });
 
   it("answers 503 to a revocation too, and revokes nothing until it can be reached", async () => {

@@ -4,11 +4,13 @@
 // Vending must not ask the object on every request, so each isolate keeps the choice for
 // VENDING_KEY_MEMORY_MS (30 s), and this store replaces its own copy when it writes. When the object cannot
 // be reached, an isolate keeps vending with the key it last read for up to VENDING_KEY_STALE_MS (5 minutes);
+// one with no key to fall back on waits ACCOUNT_READ_COLD_TIMEOUT_MS for it, then answers 503.
 // the key stays valid that long, since rotation deletes an old key only after the longest credential TTL.
 //
 // Before the account object, the choice lived in KV (`vend:v1:active-key`); the object reads that record
 // once, when it has none of its own (docs/storage-schema.md, "Moving over").
 import {
+  ACCOUNT_READ_COLD_TIMEOUT_MS,
   ACCOUNT_READ_ON_VEND_TIMEOUT_MS,
   ACCOUNT_STATE_RETRY_AFTER_SECONDS,
   VENDING_KEY_MEMORY_MS,
@@ -52,9 +54,10 @@ export class ActiveKeyStore {
     read.catch(() => {});
     const stale = recent && now - recent.at < VENDING_KEY_STALE_MS ? recent : undefined;
     try {
-      // With a key to fall back on, a slow object is waited for only briefly (its answer is still remembered).
-      if (!stale) return await read;
-      return await bounded(read, ACCOUNT_READ_ON_VEND_TIMEOUT_MS, () => unavailable("timed out"));
+      // With a key to fall back on, a slow object is waited for only briefly (its answer is still remembered);
+      // without one, longer, but never without end.
+      const waitMs = stale ? ACCOUNT_READ_ON_VEND_TIMEOUT_MS : ACCOUNT_READ_COLD_TIMEOUT_MS;
+      return await bounded(read, waitMs, () => unavailable("timed out"));
     } catch (err) {
       if (!isFailure(err, "account_state_unavailable") || !stale) throw err;
       log("active_key.served_stale", { age_s: Math.floor((now - stale.at) / 1000) });

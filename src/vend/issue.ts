@@ -4,11 +4,12 @@
 // before answering. The breaker on Cloudflare's credential API is this isolate's (./breaker.ts): no call beyond
 // the one to the user's object. After the answer, the set's usernames go to the username index (for revocation
 // by username).
-import { PUBLIC_STUN_URL, USERNAME_INDEX_WRITE_ATTEMPTS } from "../constants";
+import { PUBLIC_STUN_URL, USER_OBJECT_GRACE_MS, USERNAME_INDEX_WRITE_ATTEMPTS } from "../constants";
 import type { VendedCredentials } from "../contract/responses";
 import { Failure, fromFailureData, isFailure } from "../errors";
 import { log, type LogFields } from "../observability/log";
 import { retry } from "../retry";
+import { bounded } from "../single-flight";
 import { UpstreamBudget } from "../upstream/budget";
 import type { VendDeps } from "./deps";
 import { assertVendingOpen } from "./guard";
@@ -58,32 +59,38 @@ export async function issueCredentials(
   let cloudflare: CloudflareCall = "none";
   try {
     const key = await keyRead;
+    const deadlineAt = (input.arrivedAt ?? deps.now()) + providers.vendDeadlineMs;
     const outcome = await reach("user_ledger", () =>
-      deps.users(hash).vend({
-        subjectHash: hash,
-        issuedBy: input.issuedBy,
-        ttl: input.ttl,
-        allowReuse: input.allowReuse,
-        key: key ? { keyId: key.keyId, secret: key.secret } : undefined,
-        policy: deps.policy,
-        upstream: {
-          rtcBaseUrl: deps.rtcBaseUrl,
-          timeoutMs: deps.upstreamTimeoutMs,
-          deadlineMs: providers.vendDeadlineMs,
-          deadlineAt: (input.arrivedAt ?? deps.now()) + providers.vendDeadlineMs,
-        },
-        providers: {
-          mode: providers.mode,
-          callCloudflare: admission !== "skip" && key !== undefined,
-          fallback: providers.fallback && {
-            urls: providers.fallback.urls,
-            secret: providers.fallback.signingSecret,
-            ttlMaxSeconds: providers.fallback.ttlMaxSeconds,
+      bounded(
+        deps.users(hash).vend({
+          subjectHash: hash,
+          issuedBy: input.issuedBy,
+          ttl: input.ttl,
+          allowReuse: input.allowReuse,
+          key: key ? { keyId: key.keyId, secret: key.secret } : undefined,
+          policy: deps.policy,
+          upstream: {
+            rtcBaseUrl: deps.rtcBaseUrl,
+            timeoutMs: deps.upstreamTimeoutMs,
+            deadlineMs: providers.vendDeadlineMs,
+            deadlineAt,
           },
-          failOpen: providers.failOpen === "stun" ? stunOnly(providers.fallback?.urls, PUBLIC_STUN_URL) : undefined,
-          iceUrls: providers.iceUrls,
-        },
-      }),
+          providers: {
+            mode: providers.mode,
+            callCloudflare: admission !== "skip" && key !== undefined,
+            fallback: providers.fallback && {
+              urls: providers.fallback.urls,
+              secret: providers.fallback.signingSecret,
+              ttlMaxSeconds: providers.fallback.ttlMaxSeconds,
+            },
+            failOpen: providers.failOpen === "stun" ? stunOnly(providers.fallback?.urls, PUBLIC_STUN_URL) : undefined,
+            iceUrls: providers.iceUrls,
+          },
+        }),
+        // A stuck object must not hold the vend past its deadline: reach() turns this into a 503.
+        deadlineAt + USER_OBJECT_GRACE_MS - deps.now(),
+        () => new Error("no answer within the vend's deadline"),
+      ),
     );
     cloudflare = outcome.cloudflare;
     if (!outcome.ok) {

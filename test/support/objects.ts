@@ -36,6 +36,16 @@ export function unreachableObjects(): DurableObjectNamespace {
   } as unknown as DurableObjectNamespace;
 }
 
+/** A Durable Object binding whose every call never settles, as with an object stuck on a long task. */
+export function stuckObjects(): DurableObjectNamespace {
+  const never = () => new Promise<never>(() => {});
+  const stub = new Proxy({}, { get: () => never });
+  return {
+    idFromName: (name: string) => env.USER_LEDGER.idFromName(name),
+    get: () => stub,
+  } as unknown as DurableObjectNamespace;
+}
+
 /**
  * The username index binding, with `add` replaced: `add(original, args)` decides what the Worker's write
  * of a vend's usernames does (fail, wait, or go through).
