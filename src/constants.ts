@@ -326,7 +326,7 @@ export const VEND_DEADLINE_FLOOR_MS = 200;
 /**
  * How long past the vend's deadline the Worker still waits for the user's object to answer: the object's own
  * start, the fallback set and the record fit in it many times over. Past it the vend answers 503 with
- * Retry-After rather than hang on a stuck object; a set the object still records is in its ledger, revocable.
+ * Retry-After rather than hang on a stuck object; a set the object still records is in its ledger, revocable by subject.
  */
 export const USER_OBJECT_GRACE_MS = 2_000;
 /**
