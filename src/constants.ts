@@ -307,6 +307,11 @@ export const GUARD_LIFT_MAX_SECONDS = 31 * 86_400;
 export const GUARD_RETRY_AFTER_SECONDS = 300;
 /** Retry-After of a vend refused for a suspected leak, which only an operator clears: the hint to check back. */
 export const LEAK_BLOCK_RETRY_AFTER_SECONDS = 3_600;
+/**
+ * The alerts' dead-letter queue, as wrangler.toml names it: its consumer records what it holds
+ * (src/jobs/dead-alerts.ts) where the ALERTS queue's consumer delivers.
+ */
+export const ALERTS_DEAD_LETTER_QUEUE = "turnvend-alerts-dlq";
 /** Longest one alert delivery waits for the receiver. */
 export const ALERT_DELIVERY_TIMEOUT_MS = 10_000;
 // --- When Cloudflare's credential API fails (README, "When Cloudflare's TURN API fails") ---

@@ -6,7 +6,7 @@ import { Failure } from "./errors";
 import { reconcile } from "./jobs/reconcile";
 import { keyDeps } from "./keys/deps";
 import { log } from "./observability/log";
-import { RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS } from "./constants";
+import { ALERTS_DEAD_LETTER_QUEUE, RECONCILE_ATTEMPT_BUDGET, RECONCILE_DEADLINE_MS } from "./constants";
 import { UpstreamBudget } from "./upstream/budget";
 import type { Alert } from "./storage/alerts";
 
@@ -45,8 +45,14 @@ export default {
     );
   },
 
-  // Alerts for ALERT_WEBHOOK_URL (the ALERTS queue), delivered by a lazily imported consumer.
+  // Alerts for ALERT_WEBHOOK_URL (the ALERTS queue), delivered by a lazily imported consumer; those its
+  // retries could not deliver come back from the dead-letter queue to be recorded.
   async queue(batch, env) {
+    if (batch.queue === ALERTS_DEAD_LETTER_QUEUE) {
+      const { recordUndeliveredAlerts } = await import("./jobs/dead-alerts");
+      await recordUndeliveredAlerts(batch as MessageBatch<Alert>, env);
+      return;
+    }
     const { deliverAlerts } = await import("./jobs/deliver-alerts");
     await deliverAlerts(batch as MessageBatch<Alert>, env);
   },

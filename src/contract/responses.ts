@@ -103,7 +103,7 @@ export const AuditEvent = v.object({
       v.string(),
       v.description(
         "What the action was about beyond a key: the user's hash (guard.clear_user and the guard's own blocks), " +
-          'or the lift\'s length (guard.lift, e.g. "seconds=3600").',
+          "the lift's length (guard.lift, e.g. \"seconds=3600\"), or an undelivered alert's type and time (alert.undelivered).",
       ),
     ),
   ),
