@@ -264,6 +264,7 @@ export const ACCOUNT_READ_ON_VEND_TIMEOUT_MS = 250;
  * Longest a vend on a cold isolate (no vending key remembered) waits for the account object to name the key.
  * A healthy object answers in milliseconds, a newly started one within a few hundred; past this the vend
  * answers 503 with Retry-After (or, with a fallback provider, goes on without Cloudflare) instead of hanging.
+ * The read goes on, and this isolate remembers its answer, so a retry after Retry-After finds the key at once.
  */
 export const ACCOUNT_READ_COLD_TIMEOUT_MS = 1_000;
 /** Retry-After when the account object cannot be reached: objects restart within seconds (a deploy, an eviction). */
