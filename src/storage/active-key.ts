@@ -42,7 +42,8 @@ export class ActiveKeyStore {
   }
 
   // The active key as this isolate read it within VENDING_KEY_MEMORY_MS, else from the object (the vend path).
-  async getRecent(): Promise<ActiveKey | undefined> {
+  // A read the vend stops waiting for goes on under `keepAlive` (waitUntil), so its answer is still remembered.
+  async getRecent(keepAlive: (work: Promise<unknown>) => void = () => {}): Promise<ActiveKey | undefined> {
     const now = Date.now();
     if (recent && now - recent.at < VENDING_KEY_MEMORY_MS) return recent.doc;
     const before = generation;
@@ -51,7 +52,7 @@ export class ActiveKeyStore {
       if (generation === before) recent = { doc, at: Date.now() };
       return doc;
     });
-    read.catch(() => {});
+    keepAlive(read.catch(() => {}));
     const stale = recent && now - recent.at < VENDING_KEY_STALE_MS ? recent : undefined;
     try {
       // With a key to fall back on, a slow object is waited for only briefly (its answer is still remembered);

@@ -15,7 +15,10 @@ let memory: { view: GuardView; at: number } | undefined;
  * within ACCOUNT_READ_ON_VEND_TIMEOUT_MS, the last state read (however old), or undefined when none ever was:
  * then nothing is stopped, since an outage of turnvend's own state is no reason to stop vending.
  */
-export async function recentGuard(account: AccountStateClient): Promise<GuardView | undefined> {
+export async function recentGuard(
+  account: AccountStateClient,
+  keepAlive: (work: Promise<unknown>) => void = () => {},
+): Promise<GuardView | undefined> {
   const now = Date.now();
   if (memory && now - memory.at < GUARD_MEMORY_MS) return memory.view;
   try {
@@ -30,7 +33,8 @@ export async function recentGuard(account: AccountStateClient): Promise<GuardVie
         }),
       () => new Error("guard state timed out"),
     );
-    flight.catch(() => {});
+    // Outlives this request when it answers first (waitUntil), so its answer is remembered all the same.
+    keepAlive(flight.catch(() => {}));
     return await bounded(flight, ACCOUNT_READ_ON_VEND_TIMEOUT_MS, () => new Error("guard state timed out"));
   } catch {
     log("guard.state_unavailable", { known: memory !== undefined });

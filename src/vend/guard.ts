@@ -8,8 +8,11 @@ import { recentGuard } from "../storage/guard-memory";
 import type { GuardView } from "../storage/usage-api";
 
 /** Throws the 503 of a stopped account; returns when vending is open (or the state cannot be known). */
-export async function assertVendingOpen(account: AccountStateClient): Promise<void> {
-  const guard = await recentGuard(account);
+export async function assertVendingOpen(
+  account: AccountStateClient,
+  keepAlive?: (work: Promise<unknown>) => void,
+): Promise<void> {
+  const guard = await recentGuard(account, keepAlive);
   if (guard?.vending === "stopped") throw stopped(guard);
 }
 

@@ -53,7 +53,7 @@ export async function issueCredentials(
   // first: a stopped account refuses the vend whatever the key read says.
   const keyRead = cloudflareKey(deps, hasFallback || providers.failOpen === "stun");
   keyRead.catch(() => {});
-  await assertVendingOpen(deps.account);
+  await assertVendingOpen(deps.account, deps.waitUntil);
   // The breaker acts only where there is somewhere else to go; in cloudflare mode every vend asks Cloudflare.
   const admission = hasFallback ? deps.breaker.admit() : "call";
   let cloudflare: CloudflareCall = "none";

@@ -11,8 +11,10 @@ export interface VendingKey {
 }
 
 /** The key credentials are minted with, or 503 telling the operator what to do. */
-export async function vendingKey(deps: Pick<VendDeps, "pinnedKeyId" | "activeKeys" | "secrets">): Promise<VendingKey> {
-  const keyId = deps.pinnedKeyId ?? (await deps.activeKeys.getRecent())?.key_id;
+export async function vendingKey(
+  deps: Pick<VendDeps, "pinnedKeyId" | "activeKeys" | "secrets" | "waitUntil">,
+): Promise<VendingKey> {
+  const keyId = deps.pinnedKeyId ?? (await deps.activeKeys.getRecent(deps.waitUntil))?.key_id;
   if (!keyId) {
     throw new Failure(
       "no_active_key",
