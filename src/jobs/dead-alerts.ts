@@ -1,7 +1,7 @@
 // The dead-letter queue's consumer (wrangler.toml, `turnvend-alerts-dlq`): alerts ALERT_WEBHOOK_URL did not take
 // in `max_retries` attempts (about an hour). Left alone there, Queues would delete them silently when the queue's
 // retention ends (4 days by default); here each becomes an audit event, `alert.undelivered`, kept
-// AUDIT_RETENTION_DAYS and read with GET /v1/audit, and an error log line, so an operator learns which alerts
+// AUDIT_RETENTION_DAYS and read with GET /v1/audit, and a log line with its data, so an operator learns which alerts
 // the receiver missed and what they said. Loaded lazily by src/index.ts.
 import { readConfig } from "../config";
 import { log } from "../observability/log";

@@ -4,8 +4,8 @@
 // Vending must not ask the object on every request, so each isolate keeps the choice for
 // VENDING_KEY_MEMORY_MS (30 s), and this store replaces its own copy when it writes. When the object cannot
 // be reached, an isolate keeps vending with the key it last read for up to VENDING_KEY_STALE_MS (5 minutes);
-// one with no key to fall back on waits ACCOUNT_READ_COLD_TIMEOUT_MS for it, then answers 503.
-// the key stays valid that long, since rotation deletes an old key only after the longest credential TTL.
+// the key stays valid that long, since rotation deletes an old key only after the longest credential TTL. An
+// isolate with no key to fall back on waits ACCOUNT_READ_COLD_TIMEOUT_MS for the object, then answers 503.
 //
 // Before the account object, the choice lived in KV (`vend:v1:active-key`); the object reads that record
 // once, when it has none of its own (docs/storage-schema.md, "Moving over").
