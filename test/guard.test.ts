@@ -130,6 +130,31 @@ describe("an operator's clear", () => {
     expect((await vendFor(spiky)).status).toBe(200);
     expect(await deliveredAlerts(2)).toHaveLength(2);
   });
+
+  it("holds across the month's turn: a spike late in a month, cleared, neither alerts nor blocks again after midnight", async () => {
+    const newMonth = Date.UTC(2027, 0, 1);
+    vi.useFakeTimers({ toFake: ["Date"], now: newMonth - 10 * 60_000 });
+    try {
+      const spiky = freshSubject("erin-month");
+      // The spike is in the month's last hour; the first run of the new month still judges that hour.
+      await steady(spiky, 0.1, 2, 24);
+      await steady(spiky, 8, 0, 0);
+      const first = await runUsageCron();
+      expect(first.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 1, blocked: 1 });
+      vi.advanceTimersByTime(5 * 60_000);
+      await putGuard({ action: "clear_user", subject: spiky });
+      vi.setSystemTime(newMonth + 5 * 60_000);
+      const after = await runUsageCron();
+      expect(after.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 0, blocked: 0 });
+      expect(after.filter((l) => l.event === "alert")).toEqual([]);
+      expect((await usageReport()).blocked_users).toEqual([]);
+      expect((await vendFor(spiky)).status).toBe(200);
+      // The first run's two (leak_suspected, user_blocked), and no more.
+      expect((await deliveredAlerts(2)).map((a) => a.type).sort()).toEqual(["leak_suspected", "user_blocked"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe("a full per-user page", () => {
