@@ -445,6 +445,18 @@ describe("alerts through the queue", () => {
     expect(delivery.body).not.toContain(WEBHOOK_SECRET);
   });
 
+  it("are queued in sends the queue takes (at most 100 messages each): a run with 102 alerts delivers them all", async () => {
+    // 101 users past the leak floor at once, and so the account past 50 % of its budget: 102 alerts in one run.
+    const rows = [];
+    for (let i = 0; i < 101; i++)
+      rows.push({ keyId: key.uid, customIdentifier: (i + 1).toString(16).padStart(32, "a"), egressBytes: 6 * GB });
+    await emulator.usage(rows);
+    const logs = await withAccountEnv({ LEAK_ACTION: "alert" }, () => runUsageCron({ LEAK_ACTION: "alert" }));
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ ok: true, leaks: 101, thresholds: 1 });
+    const delivered = await deliveredAlerts(102);
+    expect(new Set(delivered.map((a) => a.id)).size).toBe(102);
+  });
+
   it("are retried, not dropped, while the configuration is broken", async () => {
     const { deliverAlerts } = await import("../src/jobs/deliver-alerts");
     const message = {
