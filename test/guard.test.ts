@@ -3,6 +3,7 @@
 // Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import README from "../README.md?raw";
 import type { AuditEvent } from "../src/contract/responses";
 import { accountObject, withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
@@ -443,6 +444,33 @@ describe("alerts through the queue", () => {
     expect(v1).not.toBe(await hmacHex("another-secret", `${t}.${delivery.body}`));
     expect(JSON.parse(delivery.body).id).toMatch(/^[0-9a-f-]{36}$/);
     expect(delivery.body).not.toContain(WEBHOOK_SECRET);
+  });
+
+  it("verify with the README's snippet, run as printed, on a real delivery; a changed body or secret does not", async () => {
+    const snippet = /```js\n(import \{ createHmac, timingSafeEqual \} from "node:crypto";\n[\s\S]*?)```/.exec(
+      README,
+    )?.[1];
+    expect(snippet).toBeDefined();
+    const body = (snippet ?? "")
+      .replace(/^import .*\n/, "")
+      .replace("export function verify", "return function verify");
+    // The snippet's Node modules, as workerd's nodejs_compat provides them (named by a string: the Worker's own
+    // types have no Node declarations).
+    const nodeModule = (name: string): Promise<Record<string, unknown>> => import(/* @vite-ignore */ name);
+    const { createHmac, timingSafeEqual } = await nodeModule("node:crypto");
+    const { Buffer } = await nodeModule("node:buffer");
+    const verify = new Function("createHmac", "timingSafeEqual", "Buffer", body)(
+      createHmac,
+      timingSafeEqual,
+      Buffer,
+    ) as (rawBody: string, header: string, secret: string) => boolean;
+    await putGuard({ action: "stop" });
+    await deliveredAlerts(1);
+    const delivery = (await emulator.webhooks())[0];
+    const header = delivery.headers["turnvend-signature"];
+    expect(verify(delivery.body, header, WEBHOOK_SECRET)).toBe(true);
+    expect(verify(delivery.body.replace('"on":true', '"on":false'), header, WEBHOOK_SECRET)).toBe(false);
+    expect(verify(delivery.body, header, `${WEBHOOK_SECRET}x`)).toBe(false);
   });
 
   it("are queued in sends the queue takes (at most 100 messages each): a run with 102 alerts delivers them all", async () => {
