@@ -542,6 +542,23 @@ describe("when analytics fails", () => {
   }
 });
 
+describe("an analytics failure's last_error", () => {
+  it("names the analytics token when Cloudflare refuses it, and never speaks of a TURN key", async () => {
+    for (const status of [401, 403]) {
+      await emulator.fault({ route: "graphql", status });
+      await runUsageCron();
+      const { last_error } = (await usageReport()).analytics;
+      expect(last_error).toContain("CLOUDFLARE_ANALYTICS_TOKEN");
+      expect(last_error).toContain("Account Analytics Read");
+    }
+    await emulator.fault({ route: "graphql", status: 404 });
+    await runUsageCron();
+    const { last_error } = (await usageReport()).analytics;
+    expect(last_error).toContain("analytics");
+    expect(last_error).not.toContain("TURN key");
+  });
+});
+
 // The binding itself is exercised above; this keeps the test honest that the queue is the deployed one.
 it("delivers through the ALERTS queue binding of wrangler.toml", () => {
   expect(env.ALERTS).toBeDefined();
