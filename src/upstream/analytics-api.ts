@@ -5,8 +5,8 @@
 //
 // Sampling: the adaptive datasets are sampled, and the sums Cloudflare returns are its estimates for all
 // traffic. turnvend uses them as reported and calls them estimates (README, "Protecting the bill"); they guard
-// the bill, they are not the bill. A per-user page as full as `limit` may have left groups out: that run
-// records what it got but blocks nobody on it (`complete: false`).
+// the bill, they are not the bill. A per-user page as full as `limit` may have left groups out, the lightest
+// (`complete: false`): budgets are still judged on it, since it can only understate a user; leaks are not.
 import * as v from "valibot";
 import { ANALYTICS_PAGE_LIMIT } from "../constants";
 import { Failure } from "../errors";
