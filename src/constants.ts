@@ -315,6 +315,8 @@ export const LEAK_BLOCK_RETRY_AFTER_SECONDS = 3_600;
 export const ALERTS_DEAD_LETTER_QUEUE = "turnvend-alerts-dlq";
 /** Longest one alert delivery waits for the receiver. */
 export const ALERT_DELIVERY_TIMEOUT_MS = 10_000;
+/** Messages one Queue `sendBatch()` takes at most (docs/cloudflare-upstream.md, "Queues"); more fail the whole send. */
+export const QUEUE_SEND_BATCH_MAX = 100;
 // --- When Cloudflare's credential API fails (README, "When Cloudflare's TURN API fails") ---
 
 /**

@@ -3,6 +3,7 @@
 // Settings (vitest.config.ts): 200 GB per user a day, 1,000 GB for the account a month, LEAK_ACTION=revoke.
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import README from "../README.md?raw";
 import type { AuditEvent } from "../src/contract/responses";
 import { accountObject, withAccountEnv } from "./support/account";
 import { call, envelope } from "./support/api";
@@ -129,6 +130,31 @@ describe("an operator's clear", () => {
     expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ blocked: 0, leaks: 0 });
     expect((await vendFor(spiky)).status).toBe(200);
     expect(await deliveredAlerts(2)).toHaveLength(2);
+  });
+
+  it("holds across the month's turn: a spike late in a month, cleared, neither alerts nor blocks again after midnight", async () => {
+    const newMonth = Date.UTC(2027, 0, 1);
+    vi.useFakeTimers({ toFake: ["Date"], now: newMonth - 10 * 60_000 });
+    try {
+      const spiky = freshSubject("erin-month");
+      // The spike is in the month's last hour; the first run of the new month still judges that hour.
+      await steady(spiky, 0.1, 2, 24);
+      await steady(spiky, 8, 0, 0);
+      const first = await runUsageCron();
+      expect(first.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 1, blocked: 1 });
+      vi.advanceTimersByTime(5 * 60_000);
+      await putGuard({ action: "clear_user", subject: spiky });
+      vi.setSystemTime(newMonth + 5 * 60_000);
+      const after = await runUsageCron();
+      expect(after.find((l) => l.event === "usage.completed")).toMatchObject({ leaks: 0, blocked: 0 });
+      expect(after.filter((l) => l.event === "alert")).toEqual([]);
+      expect((await usageReport()).blocked_users).toEqual([]);
+      expect((await vendFor(spiky)).status).toBe(200);
+      // The first run's two (leak_suspected, user_blocked), and no more.
+      expect((await deliveredAlerts(2)).map((a) => a.type).sort()).toEqual(["leak_suspected", "user_blocked"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
@@ -420,6 +446,45 @@ describe("alerts through the queue", () => {
     expect(delivery.body).not.toContain(WEBHOOK_SECRET);
   });
 
+  it("verify with the README's snippet, run as printed, on a real delivery; a changed body or secret does not", async () => {
+    const snippet = /```js\n(import \{ createHmac, timingSafeEqual \} from "node:crypto";\n[\s\S]*?)```/.exec(
+      README,
+    )?.[1];
+    expect(snippet).toBeDefined();
+    const body = (snippet ?? "")
+      .replace(/^import .*\n/, "")
+      .replace("export function verify", "return function verify");
+    // The snippet's Node modules, as workerd's nodejs_compat provides them (named by a string: the Worker's own
+    // types have no Node declarations).
+    const nodeModule = (name: string): Promise<Record<string, unknown>> => import(/* @vite-ignore */ name);
+    const { createHmac, timingSafeEqual } = await nodeModule("node:crypto");
+    const { Buffer } = await nodeModule("node:buffer");
+    const verify = new Function("createHmac", "timingSafeEqual", "Buffer", body)(
+      createHmac,
+      timingSafeEqual,
+      Buffer,
+    ) as (rawBody: string, header: string, secret: string) => boolean;
+    await putGuard({ action: "stop" });
+    await deliveredAlerts(1);
+    const delivery = (await emulator.webhooks())[0];
+    const header = delivery.headers["turnvend-signature"];
+    expect(verify(delivery.body, header, WEBHOOK_SECRET)).toBe(true);
+    expect(verify(delivery.body.replace('"on":true', '"on":false'), header, WEBHOOK_SECRET)).toBe(false);
+    expect(verify(delivery.body, header, `${WEBHOOK_SECRET}x`)).toBe(false);
+  });
+
+  it("are queued in sends the queue takes (at most 100 messages each): a run with 102 alerts delivers them all", async () => {
+    // 101 users past the leak floor at once, and so the account past 50 % of its budget: 102 alerts in one run.
+    const rows = [];
+    for (let i = 0; i < 101; i++)
+      rows.push({ keyId: key.uid, customIdentifier: (i + 1).toString(16).padStart(32, "a"), egressBytes: 6 * GB });
+    await emulator.usage(rows);
+    const logs = await withAccountEnv({ LEAK_ACTION: "alert" }, () => runUsageCron({ LEAK_ACTION: "alert" }));
+    expect(logs.find((l) => l.event === "usage.completed")).toMatchObject({ ok: true, leaks: 101, thresholds: 1 });
+    const delivered = await deliveredAlerts(102);
+    expect(new Set(delivered.map((a) => a.id)).size).toBe(102);
+  });
+
   it("are retried, not dropped, while the configuration is broken", async () => {
     const { deliverAlerts } = await import("../src/jobs/deliver-alerts");
     const message = {
@@ -475,6 +540,23 @@ describe("when analytics fails", () => {
       expect(health.result.analytics).toBeDefined();
     });
   }
+});
+
+describe("an analytics failure's last_error", () => {
+  it("names the analytics token when Cloudflare refuses it, and never speaks of a TURN key", async () => {
+    for (const status of [401, 403]) {
+      await emulator.fault({ route: "graphql", status });
+      await runUsageCron();
+      const { last_error } = (await usageReport()).analytics;
+      expect(last_error).toContain("CLOUDFLARE_ANALYTICS_TOKEN");
+      expect(last_error).toContain("Account Analytics Read");
+    }
+    await emulator.fault({ route: "graphql", status: 404 });
+    await runUsageCron();
+    const { last_error } = (await usageReport()).analytics;
+    expect(last_error).toContain("analytics");
+    expect(last_error).not.toContain("TURN key");
+  });
 });
 
 // The binding itself is exercised above; this keeps the test honest that the queue is the deployed one.

@@ -148,7 +148,14 @@ export class UsageTables {
 
     this.ingestUsers(run, month);
     this.sql.exec("DELETE FROM usage_user_hours WHERE hour < ?", thisHour - (USAGE_USER_HOURS_KEPT - 1) * HOUR_MS);
-    this.sql.exec("DELETE FROM usage_users WHERE month < ? AND user NOT IN (SELECT user FROM guard_blocks)", month);
+    // A row whose leak_hour is an hour still judged (the last one) outlives the month's turn: without it, a spike
+    // in the month's last hour would alert again, and a cleared user be blocked again, in the next month's first hour.
+    this.sql.exec(
+      `DELETE FROM usage_users WHERE month < ? AND user NOT IN (SELECT user FROM guard_blocks)
+       AND (leak_hour IS NULL OR leak_hour < ?)`,
+      month,
+      thisHour - HOUR_MS,
+    );
     this.sql.exec("DELETE FROM guard_blocks WHERE until IS NOT NULL AND until < ?", now - DAY_MS);
     this.sql.exec("DELETE FROM guard_cleared WHERE until <= ?", now);
 

@@ -2,6 +2,7 @@
 // when one is set. The ALERTS queue delivers them at least once, with retries and a dead-letter queue
 // (src/jobs/deliver-alerts.ts); each carries an id so a receiver can drop duplicates.
 import type { GuardSettings } from "../config";
+import { QUEUE_SEND_BATCH_MAX } from "../constants";
 import { log } from "../observability/log";
 
 export type AlertType = "threshold_crossed" | "user_blocked" | "leak_suspected" | "kill_switch";
@@ -28,7 +29,12 @@ export async function enqueueAlerts(queue: Queue | undefined, settings: GuardSet
   for (const alert of alerts) log("alert", { id: alert.id, type: alert.type, ...alert.data });
   if (!settings.webhook || !queue) return;
   try {
-    await queue.sendBatch(alerts.map((body) => ({ body, contentType: "json" as const })));
+    // A send of more than the Queue takes fails whole: one oversized send would fail every run after it, as the
+    // outbox only grows. A part sent before a failure is sent again next run, with the same ids.
+    for (let i = 0; i < alerts.length; i += QUEUE_SEND_BATCH_MAX) {
+      const part = alerts.slice(i, i + QUEUE_SEND_BATCH_MAX);
+      await queue.sendBatch(part.map((body) => ({ body, contentType: "json" as const })));
+    }
   } catch (err) {
     log("alert.enqueue_failed", { alerts: alerts.length, error: err instanceof Error ? err.name : "unknown" });
     throw err;

@@ -5,14 +5,14 @@
 //
 // Sampling: the adaptive datasets are sampled, and the sums Cloudflare returns are its estimates for all
 // traffic. turnvend uses them as reported and calls them estimates (README, "Protecting the bill"); they guard
-// the bill, they are not the bill. A per-user page as full as `limit` may have left groups out: that run
-// records what it got but blocks nobody on it (`complete: false`).
+// the bill, they are not the bill. A per-user page as full as `limit` may have left groups out, the lightest
+// (`complete: false`): budgets are still judged on it, since it can only understate a user; leaks are not.
 import * as v from "valibot";
 import { ANALYTICS_PAGE_LIMIT } from "../constants";
 import { Failure } from "../errors";
 import { log } from "../observability/log";
 import type { UpstreamBudget } from "./budget";
-import { expectShape, sendUpstream, upstreamFailure } from "./request";
+import { expectShape, sendUpstream, type UpstreamResponse, upstreamFailure } from "./request";
 
 /** One hour's egress and ingress bytes; `hour` is the hour's start (epoch ms). */
 export interface HourUsage {
@@ -110,7 +110,7 @@ export class AnalyticsApi {
       idempotent: true,
       budget: this.budget,
     });
-    if (res.status < 200 || res.status >= 300) throw upstreamFailure(route, res);
+    if (res.status < 200 || res.status >= 300) throw analyticsFailure(route, res);
     const answer = expectShape(route, Answer, res.data);
     if (answer.errors && answer.errors.length > 0) {
       // GraphQL's messages describe the query, never the token: kept short for the log and /v1/usage.
@@ -125,4 +125,24 @@ export class AnalyticsApi {
     }
     return accounts[0].callsTurnUsageAdaptiveGroups;
   }
+}
+
+/**
+ * A failed answer, in the words /v1/usage shows as `last_error`. upstreamFailure speaks of the credential API:
+ * its 404 is "no such TURN key", its refusal is of the account token; here the query went to GraphQL with the
+ * analytics token, which may be another token lacking its one permission.
+ */
+function analyticsFailure(route: string, res: UpstreamResponse): Failure {
+  const failure = upstreamFailure(route, res);
+  if (failure.detail === "credentials_refused") {
+    return new Failure(
+      "upstream_error",
+      "Cloudflare refused the analytics token (CLOUDFLARE_ANALYTICS_TOKEN, or CLOUDFLARE_API_TOKEN when it is unset): it needs Account Analytics Read",
+      { detail: "credentials_refused" },
+    );
+  }
+  if (failure.kind === "key_not_found") {
+    return new Failure("upstream_error", "Cloudflare's analytics endpoint answered 404 (check CF_API_BASE_URL)");
+  }
+  return failure;
 }
