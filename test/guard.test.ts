@@ -119,6 +119,17 @@ describe("an operator's clear", () => {
     expect(await deliveredAlerts(1)).toHaveLength(1);
   });
 
+  it("of a user who is not blocked changes nothing: their budget still blocks them at the next run", async () => {
+    const carol = freshSubject("carol-not-blocked");
+    const cleared = await putGuard({ action: "clear_user", subject: carol });
+    expect((await envelope<{ cleared: boolean }>(cleared)).result.cleared).toBe(false);
+    await steady(carol, 10, 0, 20);
+    await runUsageCron();
+    await expectError(await vendFor(carol), 429, 10039);
+    // Its alert, awaited here so it does not land in the next test's webhook sink.
+    expect((await deliveredAlerts(1))[0]).toMatchObject({ type: "user_blocked" });
+  });
+
   it("holds against the next runs for a leak block: the same spike neither alerts nor blocks again", async () => {
     const spiky = freshSubject("erin-cleared");
     await steady(spiky, 0.1, 2, 24);

@@ -462,11 +462,13 @@ export class UsageTables {
   /**
    * An operator cleared the user: the block goes, the spike that led to it counts as seen (a later hour's spike
    * still alerts, and blocks with LEAK_ACTION=revoke), and no budget block is decided for them for
-   * GUARD_CLEAR_HOLD_MS. Without both, the next run would find the same data and block them again.
+   * GUARD_CLEAR_HOLD_MS. Without both, the next run would find the same data and block them again. A user with
+   * no block (nor one being carried out) is left as they are: a clear is no standing exemption from the budget.
    */
   clearBlock(user: string, now: number): boolean {
     const gone = this.sql.exec("DELETE FROM guard_blocks WHERE user = ?", user).rowsWritten > 0;
-    this.sql.exec("DELETE FROM guard_pending WHERE user = ?", user);
+    const pending = this.sql.exec("DELETE FROM guard_pending WHERE user = ?", user).rowsWritten > 0;
+    if (!gone && !pending) return false;
     this.markLeakHour(user, hourStart(now), monthStart(now));
     this.sql.exec("INSERT OR REPLACE INTO guard_cleared (user, until) VALUES (?, ?)", user, now + GUARD_CLEAR_HOLD_MS);
     return gone;
