@@ -123,7 +123,13 @@ describe("a missing or invalid setting fails closed", () => {
       { EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH: "-5" },
       "EGRESS_BUDGET_ACCOUNT_GB_PER_MONTH",
     ],
+    [
+      "EGRESS_BUDGET_USER_GB_PER_DAY in hex",
+      { EGRESS_BUDGET_USER_GB_PER_DAY: "0x10" },
+      "EGRESS_BUDGET_USER_GB_PER_DAY",
+    ],
     ["EGRESS_ALERT_THRESHOLDS malformed", { EGRESS_ALERT_THRESHOLDS: "50,,abc" }, "EGRESS_ALERT_THRESHOLDS"],
+    ["EGRESS_ALERT_THRESHOLDS in hex", { EGRESS_ALERT_THRESHOLDS: "0x32,80" }, "EGRESS_ALERT_THRESHOLDS"],
     ["LEAK_ACTION unknown", { LEAK_ACTION: "panic" }, "LEAK_ACTION"],
   ];
 

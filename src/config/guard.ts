@@ -36,7 +36,8 @@ export function guardSettings(
     const raw = setting(name);
     if (!raw) return null;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || n > 1e9) {
+    // Plain decimals only: Number() would also read "0x10" as 16.
+    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n <= 0 || n > 1e9) {
       problems.push(`${String(name)} must be a positive number of GB (decimals allowed), or unset for none`);
       return null;
     }
@@ -48,7 +49,8 @@ export function guardSettings(
   if (thresholdsRaw) {
     const parts = thresholdsRaw.split(",").map((p) => p.trim());
     const values = parts.map(Number);
-    if (parts.some((p) => p === "") || values.some((v) => !Number.isInteger(v) || v < 1 || v > 1000)) {
+    // Digits only: Number() would also read "0x32" or "5e1" as 50.
+    if (parts.some((p) => !/^\d+$/.test(p)) || values.some((v) => v < 1 || v > 1000)) {
       problems.push("EGRESS_ALERT_THRESHOLDS must be comma-separated whole percentages in [1, 1000], e.g. 50,80,100");
     } else {
       alertThresholds = [...new Set(values)].sort((a, b) => a - b);
