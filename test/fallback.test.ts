@@ -251,6 +251,21 @@ describe("both: one answer merging both providers", () => {
     expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(1);
   });
 
+  it("asks Cloudflare for the capped lifetime too: no half outlives the set's recorded expiry (and its revocability)", async () => {
+    await activeVendingKey();
+    const settings = { ...failover, TURN_PROVIDER_MODE: "both", FALLBACK_TTL_MAX_SECONDS: "600" };
+    const { body } = await vendWith(settings, freshSubject(), { ttl: 7200 });
+    expect(body.provider).toBe("both");
+    expect(body.ttl).toBe(600);
+    // The ledger and the username index keep the set until expiresAt; a Cloudflare credential living past it
+    // could no longer be found to revoke.
+    const username = cloudflareEntry(body)!.username!;
+    const { credentials } = (await emulator.state()) as unknown as {
+      credentials: { username: string; ttl: number }[];
+    };
+    expect(credentials.find((c) => c.username === username)?.ttl).toBe(600);
+  });
+
   it("when Cloudflare fails: the self-hosted half alone, degraded", async () => {
     await activeVendingKey();
     await fail503();

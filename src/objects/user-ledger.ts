@@ -463,8 +463,14 @@ async function mintSet(
         call.upstream.rtcBaseUrl,
         new UpstreamBudget(Math.min(timeoutMs, allowanceMs), undefined, allowanceMs),
       );
+      // A merged set expires with its shorter half, and is recorded (so revocable) only until then: in `both`
+      // mode Cloudflare's half is asked for the fallback's capped lifetime too, so it never outlives the record.
+      const ttl =
+        providers.mode === "both" && providers.fallback
+          ? Math.min(call.ttl, providers.fallback.ttlMaxSeconds)
+          : call.ttl;
       const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
-        ttl: call.ttl,
+        ttl,
         customIdentifier: call.subjectHash,
       });
       fromCloudflare = {
