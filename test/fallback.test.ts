@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { VEND_BREAKER_FAILURES, VEND_BREAKER_OPEN_MS, VEND_FAILOVER_RESERVE_MS } from "../src/constants";
 import { forgetRecentActiveKey } from "../src/storage/active-key";
 import { forgetGuardMemory } from "../src/storage/guard-memory";
-import { credentialBreaker } from "../src/vend/breaker";
+import { CredentialBreaker, credentialBreaker } from "../src/vend/breaker";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { SECRET_VALUES } from "./support/fixtures";
@@ -226,6 +226,20 @@ describe("the breaker on Cloudflare's credential API", { timeout: 30_000 }, () =
     expect((await vendWith(failover)).body.provider).toBe("self-hosted");
     expect((await emulator.calls())["credentials.generate_ice_servers"]).toBeGreaterThan(before);
     expect(credentialBreaker.view()).toMatchObject({ state: "open", open_seconds: VEND_BREAKER_OPEN_MS / 1000 });
+  });
+
+  it("a probe whose vend never reports back (its request cancelled by a client hanging up) does not hold it open forever", () => {
+    let now = Date.now();
+    const breaker = new CredentialBreaker(() => now);
+    for (let i = 0; i < VEND_BREAKER_FAILURES; i++) breaker.record(breaker.admit(), "failed");
+    now += VEND_BREAKER_OPEN_MS + 1;
+    expect(breaker.admit()).toBe("probe");
+    // That probe's outcome is never recorded: Workers cancels a request's work when its client disconnects.
+    expect(breaker.admit()).toBe("skip");
+    now += VEND_BREAKER_OPEN_MS + 1;
+    expect(breaker.admit()).toBe("probe");
+    breaker.record("probe", "ok");
+    expect(breaker.view().state).toBe("closed");
   });
 
   it("does not act in cloudflare mode: every vend asks Cloudflare", async () => {
