@@ -108,7 +108,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     dropBefore(this.requests, now - USER_RATE_WINDOW_MS);
     if (policy.requestsPerMinute > 0 && this.requests.length >= policy.requestsPerMinute) {
       throw new Failure("rate_limited", "too many credential requests for this user; try again later", {
-        retryAfterSeconds: secondsUntil(this.requests[0] + USER_RATE_WINDOW_MS, now),
+        retryAfterSeconds: secondsUntil(freedAt(this.requests, policy.requestsPerMinute) + USER_RATE_WINDOW_MS, now),
         detail: "rate_limited",
       });
     }
@@ -137,7 +137,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       throw new Failure(
         "quota_exceeded",
         `this user has had the ${policy.setsPerDay} credential sets allowed in 24 hours; Retry-After says when the oldest leaves the window`,
-        { retryAfterSeconds: secondsUntil(this.issued[0] + QUOTA_WINDOW_MS, now) },
+        { retryAfterSeconds: secondsUntil(freedAt(this.issued, policy.setsPerDay) + QUOTA_WINDOW_MS, now) },
       );
     }
     insertSorted(this.issued, now);
@@ -406,6 +406,14 @@ function blockedFailure(block: UserBlock, now: number): Failure {
 /** Whole seconds until `at`, at least 1: what Retry-After says. */
 function secondsUntil(at: number, now: number): number {
   return Math.max(1, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * The time whose leaving the window brings `times` (ascending) below `limit`: the oldest, unless the window
+ * holds more than the limit (a lowered setting, isolates on two configurations during a deploy).
+ */
+function freedAt(times: number[], limit: number): number {
+  return times[times.length - limit];
 }
 
 function dropBefore(times: number[], cutoff: number): void {
