@@ -317,6 +317,23 @@ describe("VEND_FAIL_OPEN=stun", () => {
     expect(later.body.provider).toBe("cloudflare");
   });
 
+  it("under ICE_URLS=minimal: one STUN URL, as every other answer of that policy", async () => {
+    await fail503();
+    await activeVendingKey();
+    const stuns = ["stun:turn.example.net:19302", "stun:turn.example.net:3478"];
+    const settings = {
+      ...failover,
+      TURN_PROVIDER_MODE: "cloudflare",
+      FALLBACK_TURN_URLS: [...stuns, ...FALLBACK_URLS.slice(1)].join(","),
+      VEND_FAIL_OPEN: "stun",
+      ICE_URLS: "minimal",
+    };
+    const { res, body } = await vendWith(settings);
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ provider: "self-hosted", degraded: true });
+    expect(body.iceServers).toEqual([{ urls: [stuns[1]] }]);
+  });
+
   it("off (the default): the same outage is Cloudflare's failure, 502", async () => {
     await activeVendingKey();
     await fail503();

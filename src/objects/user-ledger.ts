@@ -503,7 +503,7 @@ async function mintSet(
     if (providers.failOpen) {
       log("vend.fail_open_stun", { subject_hash: call.subjectHash });
       const set: MintedSet = {
-        iceServers: providers.failOpen,
+        iceServers: selectIceUrls(providers.failOpen, providers.iceUrls),
         usernames: [],
         selfHosted: [],
         // Whose STUN servers they are: the fallback's own when it lists any, else Cloudflare's public one.
