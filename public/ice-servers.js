@@ -140,9 +140,16 @@ export function keepFresh(pc, options) {
     if (!isClosed()) timer = setTimeout(run, delayMs);
   }
 
-  // Called once for each answer applied: it also counts the degraded answers in a row.
-  function untilRefresh(result) {
-    const left = Date.parse(result.expiresAt) - Date.now();
+  // Called once for each answer applied: it also counts the degraded answers in a row. An answer fetched here is
+  // timed by its ttl (seconds left, by turnvend's clock) from its arrival, not by expiresAt against this device's
+  // clock, which may be hours off: ahead, every set would look expired and be replaced each second (each a new
+  // set against the user's daily quota); behind, sets would expire before their refresh. `initial` has only
+  // expiresAt: when it arrived is unknown.
+  function untilRefresh(result, receivedAt) {
+    const left =
+      receivedAt !== undefined && typeof result.ttl === "number" && Number.isFinite(result.ttl)
+        ? receivedAt + result.ttl * 1000 - Date.now()
+        : Date.parse(result.expiresAt) - Date.now();
     degradedInARow = result.degraded ? degradedInARow + 1 : 0;
     const backoff = degradedRefreshMs * 2 ** Math.min(degradedInARow - 1, 30);
     const due = result.degraded ? Math.min(left - refreshBeforeMs, backoff) : left - refreshBeforeMs;
@@ -159,12 +166,13 @@ export function keepFresh(pc, options) {
       fetch: o.fetch,
       fresh: state.current !== undefined,
     });
+    const receivedAt = Date.now();
     if (isClosed()) return result;
     pc.setConfiguration(Object.assign({}, pc.getConfiguration(), { iceServers: result.iceServers }));
     if (o.restartIce && typeof pc.restartIce === "function") pc.restartIce();
     state.current = result;
     failures = 0;
-    schedule(untilRefresh(result));
+    schedule(untilRefresh(result, receivedAt));
     if (o.onRefresh) o.onRefresh(result);
     return result;
   }

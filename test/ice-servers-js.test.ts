@@ -194,6 +194,39 @@ describe("the helper's behaviour, run against the real vend route", () => {
     expect(gaps[4]).toBeLessThan(step + 150);
   }, 15_000);
 
+  it("keepFresh times refreshes by the answer's ttl, so a device clock hours off neither loops on refreshes nor lets credentials expire", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    const HOUR = 3_600_000;
+    /** Counts refreshes over 2.5 s, with turnvend's clock `skewMs` away from this device's. */
+    const refreshesIn2500Ms = async (ttl: number, skewMs: number, refreshBeforeMs: number) => {
+      let fetches = 0;
+      const answer = async () => {
+        fetches += 1;
+        return Response.json({
+          iceServers: [{ urls: ["turn:turn.example.net:3478"], username: `u${fetches}`, credential: "c" }],
+          ttl,
+          expiresAt: new Date(Date.now() + skewMs + ttl * 1000).toISOString(),
+          provider: "cloudflare",
+        });
+      };
+      const fresh = keepFresh(new FakePeerConnection(), {
+        url: BASE,
+        getToken: () => "token",
+        refreshBeforeMs,
+        fetch: answer,
+      });
+      await fresh.ready;
+      await new Promise((r) => setTimeout(r, 2_500));
+      fresh.stop();
+      return fetches;
+    };
+    // This device 2 hours ahead: a one-hour set looks expired on arrival; it must not be replaced every second
+    // (each refresh is a new set against the user's daily quota).
+    expect(await refreshesIn2500Ms(3600, -2 * HOUR, 5 * 60_000)).toBe(1);
+    // This device 2 hours behind: a 60 s set refreshed 59 s early is due after a second, not hours later.
+    expect(await refreshesIn2500Ms(60, 2 * HOUR, 59_000)).toBeGreaterThanOrEqual(2);
+  }, 15_000);
+
   it("getIceServers rejects with turnvend's status and code", async () => {
     const { getIceServers, TurnvendError } = loadHelper(ICE_SERVERS_JS);
     const err = await getIceServers({ url: BASE, token: "not-a-jwt", fetch: fetchSelf }).catch((e: unknown) => e);
