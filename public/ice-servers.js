@@ -12,7 +12,7 @@
 // quota of credential sets on a long outage.
 
 const VEND_PATH = "/v1/ice-servers";
-/** Default margin before expiresAt at which keepFresh fetches new credentials. */
+/** Default margin before expiresAt at which keepFresh fetches new credentials (at most half their lifetime). */
 const DEFAULT_REFRESH_BEFORE_MS = 5 * 60 * 1000;
 /**
  * Default wait before a degraded answer is replaced: turnvend's breaker probes Cloudflare again after 30 s, so
@@ -21,7 +21,7 @@ const DEFAULT_REFRESH_BEFORE_MS = 5 * 60 * 1000;
  * so a fixed minute would spend it all in a 100-minute call during an outage; doubling spends about 6 an hour.
  */
 const DEFAULT_DEGRADED_REFRESH_MS = 60 * 1000;
-/** Shortest wait between two refreshes, so a margin longer than the TTL cannot loop. */
+/** Shortest wait between two refreshes: a set that arrives nearly expired is not replaced in a tight loop. */
 const MIN_REFRESH_INTERVAL_MS = 1000;
 /** Retry backoff after a failed refresh: doubles from the first to the last, or Retry-After when longer. */
 const RETRY_FIRST_MS = 1000;
@@ -104,7 +104,7 @@ export async function getIceServers(options) {
  * on "negotiationneeded"). Failures go to onError and are retried with backoff (honouring Retry-After).
  * Stops by itself when pc closes. A degraded answer is replaced after degradedRefreshMs (default 60 s) at
  * the latest, each further degraded answer in a row after twice the previous wait (capped by the credentials'
- * own refresh time); a non-degraded answer starts again from degradedRefreshMs. Options: url, getToken (returns the JWT, or a promise of it), refreshBeforeMs (default 5 minutes),
+ * own refresh time); a non-degraded answer starts again from degradedRefreshMs. Options: url, getToken (returns the JWT, or a promise of it), refreshBeforeMs (default 5 minutes, at most half the set's lifetime),
  * degradedRefreshMs, ttl, initial, restartIce, onRefresh, onError, fetch.
  * Returns { ready, refresh(), stop(), current }: ready settles with the first credentials applied.
  */
@@ -140,12 +140,22 @@ export function keepFresh(pc, options) {
     if (!isClosed()) timer = setTimeout(run, delayMs);
   }
 
-  // Called once for each answer applied: it also counts the degraded answers in a row.
-  function untilRefresh(result) {
-    const left = Date.parse(result.expiresAt) - Date.now();
+  // Called once for each answer applied: it also counts the degraded answers in a row. An answer fetched here is
+  // timed by its ttl (seconds left, by turnvend's clock) from its arrival, not by expiresAt against this device's
+  // clock, which may be hours off: ahead, every set would look expired and be replaced each second (each a new
+  // set against the user's daily quota); behind, sets would expire before their refresh. `initial` has only
+  // expiresAt: when it arrived is unknown. The margin is at most half the set's lifetime: a margin as long as the
+  // ttl (the default 5 minutes with ttl: 300) would replace every set at once, each second.
+  function untilRefresh(result, receivedAt) {
+    const hasTtl = typeof result.ttl === "number" && Number.isFinite(result.ttl);
+    const left =
+      receivedAt !== undefined && hasTtl
+        ? receivedAt + result.ttl * 1000 - Date.now()
+        : Date.parse(result.expiresAt) - Date.now();
+    const margin = hasTtl ? Math.min(refreshBeforeMs, (result.ttl * 1000) / 2) : refreshBeforeMs;
     degradedInARow = result.degraded ? degradedInARow + 1 : 0;
     const backoff = degradedRefreshMs * 2 ** Math.min(degradedInARow - 1, 30);
-    const due = result.degraded ? Math.min(left - refreshBeforeMs, backoff) : left - refreshBeforeMs;
+    const due = result.degraded ? Math.min(left - margin, backoff) : left - margin;
     return Math.max(MIN_REFRESH_INTERVAL_MS, due);
   }
 
@@ -159,12 +169,13 @@ export function keepFresh(pc, options) {
       fetch: o.fetch,
       fresh: state.current !== undefined,
     });
+    const receivedAt = Date.now();
     if (isClosed()) return result;
     pc.setConfiguration(Object.assign({}, pc.getConfiguration(), { iceServers: result.iceServers }));
     if (o.restartIce && typeof pc.restartIce === "function") pc.restartIce();
     state.current = result;
     failures = 0;
-    schedule(untilRefresh(result));
+    schedule(untilRefresh(result, receivedAt));
     if (o.onRefresh) o.onRefresh(result);
     return result;
   }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { VEND_BREAKER_FAILURES, VEND_BREAKER_OPEN_MS, VEND_FAILOVER_RESERVE_MS } from "../src/constants";
 import { forgetRecentActiveKey } from "../src/storage/active-key";
 import { forgetGuardMemory } from "../src/storage/guard-memory";
-import { credentialBreaker } from "../src/vend/breaker";
+import { CredentialBreaker, credentialBreaker } from "../src/vend/breaker";
 import { call, envelope } from "./support/api";
 import { emulator } from "./support/emulator";
 import { SECRET_VALUES } from "./support/fixtures";
@@ -228,6 +228,20 @@ describe("the breaker on Cloudflare's credential API", { timeout: 30_000 }, () =
     expect(credentialBreaker.view()).toMatchObject({ state: "open", open_seconds: VEND_BREAKER_OPEN_MS / 1000 });
   });
 
+  it("a probe whose vend never reports back (its request cancelled by a client hanging up) does not hold it open forever", () => {
+    let now = Date.now();
+    const breaker = new CredentialBreaker(() => now);
+    for (let i = 0; i < VEND_BREAKER_FAILURES; i++) breaker.record(breaker.admit(), "failed");
+    now += VEND_BREAKER_OPEN_MS + 1;
+    expect(breaker.admit()).toBe("probe");
+    // That probe's outcome is never recorded: Workers cancels a request's work when its client disconnects.
+    expect(breaker.admit()).toBe("skip");
+    now += VEND_BREAKER_OPEN_MS + 1;
+    expect(breaker.admit()).toBe("probe");
+    breaker.record("probe", "ok");
+    expect(breaker.view().state).toBe("closed");
+  });
+
   it("does not act in cloudflare mode: every vend asks Cloudflare", async () => {
     await activeVendingKey();
     await fail503();
@@ -249,6 +263,21 @@ describe("both: one answer merging both providers", () => {
     expect(own.credential).toBe(await turnRest(SIGNING_SECRET, own.username!));
     expect(body.iceServers.flatMap((s) => s.urls)).toEqual(expect.arrayContaining(FALLBACK_URLS));
     expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(1);
+  });
+
+  it("asks Cloudflare for the capped lifetime too: no half outlives the set's recorded expiry (and its revocability)", async () => {
+    await activeVendingKey();
+    const settings = { ...failover, TURN_PROVIDER_MODE: "both", FALLBACK_TTL_MAX_SECONDS: "600" };
+    const { body } = await vendWith(settings, freshSubject(), { ttl: 7200 });
+    expect(body.provider).toBe("both");
+    expect(body.ttl).toBe(600);
+    // The ledger and the username index keep the set until expiresAt; a Cloudflare credential living past it
+    // could no longer be found to revoke.
+    const username = cloudflareEntry(body)!.username!;
+    const { credentials } = (await emulator.state()) as unknown as {
+      credentials: { username: string; ttl: number }[];
+    };
+    expect(credentials.find((c) => c.username === username)?.ttl).toBe(600);
   });
 
   it("when Cloudflare fails: the self-hosted half alone, degraded", async () => {
@@ -286,6 +315,23 @@ describe("VEND_FAIL_OPEN=stun", () => {
     const later = await vendWith(settings, subject);
     expect(later.res.status).toBe(200);
     expect(later.body.provider).toBe("cloudflare");
+  });
+
+  it("under ICE_URLS=minimal: one STUN URL, as every other answer of that policy", async () => {
+    await fail503();
+    await activeVendingKey();
+    const stuns = ["stun:turn.example.net:19302", "stun:turn.example.net:3478"];
+    const settings = {
+      ...failover,
+      TURN_PROVIDER_MODE: "cloudflare",
+      FALLBACK_TURN_URLS: [...stuns, ...FALLBACK_URLS.slice(1)].join(","),
+      VEND_FAIL_OPEN: "stun",
+      ICE_URLS: "minimal",
+    };
+    const { res, body } = await vendWith(settings);
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ provider: "self-hosted", degraded: true });
+    expect(body.iceServers).toEqual([{ urls: [stuns[1]] }]);
   });
 
   it("off (the default): the same outage is Cloudflare's failure, 502", async () => {

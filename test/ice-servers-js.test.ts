@@ -194,6 +194,60 @@ describe("the helper's behaviour, run against the real vend route", () => {
     expect(gaps[4]).toBeLessThan(step + 150);
   }, 15_000);
 
+  it("keepFresh times refreshes by the answer's ttl, so a device clock hours off neither loops on refreshes nor lets credentials expire", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    const HOUR = 3_600_000;
+    /** Counts refreshes over 2.5 s, with turnvend's clock `skewMs` away from this device's. */
+    const refreshesIn2500Ms = async (ttl: number, skewMs: number, refreshBeforeMs: number) => {
+      let fetches = 0;
+      const answer = async () => {
+        fetches += 1;
+        return Response.json({
+          iceServers: [{ urls: ["turn:turn.example.net:3478"], username: `u${fetches}`, credential: "c" }],
+          ttl,
+          expiresAt: new Date(Date.now() + skewMs + ttl * 1000).toISOString(),
+          provider: "cloudflare",
+        });
+      };
+      const fresh = keepFresh(new FakePeerConnection(), {
+        url: BASE,
+        getToken: () => "token",
+        refreshBeforeMs,
+        fetch: answer,
+      });
+      await fresh.ready;
+      await new Promise((r) => setTimeout(r, 2_500));
+      fresh.stop();
+      return fetches;
+    };
+    // This device 2 hours ahead: a one-hour set looks expired on arrival; it must not be replaced every second
+    // (each refresh is a new set against the user's daily quota).
+    expect(await refreshesIn2500Ms(3600, -2 * HOUR, 5 * 60_000)).toBe(1);
+    // This device 2 hours behind: a set with 2 s to live is due after a second (half its life), not hours later.
+    expect(await refreshesIn2500Ms(2, 2 * HOUR, 5 * 60_000)).toBeGreaterThanOrEqual(2);
+  }, 15_000);
+
+  it("keepFresh never refreshes more often than every half a set's lifetime, whatever refreshBeforeMs says", async () => {
+    const { keepFresh } = loadHelper(ICE_SERVERS_JS);
+    let fetches = 0;
+    // Five-minute credentials (a valid ttl) with the default margin of five minutes.
+    const answer = async () => {
+      fetches += 1;
+      return Response.json({
+        iceServers: [{ urls: ["turn:turn.example.net:3478"], username: `u${fetches}`, credential: "c" }],
+        ttl: 300,
+        expiresAt: new Date(Date.now() + 300_000).toISOString(),
+        provider: "cloudflare",
+      });
+    };
+    const fresh = keepFresh(new FakePeerConnection(), { url: BASE, getToken: () => "token", ttl: 300, fetch: answer });
+    await fresh.ready;
+    await new Promise((r) => setTimeout(r, 2_500));
+    fresh.stop();
+    // Each refresh is a new set against the user's daily quota: once a second would spend it in minutes.
+    expect(fetches).toBe(1);
+  }, 15_000);
+
   it("getIceServers rejects with turnvend's status and code", async () => {
     const { getIceServers, TurnvendError } = loadHelper(ICE_SERVERS_JS);
     const err = await getIceServers({ url: BASE, token: "not-a-jwt", fetch: fetchSelf }).catch((e: unknown) => e);
@@ -217,11 +271,13 @@ describe("the helper's behaviour, run against the real vend route", () => {
       bodies.push(JSON.parse(String(init.body)));
       return fetchSelf(input, init);
     };
-    const initial = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: recording });
+    const got = await getIceServers({ url: BASE, token: await getToken(), ttl: 60, fetch: recording });
+    // Handed over with 2 s left, so the refresh comes within the test: it is due half a lifetime early at most.
+    const initial = { ...got, ttl: 2, expiresAt: new Date(Date.now() + 2_000).toISOString() };
     const pc = new FakePeerConnection();
     pc.config = { iceServers: initial.iceServers, iceTransportPolicy: "relay" };
     const refreshed = new Promise<unknown>((resolve) => {
-      // 60 s credentials refreshed 59.8 s early: the first refresh comes after the 1 s floor.
+      // Refreshed 59.8 s early, capped at half the 2 s left: after about a second.
       const fresh = keepFresh(pc, {
         url: BASE,
         getToken,

@@ -94,6 +94,27 @@ describe("the quota: credential sets per user in a rolling 24 hours", () => {
     expect((await emulator.calls())[GENERATE]).toBe(4);
   });
 
+  it("after the quota is lowered, Retry-After says when the window holds fewer sets than the new quota, not when the oldest leaves", async () => {
+    await activeVendingKey();
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const subject = freshSubject("lowered");
+    const first = Date.now();
+    for (let i = 0; i < 3; i++) {
+      expect((await vendFor(subject, { CREDENTIAL_SETS_PER_DAY: "3" }, { fresh: true })).status).toBe(200);
+      vi.advanceTimersByTime(60_000);
+    }
+    const lowered = { CREDENTIAL_SETS_PER_DAY: "1" };
+    const refused = await vendFor(subject, lowered, { fresh: true });
+    await expectError(refused, 429, 10028);
+    // Under a quota of 1, a set can be had again once the newest of the three leaves the window.
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBe(Math.ceil((first + 120_000 + DAY_MS - Date.now()) / 1000));
+    vi.advanceTimersByTime((retryAfter - 1) * 1000);
+    await expectError(await vendFor(subject, lowered, { fresh: true }), 429, 10028);
+    vi.advanceTimersByTime(1000);
+    expect((await vendFor(subject, lowered, { fresh: true })).status).toBe(200);
+  });
+
   it("counts sets, not requests: a set handed out again within the reuse window takes no place", async () => {
     await activeVendingKey();
     const subject = freshSubject("quota");

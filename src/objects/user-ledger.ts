@@ -108,7 +108,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     dropBefore(this.requests, now - USER_RATE_WINDOW_MS);
     if (policy.requestsPerMinute > 0 && this.requests.length >= policy.requestsPerMinute) {
       throw new Failure("rate_limited", "too many credential requests for this user; try again later", {
-        retryAfterSeconds: secondsUntil(this.requests[0] + USER_RATE_WINDOW_MS, now),
+        retryAfterSeconds: secondsUntil(freedAt(this.requests, policy.requestsPerMinute) + USER_RATE_WINDOW_MS, now),
         detail: "rate_limited",
       });
     }
@@ -137,7 +137,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
       throw new Failure(
         "quota_exceeded",
         `this user has had the ${policy.setsPerDay} credential sets allowed in 24 hours; Retry-After says when the oldest leaves the window`,
-        { retryAfterSeconds: secondsUntil(this.issued[0] + QUOTA_WINDOW_MS, now) },
+        { retryAfterSeconds: secondsUntil(freedAt(this.issued, policy.setsPerDay) + QUOTA_WINDOW_MS, now) },
       );
     }
     insertSorted(this.issued, now);
@@ -408,6 +408,14 @@ function secondsUntil(at: number, now: number): number {
   return Math.max(1, Math.ceil((at - now) / 1000));
 }
 
+/**
+ * The time whose leaving the window brings `times` (ascending) below `limit`: the oldest, unless the window
+ * holds more than the limit (a lowered setting, isolates on two configurations during a deploy).
+ */
+function freedAt(times: number[], limit: number): number {
+  return times[times.length - limit];
+}
+
 function dropBefore(times: number[], cutoff: number): void {
   let n = 0;
   while (n < times.length && times[n] <= cutoff) n++;
@@ -463,8 +471,14 @@ async function mintSet(
         call.upstream.rtcBaseUrl,
         new UpstreamBudget(Math.min(timeoutMs, allowanceMs), undefined, allowanceMs),
       );
+      // A merged set expires with its shorter half, and is recorded (so revocable) only until then: in `both`
+      // mode Cloudflare's half is asked for the fallback's capped lifetime too, so it never outlives the record.
+      const ttl =
+        providers.mode === "both" && providers.fallback
+          ? Math.min(call.ttl, providers.fallback.ttlMaxSeconds)
+          : call.ttl;
       const upstream = await rtc.generateIceServers(call.key.keyId, call.key.secret, {
-        ttl: call.ttl,
+        ttl,
         customIdentifier: call.subjectHash,
       });
       fromCloudflare = {
@@ -489,7 +503,7 @@ async function mintSet(
     if (providers.failOpen) {
       log("vend.fail_open_stun", { subject_hash: call.subjectHash });
       const set: MintedSet = {
-        iceServers: providers.failOpen,
+        iceServers: selectIceUrls(providers.failOpen, providers.iceUrls),
         usernames: [],
         selfHosted: [],
         // Whose STUN servers they are: the fallback's own when it lists any, else Cloudflare's public one.

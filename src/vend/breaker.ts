@@ -23,22 +23,26 @@ export interface BreakerView {
 export class CredentialBreaker {
   private failures = 0;
   private openUntil = 0;
-  private probing = false;
+  // When the probe in flight was admitted, or null. A probe not heard of within an open period was lost: Workers
+  // cancels a request's work when its client hangs up, so its record() never runs, and the next vend probes.
+  private probingSince: number | null = null;
 
   /** Milliseconds since the epoch; a test may move it. */
   constructor(public clock: () => number = Date.now) {}
 
   admit(): BreakerAdmission {
     if (this.openUntil === 0) return "call";
-    if (this.probing || this.clock() < this.openUntil) return "skip";
-    this.probing = true;
+    const now = this.clock();
+    if (now < this.openUntil) return "skip";
+    if (this.probingSince !== null && now - this.probingSince < VEND_BREAKER_OPEN_MS) return "skip";
+    this.probingSince = now;
     return "probe";
   }
 
   /** The outcome of a vend admitted with `admission`: "ok", "failed", or "none" when it never reached Cloudflare. */
   record(admission: BreakerAdmission, outcome: "ok" | "failed" | "none"): void {
     if (admission === "skip") return;
-    if (admission === "probe") this.probing = false;
+    if (admission === "probe") this.probingSince = null;
     if (outcome === "none") return;
     if (outcome === "ok") {
       if (this.openUntil !== 0) log("vend.breaker_closed", { after_failures: this.failures });
@@ -67,7 +71,7 @@ export class CredentialBreaker {
   reset(): void {
     this.failures = 0;
     this.openUntil = 0;
-    this.probing = false;
+    this.probingSince = null;
   }
 }
 
