@@ -430,6 +430,29 @@ function bodyRoutes(uid: string) {
   ];
 }
 
+describe("a value sent in the wrong field", () => {
+  it("is never echoed in the 400: the message says what was expected, not what came", async () => {
+    const misplaced = CALLERS.admin.token;
+    const cases: { path: string; body: Record<string, unknown> }[] = [
+      { path: KEYS_PATH, body: { name: ["room"], extra: 1 } },
+      { path: KEYS_PATH, body: { name: { secret: misplaced } } },
+      { path: "/v1/ice-servers", body: { subject: "u", ttl: misplaced } },
+      { path: "/v1/ice-servers", body: { subject: "u", fresh: misplaced } },
+      { path: "/v1/credentials/revoke", body: { username: 42, subject: misplaced } },
+      { path: "/v1/guard", body: { action: "lift", seconds: misplaced } },
+    ];
+    for (const { path, body } of cases) {
+      const res = await call(path, { method: path === "/v1/guard" ? "PUT" : "POST", body });
+      const text = await res.text();
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+      expect(text, `${path} ${JSON.stringify(body)}`).not.toContain(misplaced);
+    }
+    const res = await call("/v1/ice-servers", { method: "POST", body: { subject: "u", fresh: misplaced } });
+    expect((await envelope(res)).errors[0].message).toBe("fresh: Invalid type: Expected boolean");
+  });
+});
+
 describe("__proto__ and constructor keys in JSON", () => {
   it("are unknown fields (400), change no prototype, and cost no upstream call", async () => {
     const uid = "0123456789abcdef0123456789abcdef";

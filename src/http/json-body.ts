@@ -66,7 +66,10 @@ function schemaError(issues: v.BaseIssue<unknown>[]): Failure {
     if (issue.expected === "never") return new Failure("unknown_field", `unknown field "${path.slice(0, 64)}"`);
     return new Failure("invalid_request", `missing field "${path}"`);
   }
-  return new Failure("invalid_request", path ? `${path}: ${issue.message}` : issue.message);
+  // valibot's own messages end "but received <the value>": cut, so a value sent in the wrong field (a token,
+  // say) is never echoed. What was expected stays.
+  const message = issue.message.replace(/ but received [\s\S]*$/, "");
+  return new Failure("invalid_request", path ? `${path}: ${message}` : message);
 }
 
 /**
