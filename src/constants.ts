@@ -143,6 +143,11 @@ export const UPSTREAM_BACKOFF_BASE_MS = 100;
 
 /** Cloudflare blocks every call for 5 minutes after a 429; used when Retry-After is absent (docs/cloudflare-upstream.md#api-rate-limit). */
 export const RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS = 300;
+/**
+ * The longest upstream Retry-After turnvend believes: twelve times the documented block. A longer one (a proxy's
+ * mistake, say) would otherwise stop every admin call, and tell every client to wait, for as long as it said.
+ */
+export const RATE_LIMIT_MAX_RETRY_AFTER_SECONDS = 3_600;
 /** KV's smallest expirationTtl. */
 export const KV_MIN_TTL_SECONDS = 60;
 

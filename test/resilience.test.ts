@@ -96,6 +96,13 @@ describe("the rate-limit breaker", () => {
     expect(Number(res.headers.get("retry-after"))).toBe(300);
   });
 
+  it("believes a Retry-After of at most an hour", async () => {
+    await emulator.fault({ route: "turn_keys.create", status: 429, retryAfter: 10_000_000 });
+    const res = await call(KEYS_PATH, { method: "POST", body: {} });
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBe(3_600);
+  });
+
   it("is shared through the account object, so a new isolate also holds calls", async () => {
     await emulator.fault({ route: "turn_keys.list", status: 429, retryAfter: 90 });
     await call(KEYS_PATH, noCache);

@@ -4,6 +4,7 @@
 import * as v from "valibot";
 import {
   RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS,
+  RATE_LIMIT_MAX_RETRY_AFTER_SECONDS,
   UPSTREAM_BACKOFF_BASE_MS,
   UPSTREAM_IDEMPOTENT_ATTEMPTS,
 } from "../constants";
@@ -136,10 +137,11 @@ export function expectShape<S extends v.GenericSchema>(route: string, schema: S,
   throw new Failure("upstream_error", "Cloudflare returned a response turnvend could not understand");
 }
 
-/** Seconds to wait from a 429's Retry-After, or Cloudflare's documented 5-minute block. */
+/** Seconds to wait from a 429's Retry-After (at most an hour), or Cloudflare's documented 5-minute block. */
 export function retryAfterSeconds(res: UpstreamResponse): number {
   const value = Number(res.headers.get("retry-after"));
-  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS;
+  if (!Number.isFinite(value) || value <= 0) return RATE_LIMIT_DEFAULT_RETRY_AFTER_SECONDS;
+  return Math.min(Math.ceil(value), RATE_LIMIT_MAX_RETRY_AFTER_SECONDS);
 }
 
 /**
