@@ -464,6 +464,7 @@ export class UsageTables {
    * still alerts, and blocks with LEAK_ACTION=revoke), and no budget block is decided for them for
    * GUARD_CLEAR_HOLD_MS. Without both, the next run would find the same data and block them again. A user with
    * no block (nor one being carried out) is left as they are: a clear is no standing exemption from the budget.
+   * Answers whether there was one.
    */
   clearBlock(user: string, now: number): boolean {
     const gone = this.sql.exec("DELETE FROM guard_blocks WHERE user = ?", user).rowsWritten > 0;
@@ -471,7 +472,7 @@ export class UsageTables {
     if (!gone && !pending) return false;
     this.markLeakHour(user, hourStart(now), monthStart(now));
     this.sql.exec("INSERT OR REPLACE INTO guard_cleared (user, until) VALUES (?, ?)", user, now + GUARD_CLEAR_HOLD_MS);
-    return gone;
+    return true;
   }
 
   /** Records that the user's spikes up to `hour` were alerted; a user with no row this month gets one. */
