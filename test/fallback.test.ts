@@ -118,6 +118,28 @@ describe("failover: Cloudflare first, the self-hosted provider when it fails", (
     expect((await emulator.calls())["credentials.generate_ice_servers"]).toBeGreaterThan(0);
   });
 
+  it("on an answer with no URL a browser can use: the fallback answers, degraded, and the breaker counts a failure", async () => {
+    await activeVendingKey();
+    // Port 53 only: every URL is dropped under every policy.
+    await emulator.iceUrls({
+      urls: ["turn:turn.cloudflare.com:53?transport=udp", "turn:turn.cloudflare.com:53?transport=tcp"],
+    });
+    const { res, body } = await vendWith(failover);
+    expect(res.status).toBe(200);
+    expect(body.provider).toBe("self-hosted");
+    expect(body.degraded).toBe(true);
+    expect(cloudflareEntry(body)).toBeUndefined();
+    expect(selfHostedEntry(body)?.credential).toBeTruthy();
+    expect((await emulator.calls())["credentials.generate_ice_servers"]).toBe(1);
+    const health = await envelope<{ credential_api: { consecutive_failures: number } }>(
+      await fetchWith(failover, "/healthz"),
+    );
+    expect(health.result.credential_api.consecutive_failures).toBe(1);
+    // In cloudflare mode there is nowhere else to go: the same answer stays a 502.
+    const plain = await vendWith({});
+    expect(plain.res.status).toBe(502);
+  });
+
   it("caps the self-hosted lifetime at FALLBACK_TTL_MAX_SECONDS and says so in ttl and expiresAt", async () => {
     await activeVendingKey();
     await fail503();

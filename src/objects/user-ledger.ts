@@ -481,10 +481,15 @@ async function mintSet(
         ttl,
         customIdentifier: call.subjectHash,
       });
-      fromCloudflare = {
-        iceServers: selectIceUrls(shapeIceServers(upstream.iceServers), providers.iceUrls),
-        usernames: credentialUsernames(upstream.iceServers),
-      };
+      const iceServers = selectIceUrls(shapeIceServers(upstream.iceServers), providers.iceUrls);
+      if (iceServers.length === 0 && providers.fallback && providers.mode !== "cloudflare") {
+        // An answer no browser can use is a failed call where there is somewhere else to go. Its credential
+        // never leaves turnvend, so nobody holds it; it lapses with its ttl. (Without a fallback, the set is
+        // recorded and answered 502 below.)
+        log("vend.no_usable_urls", { key_id: call.key.keyId, failover: true });
+        throw new Failure("upstream_error", "Cloudflare returned no ICE server a browser can use");
+      }
+      fromCloudflare = { iceServers, usernames: credentialUsernames(upstream.iceServers) };
       cloudflare = "ok";
     } catch (err) {
       if (!(err instanceof Failure)) throw err;
