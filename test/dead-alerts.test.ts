@@ -53,14 +53,36 @@ describe("alerts the webhook never took (the dead-letter queue)", () => {
     expect(await emulator.webhooks()).toEqual([]);
   });
 
-  it("stay in the dead-letter queue when they cannot be recorded", async () => {
+  it("are logged at once, and retried (not acknowledged) while KV refuses the audit write", async () => {
     const failingKv = new Proxy(env.TURNVEND_KV, {
       get: (target, prop) =>
         prop === "put" ? () => Promise.reject(new Error("injected: KV down")) : Reflect.get(target, prop),
     });
+    const logs = captureConsole();
     const result = await consume(ALERTS_DEAD_LETTER_QUEUE, [alert("dead-3")], { TURNVEND_KV: failingKv });
+    logs.restore();
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+    expect(
+      logs
+        .json()
+        .filter((l) => l.event === "alert.undelivered")
+        .map((l) => l.id),
+    ).toEqual(["dead-3"]);
+  });
+
+  it("are logged at once, and retried while the configuration is broken", async () => {
+    const logs = captureConsole();
+    const result = await consume(ALERTS_DEAD_LETTER_QUEUE, [alert("dead-4")], { LEAK_ACTION: "panic" } as Partial<Env>);
+    logs.restore();
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+    expect(
+      logs
+        .json()
+        .filter((l) => l.event === "alert.undelivered")
+        .map((l) => l.id),
+    ).toEqual(["dead-4"]);
   });
 
   it("are told apart from fresh alerts by the queue's name: the alerts queue still delivers", async () => {

@@ -133,6 +133,13 @@ describe("a missing or invalid setting fails closed", () => {
     ["LEAK_ACTION unknown", { LEAK_ACTION: "panic" }, "LEAK_ACTION"],
   ];
 
+  it("takes a budget written as a plain decimal, with or without digits before the point", async () => {
+    for (const value of ["0.5", ".5", "5.", "1.25"]) {
+      const res = await fetchWith({ EGRESS_BUDGET_USER_GB_PER_DAY: value }, "/healthz");
+      expect(res.status, value).toBe(200);
+    }
+  });
+
   for (const [label, overrides, setting] of cases) {
     it(`with ${label}: /healthz answers 503 naming ${setting}, with no upstream call`, async () => {
       const res = await fetchWith(overrides, "/healthz");

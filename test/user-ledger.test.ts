@@ -209,6 +209,29 @@ describe("a user's object that cannot be reached", () => {
     expect(ms).toBeLessThan(deadlineMs + USER_OBJECT_GRACE_MS + 1_000);
   });
 
+  it("is still given its answer when the vend reaches it past its deadline (a slow token check): 200, one set", async () => {
+    await activeVendingKey();
+    const { readConfig } = await import("../src/config");
+    const { vendDeps } = await import("../src/vend/deps");
+    const { issueCredentials } = await import("../src/vend/issue");
+    const config = readConfig(env);
+    if (!config.ok) throw new Error(config.problems.join("; "));
+    const pending: Promise<unknown>[] = [];
+    const deps = vendDeps(env, config.config, (work) => pending.push(work));
+    // Arrived 4 s ago: the 1.5 s deadline and the 2 s grace are both spent before the object is called.
+    const issued = await issueCredentials(deps, {
+      subject: freshSubject("late"),
+      ttl: 600,
+      issuedBy: "issuer",
+      clientIp: undefined,
+      allowReuse: false,
+      arrivedAt: Date.now() - 4_000,
+    });
+    await Promise.all(pending);
+    expect(issued.body.iceServers.length).toBeGreaterThan(0);
+    expect((await emulator.calls())[GENERATE]).toBe(1);
+  });
+
   it("answers 503 to a revocation too, and revokes nothing until it can be reached", async () => {
     await activeVendingKey();
     const subject = freshSubject();

@@ -37,7 +37,7 @@ export function guardSettings(
     if (!raw) return null;
     const n = Number(raw);
     // Plain decimals only: Number() would also read "0x10" as 16.
-    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n <= 0 || n > 1e9) {
+    if (!/^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) || n <= 0 || n > 1e9) {
       problems.push(`${String(name)} must be a positive number of GB (decimals allowed), or unset for none`);
       return null;
     }

@@ -1,8 +1,10 @@
 // The dead-letter queue's consumer (wrangler.toml, `turnvend-alerts-dlq`): alerts ALERT_WEBHOOK_URL did not take
 // in `max_retries` attempts (about an hour). Left alone there, Queues would delete them silently when the queue's
-// retention ends (4 days by default); here each becomes an audit event, `alert.undelivered`, kept
-// AUDIT_RETENTION_DAYS and read with GET /v1/audit, and a log line with its data, so an operator learns which alerts
-// the receiver missed and what they said. Loaded lazily by src/index.ts.
+// retention ends (4 days by default); here each becomes a log line with its data at once, and an audit event,
+// `alert.undelivered`, kept AUDIT_RETENTION_DAYS and read with GET /v1/audit, so an operator learns which alerts
+// the receiver missed and what they said. When the audit write cannot be made (KV failing, the configuration
+// broken), the message is retried: every 5 minutes, up to 100 times (wrangler.toml), about 8 hours; past that
+// Queues deletes it, and its log lines remain. Loaded lazily by src/index.ts.
 import { readConfig } from "../config";
 import { log } from "../observability/log";
 import type { Alert } from "../storage/alerts";
@@ -12,12 +14,13 @@ export async function recordUndeliveredAlerts(batch: MessageBatch<Alert>, env: E
   const config = readConfig(env);
   for (const message of batch.messages) {
     const alert = message.body;
+    // Logged first, on every attempt: the one record that stays whatever becomes of the audit write.
+    log("alert.undelivered", { id: alert.id, type: alert.type, time: alert.time, ...alert.data });
     if (!config.ok) {
-      // Kept in the dead-letter queue until a deploy fixes the configuration, never dropped.
+      // Retried until a deploy fixes the configuration (within the retries above).
       message.retry();
       continue;
     }
-    log("alert.undelivered", { id: alert.id, type: alert.type, time: alert.time, ...alert.data });
     try {
       await new AuditLog(env.TURNVEND_KV, config.config.auditRetentionDays).record({
         time: new Date().toISOString(),

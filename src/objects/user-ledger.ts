@@ -136,7 +136,7 @@ export class UserLedger extends DurableObject<Env> implements UserLedgerApi {
     if (policy.setsPerDay > 0 && this.issued.length >= policy.setsPerDay) {
       throw new Failure(
         "quota_exceeded",
-        `this user has had the ${policy.setsPerDay} credential sets allowed in 24 hours; Retry-After says when the oldest leaves the window`,
+        `this user has had the ${policy.setsPerDay} credential sets allowed in 24 hours; Retry-After says when enough leave the window`,
         { retryAfterSeconds: secondsUntil(freedAt(this.issued, policy.setsPerDay) + QUOTA_WINDOW_MS, now) },
       );
     }

@@ -4,7 +4,12 @@
 // before answering. The breaker on Cloudflare's credential API is this isolate's (./breaker.ts): no call beyond
 // the one to the user's object. After the answer, the set's usernames go to the username index (for revocation
 // by username).
-import { PUBLIC_STUN_URL, USER_OBJECT_GRACE_MS, USERNAME_INDEX_WRITE_ATTEMPTS } from "../constants";
+import {
+  PUBLIC_STUN_URL,
+  USER_OBJECT_GRACE_MS,
+  USERNAME_INDEX_WRITE_ATTEMPTS,
+  VEND_DEADLINE_FLOOR_MS,
+} from "../constants";
 import type { VendedCredentials } from "../contract/responses";
 import { Failure, fromFailureData, isFailure } from "../errors";
 import { log, type LogFields } from "../observability/log";
@@ -87,8 +92,9 @@ export async function issueCredentials(
             iceUrls: providers.iceUrls,
           },
         }),
-        // A stuck object must not hold the vend past its deadline: reach() turns this into a 503.
-        deadlineAt + USER_OBJECT_GRACE_MS - deps.now(),
+        // A stuck object must not hold the vend past its deadline: reach() turns this into a 503. The object
+        // gives Cloudflare at least VEND_DEADLINE_FLOOR_MS however late the vend reaches it, so the wait does too.
+        Math.max(deadlineAt - deps.now(), VEND_DEADLINE_FLOOR_MS) + USER_OBJECT_GRACE_MS,
         () => new Error("no answer within the vend's deadline"),
       ),
     );

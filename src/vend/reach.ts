@@ -5,7 +5,8 @@ import { log } from "../observability/log";
 
 /**
  * Calls one of the Durable Objects. When it cannot be reached (or throws), the request fails with 503 and
- * Retry-After, never 500: nothing was issued, and no upstream call was made on the object's behalf.
+ * Retry-After, never 500: nothing was issued, and no upstream call was made on the object's behalf. When it
+ * does not answer in time (the vend's bound), the same 503; a set it still records then stays in its ledger.
  */
 export async function reach<T>(what: "user_ledger" | "username_index", call: () => Promise<T>): Promise<T> {
   try {
