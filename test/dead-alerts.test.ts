@@ -53,36 +53,27 @@ describe("alerts the webhook never took (the dead-letter queue)", () => {
     expect(await emulator.webhooks()).toEqual([]);
   });
 
+  /** One dead letter that cannot be recorded: it must be logged at once and retried, never acknowledged. */
+  async function expectLoggedAndRetried(id: string, over: Partial<Env>) {
+    const logs = captureConsole();
+    const result = await consume(ALERTS_DEAD_LETTER_QUEUE, [alert(id)], over);
+    logs.restore();
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+    const logged = logs.json().filter((l) => l.event === "alert.undelivered");
+    expect(logged.map((l) => l.id)).toEqual([id]);
+  }
+
   it("are logged at once, and retried (not acknowledged) while KV refuses the audit write", async () => {
     const failingKv = new Proxy(env.TURNVEND_KV, {
       get: (target, prop) =>
         prop === "put" ? () => Promise.reject(new Error("injected: KV down")) : Reflect.get(target, prop),
     });
-    const logs = captureConsole();
-    const result = await consume(ALERTS_DEAD_LETTER_QUEUE, [alert("dead-3")], { TURNVEND_KV: failingKv });
-    logs.restore();
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
-    expect(
-      logs
-        .json()
-        .filter((l) => l.event === "alert.undelivered")
-        .map((l) => l.id),
-    ).toEqual(["dead-3"]);
+    await expectLoggedAndRetried("dead-3", { TURNVEND_KV: failingKv });
   });
 
   it("are logged at once, and retried while the configuration is broken", async () => {
-    const logs = captureConsole();
-    const result = await consume(ALERTS_DEAD_LETTER_QUEUE, [alert("dead-4")], { LEAK_ACTION: "panic" } as Partial<Env>);
-    logs.restore();
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
-    expect(
-      logs
-        .json()
-        .filter((l) => l.event === "alert.undelivered")
-        .map((l) => l.id),
-    ).toEqual(["dead-4"]);
+    await expectLoggedAndRetried("dead-4", { LEAK_ACTION: "panic" } as Partial<Env>);
   });
 
   it("are told apart from fresh alerts by the queue's name: the alerts queue still delivers", async () => {
