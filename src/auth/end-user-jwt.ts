@@ -7,7 +7,7 @@ import { Failure } from "../errors";
 import { log } from "../observability/log";
 import { JwtRejected, verifyJwt, type JwtAlgorithm } from "./jwt";
 import { KeySetUnavailable, remoteKeySet } from "./remote-jwks";
-import { hmacSha256Key } from "../crypto/hmac-key";
+import { hmacKey } from "../crypto/hmac-key";
 
 export interface JwtSettings {
   issuer: string;
@@ -42,7 +42,7 @@ export async function verifyEndUserJwt(token: string, settings: JwtSettings): Pr
       algorithms: jwksUrl ? JWKS_ALGORITHMS : SECRET_ALGORITHMS,
       keyFor: jwksUrl
         ? (alg, kid) => remoteKeySet(jwksUrl, "auth.jwks_unavailable").keyFor(alg, kid)
-        : () => hmacSha256Key(secret, "verify"),
+        : () => hmacKey(secret, "verify"),
       issuer: settings.issuer,
       audience: settings.audience,
       clockToleranceSeconds: JWT_CLOCK_TOLERANCE_SECONDS,

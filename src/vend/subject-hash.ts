@@ -3,12 +3,12 @@
 // nowhere outside this request.
 import { SUBJECT_HASH_HEX_LENGTH } from "../constants";
 import { bytesToHex } from "../crypto/hex";
-import { hmacSha256Key } from "../crypto/hmac-key";
+import { hmacKey } from "../crypto/hmac-key";
 
 /** The subject's keyed hash: stable for one SUBJECT_HASH_KEY, meaningless without it. */
 export async function subjectHash(subjectHashKey: string, subject: string): Promise<string> {
   const mac = new Uint8Array(
-    await crypto.subtle.sign("HMAC", await hmacSha256Key(subjectHashKey, "sign"), new TextEncoder().encode(subject)),
+    await crypto.subtle.sign("HMAC", await hmacKey(subjectHashKey, "sign"), new TextEncoder().encode(subject)),
   );
   return bytesToHex(mac).slice(0, SUBJECT_HASH_HEX_LENGTH);
 }
