@@ -14,6 +14,7 @@ import { SECRET_VALUES } from "./support/fixtures";
 import { captureConsole } from "./support/logs";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, fetchWith, freshSubject, REVOKE_PATH, userJwt, VEND_PATH } from "./support/vend";
+import { turnRest } from "./support/hmac";
 
 const FALLBACK_URLS = [
   "stun:turn.example.net:3478",
@@ -58,19 +59,6 @@ async function vendWith(settings: Record<string, unknown>, subject = freshSubjec
   const ms = Date.now() - started;
   await waitOnExecutionContext(ctx);
   return { res, ms, text, body: JSON.parse(text) as Answer };
-}
-
-/** base64(HMAC-SHA1(secret, username)), as coturn checks it. */
-async function turnRest(secret: string, username: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-1" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username)));
-  return btoa(String.fromCharCode(...mac));
 }
 
 const selfHostedEntry = (a: Answer) =>

@@ -13,6 +13,7 @@ import { deliveredAlerts, GB, hoursAgo, putGuard, runUsageCron, usageReport } fr
 import { hashOf, userObject } from "./support/objects";
 import { resetWorld } from "./support/reset";
 import { activeVendingKey, expectError, freshSubject, vend, type Vended } from "./support/vend";
+import { hmacHex } from "./support/hmac";
 
 type Credential = { username: string; revoked: boolean; customIdentifier: string };
 
@@ -51,18 +52,6 @@ async function steady(subject: string, gbPerHour: number, from: number, to: numb
 
 /** Account egress that belongs to no user of turnvend's, now. */
 const accountEgress = (gb: number) => emulator.usage({ keyId: key.uid, customIdentifier: null, egressBytes: gb * GB });
-
-async function hmacHex(secret: string, text: string): Promise<string> {
-  const k = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(text)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 describe("a user over their daily budget", () => {
   it("is refused with 429 code 10039 and Retry-After, their credentials are revoked upstream, one audit event and one alert; others still vend", async () => {

@@ -14,6 +14,7 @@ import {
   VEND_PATH,
   type Vended,
 } from "./support/vend";
+import { hmacHex } from "./support/hmac";
 
 beforeEach(async () => {
   await resetWorld();
@@ -21,18 +22,6 @@ beforeEach(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function hmacHex(key: string, message: string): Promise<string> {
-  const k = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(key),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const allUrls = (body: Vended) => body.iceServers.flatMap((s) => s.urls);
 
