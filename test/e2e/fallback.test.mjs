@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DEV_CALLER_TOKEN } from "../../scripts/dev-defaults.mjs";
 import { startEnvironment } from "./support/environment.mjs";
-import { descendants, isAlive } from "./support/exit-guard.mjs";
+import { descendants, stopAndCollectLeftovers } from "./support/exit-guard.mjs";
 import { gatherRelayInPage, vendInPage } from "./support/in-page.mjs";
 import { turnRestCredential } from "./support/turn-rest.mjs";
 import { uclientAllocate } from "./support/uclient.mjs";
@@ -43,19 +43,9 @@ before(
 );
 
 after(async () => {
-  const started = descendants();
-  if (env) await env.stop();
-  const stillRunning = () => [...new Set([...started, ...descendants()])].filter(isAlive);
-  const deadline = Date.now() + 10_000;
-  while (stillRunning().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const left = stillRunning();
-  for (const pid of left) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Ended in the meantime.
-    }
-  }
+  const left = await stopAndCollectLeftovers(descendants(), async () => {
+    if (env) await env.stop();
+  });
   assert.deepEqual(left, [], `processes still running after cleanup: ${left.join(", ")}`);
 });
 

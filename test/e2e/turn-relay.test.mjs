@@ -9,7 +9,7 @@ import { SignJWT } from "jose";
 import { DEV_CALLER_TOKEN } from "../../scripts/dev-defaults.mjs";
 import { adminFetch, startEnvironment } from "./support/environment.mjs";
 import { gatherRelayInPage, vendInPage } from "./support/in-page.mjs";
-import { descendants, isAlive } from "./support/exit-guard.mjs";
+import { descendants, stopAndCollectLeftovers } from "./support/exit-guard.mjs";
 import { mintTurnRest, splitEmulatorUsername, turnRestCredential } from "./support/turn-rest.mjs";
 import { uclientAllocate } from "./support/uclient.mjs";
 
@@ -37,24 +37,12 @@ before(
 after(async () => {
   // Every process the run started, noted before stopping: one that outlived its parent would no longer
   // show up as a descendant afterwards.
-  const started = descendants();
-  if (env) {
+  // Everything started by the run is gone; anything left is a cleanup bug, killed and reported.
+  const left = await stopAndCollectLeftovers(descendants(), async () => {
+    if (!env) return;
     writeFileSync(join(ARTIFACTS, "coturn.log"), env.coturn.log());
     await env.stop();
-  }
-  // Everything started by the run is gone; anything left is a cleanup bug, killed and reported. A process
-  // told to stop may take a moment to exit, so wait for readiness to leave, never a fixed sleep.
-  const stillRunning = () => [...new Set([...started, ...descendants()])].filter(isAlive);
-  const deadline = Date.now() + 10_000;
-  while (stillRunning().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const left = stillRunning();
-  for (const pid of left) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Ended in the meantime.
-    }
-  }
+  });
   assert.deepEqual(left, [], `processes still running after cleanup: ${left.join(", ")}`);
 });
 

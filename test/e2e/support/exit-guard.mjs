@@ -62,6 +62,27 @@ export function killDescendants(signal = "SIGKILL") {
   return pids;
 }
 
+/**
+ * Runs `stop`, then waits (up to 10 s) for every process started since `started` (descendants() taken before)
+ * to exit. Any left are a cleanup bug: killed, and their pids returned for the test to report. A process told
+ * to stop may take a moment to exit, so this waits for it to leave, never a fixed sleep.
+ */
+export async function stopAndCollectLeftovers(started, stop) {
+  await stop();
+  const stillRunning = () => [...new Set([...started, ...descendants()])].filter(isAlive);
+  const deadline = Date.now() + 10_000;
+  while (stillRunning().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const left = stillRunning();
+  for (const pid of left) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Ended in the meantime.
+    }
+  }
+  return left;
+}
+
 let installed = false;
 
 /** Kills leftover processes and removes registered paths when this process exits for any reason. */
