@@ -14,7 +14,7 @@ import { emulator, endUserJwt, turnvend } from "../clients.mjs";
 import { load } from "../load.mjs";
 import { UPSTREAM_DELAY_MS } from "../settings.mjs";
 import { percentile, round } from "../stats.mjs";
-import { prepareVending } from "./vend.mjs";
+import { prepareVending, runSides, vendRequest } from "./vend.mjs";
 
 const GENERATE = "credentials.generate_ice_servers";
 /** VEND_UPSTREAM_DEADLINE_MS in wrangler.toml's bench environment. */
@@ -102,29 +102,16 @@ export async function failoverVend({ stack, settings }) {
 export async function selfHostedVend({ stack, passthrough, mainEmu, settings }) {
   const { warmupSeconds, durationSeconds, rounds } = settings;
   const emu = emulator(stack.emulatorUrl);
-  const request = async (url, subject) => ({
-    url,
-    method: "POST",
-    headers: { authorization: `Bearer ${await endUserJwt(subject)}`, "content-type": "application/json" },
-    body: '{"fresh":true}',
-  });
   const sides = {
-    passthrough: await request(passthrough.url, "bench-user"),
-    turnvend: await request(`${stack.url}/v1/ice-servers`, "bench-self-hosted"),
+    passthrough: await vendRequest(passthrough.url),
+    turnvend: await vendRequest(`${stack.url}/v1/ice-servers`, { subject: "bench-self-hosted" }),
   };
   await mainEmu.delay(GENERATE, UPSTREAM_DELAY_MS);
   try {
     const before = await emu.calls();
     for (const side of Object.values(sides)) await load({ ...side, connections: 1, duration: warmupSeconds });
-    const latencies = { passthrough: [], turnvend: [] };
-    let vends = 0;
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, side] of Object.entries(sides)) {
-        const result = await load({ ...side, connections: 1, duration: durationSeconds });
-        latencies[name].push(...result.latencies);
-        if (name === "turnvend") vends += result.requests;
-      }
-    }
+    const { latencies, requests } = await runSides(sides, { connections: 1, durationSeconds, rounds });
+    const vends = requests.turnvend;
     const after = await emu.calls();
     if (after.total !== before.total)
       throw new Error(`self-hosted mode made ${after.total - before.total} upstream calls`);

@@ -19,7 +19,7 @@ export async function prepareVending({ emu, tv }) {
   return { keyId: created.uid, keySecret: created.key };
 }
 
-async function vendRequest(url, { subject = "bench-user", fresh = true } = {}) {
+export async function vendRequest(url, { subject = "bench-user", fresh = true } = {}) {
   return {
     url: `${url}`,
     method: "POST",
@@ -30,19 +30,21 @@ async function vendRequest(url, { subject = "bench-user", fresh = true } = {}) {
 
 /**
  * Both sides at `connections`, alternating (pass-through, turnvend) for `rounds` rounds; latencies pool
- * per side. Returns each side's latencies and req/s.
+ * per side. Returns each side's latencies, req/s and requests made.
  */
-async function runSides(sides, { connections, durationSeconds, rounds }) {
+export async function runSides(sides, { connections, durationSeconds, rounds }) {
   const latencies = { passthrough: [], turnvend: [] };
   const rps = { passthrough: [], turnvend: [] };
+  const requests = { passthrough: 0, turnvend: 0 };
   for (let r = 0; r < rounds; r++) {
     for (const [name, side] of Object.entries(sides)) {
       const result = await load({ ...side, connections, duration: durationSeconds });
       latencies[name].push(...result.latencies);
       rps[name].push(Math.round(result.rps));
+      requests[name] += result.requests;
     }
   }
-  return { latencies, rps };
+  return { latencies, rps, requests };
 }
 
 /**
