@@ -130,6 +130,8 @@ describe("a missing or invalid setting fails closed", () => {
     ],
     ["EGRESS_ALERT_THRESHOLDS malformed", { EGRESS_ALERT_THRESHOLDS: "50,,abc" }, "EGRESS_ALERT_THRESHOLDS"],
     ["EGRESS_ALERT_THRESHOLDS in hex", { EGRESS_ALERT_THRESHOLDS: "0x32,80" }, "EGRESS_ALERT_THRESHOLDS"],
+    ["CREDENTIAL_SETS_PER_DAY in hex", { CREDENTIAL_SETS_PER_DAY: "0x64" }, "CREDENTIAL_SETS_PER_DAY"],
+    ["VEND_UPSTREAM_DEADLINE_MS with an exponent", { VEND_UPSTREAM_DEADLINE_MS: "1.5e3" }, "VEND_UPSTREAM_DEADLINE_MS"],
     ["LEAK_ACTION unknown", { LEAK_ACTION: "panic" }, "LEAK_ACTION"],
   ];
 

@@ -49,7 +49,7 @@ export function guardSettings(
   if (thresholdsRaw) {
     const parts = thresholdsRaw.split(",").map((p) => p.trim());
     const values = parts.map(Number);
-    // Digits only: Number() would also read "0x32" or "5e1" as 50.
+    // Digits only, as every integer setting (src/config/index.ts): Number() would also read "0x32" as 50.
     if (parts.some((p) => !/^\d+$/.test(p)) || values.some((v) => v < 1 || v > 1000)) {
       problems.push("EGRESS_ALERT_THRESHOLDS must be comma-separated whole percentages in [1, 1000], e.g. 50,80,100");
     } else {

@@ -121,7 +121,8 @@ function parse(env: Env): ConfigResult {
     const raw = str(name);
     if (!raw) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
+    // Digits only: Number() would also read "0x10", "1e3" or "5.0" as integers.
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
       problems.push(`${String(name)} must be an integer in [${min}, ${max}]`);
       return fallback;
     }
